@@ -1,0 +1,56 @@
+"""Named error types raised at emozoo's boundaries.
+
+Every public function validates its inputs and raises one of these, with a
+message that says what was wrong and what to do about it.
+"""
+
+
+class EmozooError(Exception):
+    """Base class of every error emozoo raises on purpose."""
+
+
+class DataDirError(EmozooError, FileNotFoundError):
+    """The data directory (``EMOZOO_DATA_DIR`` / ``--data-dir``) or a corpus inside it is missing."""
+
+
+class CorpusLayoutError(EmozooError, ValueError):
+    """A corpus on disk does not have the layout its reader expects."""
+
+
+class UnknownCorpusError(EmozooError, KeyError):
+    """No reader is registered under the requested corpus name."""
+
+    def __str__(self):  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class LabelError(EmozooError, ValueError):
+    """A label is unknown to the corpus or to the requested label set."""
+
+
+class ManifestError(EmozooError, ValueError):
+    """A manifest (CSV/JSONL) is malformed: missing column, bad value, duplicate id."""
+
+
+class SplitError(EmozooError, ValueError):
+    """A split/protocol request cannot be satisfied (unknown speaker, empty side, overlap)."""
+
+
+class AudioDecodeError(EmozooError, ValueError):
+    """An audio file or buffer cannot be decoded, or holds no usable signal."""
+
+
+class ImageDecodeError(EmozooError, ValueError):
+    """An image file cannot be decoded."""
+
+
+class VideoDecodeError(EmozooError, ValueError):
+    """A video file cannot be decoded or has no usable stream."""
+
+
+class SchemaError(EmozooError, ValueError):
+    """A TFRecord store or example does not match its declared feature spec / schema."""
+
+
+class ValidationError(EmozooError, ValueError):
+    """Data validation found anomalies and the caller asked for failure on anomalies."""

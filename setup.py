@@ -1,0 +1,35 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="emozoo",
+    version="0.1.0",
+    description="TensorFlow/Keras model zoo for multimodal emotion recognition (speech, face, text)",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["emozoo", "emozoo.*"]),
+    install_requires=[
+        "tensorflow~=2.21.0",
+        "keras>=3.10,<4",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "tensorboard>=2.21,<2.22",
+        "tensorflow-metadata>=1.17",
+        "soundfile>=0.12",
+        "av>=12",
+        "pillow>=10",
+        "opensmile>=2.5",
+        "mtcnn>=1.0",
+        "matplotlib>=3.8",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "librosa>=0.10"],
+        "gpu": ["tensorflow[and-cuda]~=2.21.0"],
+        "beam": ["apache-beam>=2.60"],
+    },
+    entry_points={"console_scripts": [
+        "emozoo-data=emozoo.data.__main__:main",
+        "emozoo-validate=emozoo.validate.__main__:main",
+    ]},
+)
