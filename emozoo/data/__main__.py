@@ -1,0 +1,109 @@
+"""``python -m emozoo.data``: inspect corpora and write their TFRecord stores.
+
+    python -m emozoo.data inspect --corpus emodb
+    python -m emozoo.data inspect --corpus csv --manifest my_corpus.csv
+    python -m emozoo.data write --corpus emodb --out tfrecords/emodb [--label-set 4class]
+    python -m emozoo.data manifest --corpus emodb --out manifests/emodb.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from emozoo.data.corpora import corpus_names, get_reader
+from emozoo.data.manifest import Manifest
+from emozoo.errors import EmozooError
+
+
+def _manifest(args) -> tuple[Manifest, str]:
+    reader_cls = get_reader(args.corpus)
+    if args.corpus == "csv":
+        if not args.manifest:
+            raise EmozooError("--corpus csv needs --manifest PATH.csv")
+        reader = reader_cls(args.manifest, corpus=args.name, label_map=args.label_map)
+    else:
+        reader = reader_cls(args.root, data_dir=args.data_dir)
+    return reader.read(), reader_cls.modality
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"corpus {', '.join(summary['corpus'])}: {summary['clips']} clips"
+             + (f", {summary['dialogues']} dialogues" if "dialogues" in summary else "")]
+    for key in ("label", "emotion", "speaker", "gender", "culture", "split"):
+        counts = summary[key]
+        if list(counts) == [""]:
+            continue
+        lines.append(f"\n{key} ({len(counts)}):")
+        width = max(len(k or "-") for k in counts)
+        for k, v in counts.items():
+            lines.append(f"  {k or '-':<{width}}  {v:>6}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m emozoo.data", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", required=True, help=f"one of: {', '.join(corpus_names())}")
+    common.add_argument("--data-dir", help="folder holding the corpora (default $EMOZOO_DATA_DIR)")
+    common.add_argument("--root", help="the corpus folder itself (overrides --data-dir)")
+    common.add_argument("--manifest", help="manifest CSV, with --corpus csv")
+    common.add_argument("--name", help="corpus name for a manifest CSV (default: the file's stem)")
+    common.add_argument("--label-map", help="JSON file mapping a CSV's labels to harmonised emotions")
+    common.add_argument("--label-set", help="map labels to a label set (4class, 6basic, 7basic, ...)")
+    i = sub.add_parser("inspect", parents=[common], help="print counts per label, speaker, culture and split")
+    i.add_argument("--json", action="store_true", help="print the summary as JSON")
+    m = sub.add_parser("manifest", parents=[common], help="write the corpus's manifest as JSONL or CSV")
+    m.add_argument("--out", required=True)
+    w = sub.add_parser("write", parents=[common], help="write the corpus's media as a TFRecord store")
+    w.add_argument("--out", required=True, help="store folder, e.g. tfrecords/emodb")
+    w.add_argument("--sample-rate", type=int, default=16000)
+    w.add_argument("--image-size", type=int, default=48)
+    w.add_argument("--shards", type=int, default=None)
+    w.add_argument("--gzip", action="store_true", help="GZIP-compress the shards")
+    w.add_argument("--split-by", default="split", help="manifest column naming the store splits")
+    w.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        manifest, modality = _manifest(args)
+        if args.label_set:
+            manifest = manifest.with_label_set(args.label_set, keep_unlabelled=True)
+        if args.cmd == "inspect":
+            s = manifest.summary()
+            print(json.dumps(s, indent=2, ensure_ascii=False) if args.json else format_summary(s))
+        elif args.cmd == "manifest":
+            (manifest.to_csv if args.out.endswith(".csv") else manifest.to_jsonl)(args.out)
+            print(f"wrote {len(manifest)} rows to {args.out}")
+        else:
+            from emozoo.data.store import write_manifest_store
+            if args.corpus == "csv":
+                modality = _guess_modality(manifest)
+            out = write_manifest_store(manifest, args.out, modality=modality, label_set=args.label_set,
+                                       split_by=args.split_by, num_shards=args.shards,
+                                       compression="GZIP" if args.gzip else None,
+                                       sample_rate=args.sample_rate, image_size=args.image_size,
+                                       progress=not args.no_progress)
+            from emozoo.data.tfrecord import load_spec
+            spec = load_spec(out)
+            print(f"wrote {sum(spec.counts.values())} examples {spec.counts} to {out}")
+    except EmozooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _guess_modality(manifest: Manifest) -> str:
+    from emozoo.data.corpora._common import AUDIO_EXTS, IMAGE_EXTS
+    from pathlib import Path
+    exts = {Path(r.path).suffix.lower() for r in manifest}
+    if exts <= set(AUDIO_EXTS):
+        return "audio"
+    if exts <= set(IMAGE_EXTS):
+        return "image"
+    raise EmozooError(f"manifest mixes or uses unknown media types {sorted(exts)}; one of audio or image files")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
