@@ -160,13 +160,13 @@ class StoreSpec:
             feat.presence.min_fraction = 1.0
             feat.presence.min_count = 1
             if f.description:
-                feat.annotation.extra_metadata.add().Pack(
-                    schema_pb2.Annotation(tag=[f.description])) if False else feat.annotation.tag.append(f.description)
+                feat.annotation.tag.append(f.description)
             if f.variable:
                 feat.value_count.min = 0 if f.inner_size == 0 else f.inner_size
                 if f.shape[1:]:
                     feat.annotation.tag.append(f"inner_shape={list(f.shape[1:])}")
             else:
+                feat.shape.SetInParent()  # a scalar has a shape with no dims
                 for d in f.shape:
                     feat.shape.dim.add().size = d
             if f.name == "emotion" and self.classes:
@@ -291,6 +291,7 @@ def write_store(examples: Iterable[Mapping], out_dir: str | os.PathLike, spec: S
         n = num_examples if num_examples is not None else (len(examples) if hasattr(examples, "__len__") else None)
         num_shards = max(1, math.ceil(n / examples_per_shard)) if n else 1
     names = [_shard_name(split, i, num_shards, compression) for i in range(num_shards)]
+    _merge_existing(spec, out_dir)
     opts = tf.io.TFRecordOptions(compression_type=compression or None)
     writers = [tf.io.TFRecordWriter(str(out_dir / (n + ".tmp")), opts) for n in names]
     count = 0
@@ -319,19 +320,26 @@ def write_store(examples: Iterable[Mapping], out_dir: str | os.PathLike, spec: S
     return out_dir
 
 
-def save_spec(spec: StoreSpec, out_dir: str | os.PathLike) -> None:
-    """Write ``spec.json`` and ``schema.pbtxt`` atomically, merging splits already on disk."""
-    out_dir = Path(out_dir)
+def _merge_existing(spec: StoreSpec, out_dir: Path) -> None:
+    """Take over the splits of a store already at ``out_dir`` written with the same features."""
     path = out_dir / SPEC_FILE
-    if path.exists():
-        try:
-            old = StoreSpec.from_json(json.loads(path.read_text()))
-        except (json.JSONDecodeError, SchemaError):
-            old = None
-        if old is not None and old.names == spec.names:
-            for split, shards in old.shards.items():
-                spec.shards.setdefault(split, shards)
-                spec.counts.setdefault(split, old.counts.get(split, 0))
+    if not path.exists():
+        return
+    try:
+        old = StoreSpec.from_json(json.loads(path.read_text()))
+    except (json.JSONDecodeError, SchemaError):
+        return
+    if old.names != spec.names:
+        raise SchemaError(f"{out_dir} already holds a store with features {old.names}; "
+                          f"writing {spec.names} there would mix two schemas: use another folder")
+    for split, shards in old.shards.items():
+        spec.shards.setdefault(split, shards)
+        spec.counts.setdefault(split, old.counts.get(split, 0))
+
+
+def save_spec(spec: StoreSpec, out_dir: str | os.PathLike) -> None:
+    """Write ``spec.json`` and ``schema.pbtxt`` atomically."""
+    out_dir = Path(out_dir)
     for name, text in ((SPEC_FILE, json.dumps(spec.to_json(), indent=2)),
                        (SCHEMA_FILE, text_format.MessageToString(spec.to_schema()))):
         tmp = out_dir / (name + ".tmp")

@@ -13,13 +13,14 @@ Recognition Challenge, CCPR 2016/2017), movie and TV clips of Mandarin speakers:
 
 A label-list line holds the clip's file name (with or without extension) and its
 emotion, separated by a comma, a tab or spaces; an optional first header line
-(``filename,label``) is skipped. Emotions are MEC 2017's eight, matched
-case-insensitively: angry, anxious, disgust, happy, neutral, sad, surprise,
-worried (harmonised as themselves, :data:`emozoo.data.labels.CORPUS_LABELS`).
+(``filename,label``, ``文件名,标签``) is skipped. Lists are read as UTF-8, else
+GB18030. Emotions are MEC 2017's eight, matched case-insensitively: angry,
+anxious, disgust, happy, neutral, sad, surprise, worried (harmonised as
+themselves, :data:`emozoo.data.labels.CORPUS_LABELS`).
 
 One row per clip: ``clip_id`` the file stem, ``split`` train/valid/test from the
-folder, ``label`` as written in the list, ``emotion`` harmonised ("" for clips no
-list labels, e.g. the test set), ``speaker`` "" (the release names none).
+folder, ``label`` as written in the list, ``emotion`` harmonised ("" for clips
+that no list labels, e.g. the test set), ``speaker`` "" (the release names none).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from emozoo.errors import CorpusLayoutError, LabelError
 #: (data folder, which is also the label list's stem; split) of the MEC 2017 release.
 SPLITS = (("train", "train"), ("val", "valid"), ("test", "test"))
 LIST_SUFFIXES = (".txt", ".csv")
-HEADER_LABELS = {"label", "labels", "emotion", "emotions", "class", "category"}
+HEADER_LABELS = {"label", "labels", "emotion", "emotions", "class", "category", "标签", "情感", "类别"}
 
 
 def read_text(path: Path) -> str:
