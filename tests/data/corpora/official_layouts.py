@@ -275,31 +275,33 @@ def make_cheavd_release(
 ) -> CheavdRelease:
     """Write a CHEAVD 2.0 MEC 2017 layout into ``root``.
 
-    ``train/`` and ``val/`` hold ``per_label`` clips of each of the eight emotions,
+    ``train/`` and ``val/`` hold ``*_per_label`` clips of each of the eight emotions,
     numbered ``00001``..; even numbers ``.mp4``, odd ``.avi``. ``test/`` holds
     ``test_clips`` clips, labelled (``test.txt``, cycling the emotions) only when
     ``test_labels``. Lists ``train<list_suffix>`` / ``val<list_suffix>`` have one
     ``<file name><separator><label>`` line per clip, labels in ``label_case``
     (``lower`` / ``title`` / ``upper``), after a ``filename,label`` line when ``header``.
+    A split with no clips gets neither folder nor list.
     """
     root = Path(root)
     case = {"lower": str.lower, "title": str.title, "upper": str.upper}[label_case]
     release = CheavdRelease(root, {})
     number = 0
-    plan = [("train", "train", train_per_label), ("val", "valid", val_per_label)]
-    for folder, split, per_label in plan + [("test", "test", None)]:
+    plan = (
+        ("train", "train", [lab for _ in range(train_per_label) for lab in CHEAVD_LABELS]),
+        ("val", "valid", [lab for _ in range(val_per_label) for lab in CHEAVD_LABELS]),
+        ("test", "test", [CHEAVD_LABELS[i % len(CHEAVD_LABELS)] for i in range(test_clips)]),
+    )
+    for folder, split, labels in plan:
+        labelled = split != "test" or test_labels
         lines = [f"filename{separator}label"] if header else []
-        labels = [lab for _ in range(per_label) for lab in CHEAVD_LABELS] if per_label else [
-            CHEAVD_LABELS[i % len(CHEAVD_LABELS)] for i in range(test_clips)]
         for label in labels:
             number += 1
             name = f"{number:05d}{'.mp4' if number % 2 == 0 else '.avi'}"
             write_video(root / folder / name)
-            written = case(label)
-            lines.append(f"{name}{separator}{written}")
-            labelled = split != "test" or test_labels
-            release.clips[Path(name).stem] = (split, written if labelled else "")
-        if split != "test" or test_labels:
+            lines.append(f"{name}{separator}{case(label)}")
+            release.clips[Path(name).stem] = (split, case(label) if labelled else "")
+        if labels and labelled:
             _write_text(root / f"{folder}{list_suffix}", lines)
     return release
 
