@@ -8,7 +8,7 @@ Reads the official ``IEMOCAP_full_release`` folder as distributed by USC::
           EmoEvaluation/Ses01F_impro01.txt        one file per dialogue (read)
           EmoEvaluation/Categorical/, Attribute/, Self-evaluation/   (ignored)
           transcriptions/Ses01F_impro01.txt
-          avi/DivX/Ses01F_impro01.avi
+          avi/DivX/Ses01F_impro01.avi              (or avi/Ses01F_impro01.avi)
         sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav
 
 An ``EmoEvaluation`` file starts with header lines (``% [START_TIME - END_TIME]
@@ -29,7 +29,7 @@ are not evaluated turns (``M_LAUGHTER``, ``..._MXX0``) are skipped.
 One row per evaluated turn:
 
 * ``clip_id`` the turn name, ``path`` its sentence wav, ``paths`` the dialogue's
-  DivX avi when present;
+  avi when present (``dialog/avi/DivX/``, else ``dialog/avi/``);
 * ``label`` the consensus code, ``emotion`` its harmonised name (``xxx``, no
   consensus, is unlabelled "");
 * ``speaker`` ``Ses0<n><F|M>``: session plus the letter of the turn's last name
@@ -41,8 +41,13 @@ One row per evaluated turn:
   emotions listed (self-evaluations ``C-F1``/``C-M1`` count as annotators);
 * ``extras`` session, start, end, valence, activation, dominance,
   annotator_dims ([val, act, dom] per ``A-`` line, ``None`` for a blank value),
-  valence_level / arousal_level (:func:`arousal_valence_levels`, seed 003),
-  improvised (False for ``scriptNN`` dialogues).
+  valence_level / arousal_level (:func:`arousal_valence_levels` of the consensus
+  valence / activation, seed 003; a finite consensus value off the 1-5 scale is
+  binned as 1 or 5, its raw value kept), improvised (False for ``scriptNN`` dialogues).
+
+Use ``Manifest.with_label_set("4class", keep_unlabelled=True)`` for the usual
+neutral/happy/angry/sad classes (excited merged into happy) with frustrated and
+the rest kept as unlabelled context rows.
 
 Label harmonisation (:data:`emozoo.data.labels.CORPUS_LABELS`): ang angry,
 hap happy, exc excited, sad sad, neu neutral, fru frustrated, sur surprise,
@@ -263,8 +268,8 @@ class IEMOCAP(CorpusReader):
         dialogue = path.stem
         turns = parse_emo_evaluation(path)
         transcripts = parse_transcriptions(session / "dialog" / "transcriptions" / path.name)
-        avi = session / "dialog" / "avi" / "DivX" / f"{dialogue}.avi"
-        paths = (str(avi),) if avi.is_file() else ()
+        avis = [session / "dialog" / "avi" / sub / f"{dialogue}.avi" for sub in ("DivX", "")]
+        paths = next(((str(avi),) for avi in avis if avi.is_file()), ())
         order = sorted(turns, key=lambda t: (t.start, t.end, t.name))
         for index, turn in enumerate(order):
             where = f"{path} turn {turn.name}"
@@ -292,7 +297,8 @@ class IEMOCAP(CorpusReader):
 
 
 def _level(value: float, where: str) -> int:
+    """Level of a consensus rating; finite values off the 1-5 scale are binned as 1 or 5."""
     try:
-        return arousal_valence_levels(value)
+        return arousal_valence_levels(min(max(value, 1.0), 5.0) if math.isfinite(value) else value)
     except LabelError as exc:
         raise CorpusLayoutError(f"{where}: {exc}") from None

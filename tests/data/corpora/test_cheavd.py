@@ -1,7 +1,7 @@
 """CHEAVD 2.0 (MEC 2017) reader on releases generated in the official layout."""
 import pytest
 
-from emozoo.data.corpora import get_reader, load_manifest
+from emozoo.data.corpora import corpus_names, get_reader, load_manifest
 from emozoo.data.corpora.cheavd import CHEAVD
 from emozoo.errors import CorpusLayoutError, DataDirError, LabelError
 from tests.data.corpora.official_layouts import CHEAVD_LABELS, make_cheavd_release
@@ -13,6 +13,7 @@ def release(tmp_path_factory):
 
 
 def test_registered_with_corpus_facts():
+    assert "cheavd" in corpus_names()
     reader = get_reader("cheavd")
     assert reader is CHEAVD
     assert (reader.modality, reader.culture, reader.language) == ("video", "mandarin", "zh")

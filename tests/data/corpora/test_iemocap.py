@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from emozoo.data.corpora import get_reader, load_manifest
+from emozoo.data.corpora import corpus_names, get_reader, load_manifest
 from emozoo.data.corpora.iemocap import IEMOCAP, arousal_valence_levels, parse_emo_evaluation
 from emozoo.data.manifest import Manifest
 from emozoo.errors import CorpusLayoutError, DataDirError, LabelError
@@ -46,6 +46,7 @@ OFFICIAL_BLOCKS = (
 
 
 def test_registered_with_corpus_facts():
+    assert "iemocap" in corpus_names()
     reader = get_reader("iemocap")
     assert reader is IEMOCAP
     assert (reader.folder, reader.modality, reader.culture, reader.language) == (
@@ -132,6 +133,30 @@ def test_xxx_turns_are_unlabelled_but_keep_votes(manifest):
     assert four.counts("emotion") == {"neutral": 5, "angry": 5, "sad": 5, "happy": 10}
 
 
+def test_4class_keeps_out_of_set_turns_as_unlabelled_context(manifest):
+    four = manifest.with_label_set("4class", keep_unlabelled=True)
+    assert [r.clip_id for r in four] == [r.clip_id for r in manifest]  # every row kept, same order
+    by_label = {}
+    for original, row in zip(manifest, four):
+        by_label.setdefault(original.label, set()).add(row.emotion)
+        assert (row.label, row.label_dist, row.turn_index) == (original.label, original.label_dist, original.turn_index)
+    assert by_label == {"neu": {"neutral"}, "hap": {"happy"}, "exc": {"happy"}, "ang": {"angry"}, "sad": {"sad"},
+                        "fru": {""}, "sur": {""}, "xxx": {""}}
+    assert four.counts("emotion") == {"neutral": 5, "happy": 10, "angry": 5, "sad": 5, "": 15}
+    # Dialogue context stays whole: every dialogue keeps all its turns, indices 0..n-1.
+    for dialogue in {r.dialogue_id for r in four}:
+        assert sorted(r.turn_index for r in four.where(dialogue_id=dialogue)) == [0, 1, 2, 3]
+
+
+def test_avi_directly_in_dialog_avi(tmp_path):
+    release = make_iemocap_release(tmp_path, sessions=(2,), dialogues_per_session=1, turns_per_dialogue=2,
+                                   wav=False)
+    divx = release.avi("Ses02F_impro01")
+    plain = divx.parent.parent / divx.name
+    divx.rename(plain)
+    assert {r.paths for r in IEMOCAP(tmp_path).read()} == {(str(plain),)}
+
+
 def test_official_block_text_parses_exactly(tmp_path):
     write_dialogue(tmp_path, OFFICIAL_BLOCKS)
     (tmp_path / "Session1" / "dialog" / "EmoEvaluation" / "Categorical").mkdir()
@@ -169,6 +194,19 @@ def test_levels_in_extras(tmp_path):
     f000, m000 = IEMOCAP(tmp_path).read()
     assert (f000.extras["valence_level"], f000.extras["arousal_level"]) == (1, 1)  # 2.5, 2.5
     assert (m000.extras["valence_level"], m000.extras["arousal_level"]) == (0, 2)  # 2.0, 4.0
+
+
+def test_off_scale_consensus_is_binned_at_the_scale_ends(tmp_path):
+    write_dialogue(tmp_path, OFFICIAL_BLOCKS.replace("[2.5000, 2.5000, 2.5000]", "[5.5000, 0.5000, 2.5000]"))
+    f000, _ = IEMOCAP(tmp_path).read()
+    assert (f000.extras["valence"], f000.extras["activation"]) == (5.5, 0.5)  # raw values kept
+    assert (f000.extras["valence_level"], f000.extras["arousal_level"]) == (2, 0)
+
+
+def test_nan_consensus_is_a_layout_error(tmp_path):
+    write_dialogue(tmp_path, OFFICIAL_BLOCKS.replace("[2.5000, 2.5000, 2.5000]", "[nan, 2.5000, 2.5000]"))
+    with pytest.raises(CorpusLayoutError, match=r"Ses01F_impro01_F000.*1-5 scale"):
+        IEMOCAP(tmp_path).read()
 
 
 @pytest.mark.parametrize("bad_line, line_no", [
