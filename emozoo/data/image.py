@@ -62,6 +62,37 @@ def _to_8bit(img):
     return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="L")
 
 
+def resize(image: np.ndarray, size: int | tuple) -> np.ndarray:
+    """Resize a uint8 image array with the antialiased bilinear filter :func:`load_image` uses.
+
+    For arrays that do not come from a file (e.g. FER2013's CSV pixels).
+
+    Args:
+        image: uint8 ``[H, W]``, ``[H, W, 1]`` or ``[H, W, 3]``.
+        size: ``size x size`` (int) or ``(height, width)``.
+
+    Returns:
+        uint8 array of the same rank and channels at the new size (a copy, also
+        when the size already matches).
+    """
+    from PIL import Image
+
+    target = _parse_size(size)
+    if target is None:
+        raise ValueError("size must be a positive int or (height, width), got None")
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (
+            image.ndim == 3 and image.shape[-1] not in (1, 3)) or min(image.shape[:2]) < 1:
+        raise ValueError(f"resize expects uint8 [H, W], [H, W, 1] or [H, W, 3], got {image.dtype} "
+                         f"{image.shape}")
+    if image.shape[:2] == target:
+        return image.copy()
+    plane = image[:, :, 0] if image.ndim == 3 and image.shape[-1] == 1 else image
+    out = np.asarray(Image.fromarray(np.ascontiguousarray(plane)).resize(
+        (target[1], target[0]), Image.Resampling.BILINEAR), dtype=np.uint8)
+    return out.reshape(target + image.shape[2:])
+
+
 def load_image(source: ImageSource, *, grey: bool = True, size: int | tuple | None = None,
                dtype=np.uint8) -> np.ndarray:
     """Decode an image file (or its bytes) into an ``H x W x C`` array.

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from emozoo.data.image import load_image, tf_load_image
+from emozoo.data.image import load_image, resize, tf_load_image
 from emozoo.errors import ImageDecodeError
 
 
@@ -97,6 +97,19 @@ def test_resize_sizes_and_antialiasing(tmp_path):
     for bad in (0, (10,), (10, 0), 2.5, True):
         with pytest.raises(ValueError, match="size"):
             load_image(p, size=bad)
+
+
+def test_resize_array_matches_load_image(tmp_path):
+    g = gradient_grey()
+    p = save(tmp_path / "g.png", g)
+    np.testing.assert_array_equal(resize(g[:, :, None], 24), load_image(p, size=24))
+    assert resize(g, (16, 20)).shape == (16, 20)
+    rgb = colour_image()
+    np.testing.assert_array_equal(resize(rgb, (16, 20)),
+                                  load_image(save(tmp_path / "c.png", rgb), grey=False, size=(16, 20)))
+    np.testing.assert_array_equal(resize(g, (32, 40)), g)
+    with pytest.raises(ValueError, match="uint8"):
+        resize(g.astype(np.float32), 24)
 
 
 def test_failures(tmp_path):
