@@ -47,7 +47,8 @@ def from_store(store: str | os.PathLike, split: str | Sequence[str] | None = Non
     """``(x, y)`` or ``(x, y, meta)`` batches from a store.
 
     Args:
-        features: one feature name (``x`` is its tensor) or several (``x`` is a dict).
+        features: one feature name (``x`` is its tensor) or several (``x`` is a dict);
+            variable-length features (waveforms) are zero-padded to the longest in the batch.
         labelled_only: drop examples whose label is -1.
         keep_meta: extra columns (``speaker``, ``culture`` ...) returned as a third dict.
     """
@@ -74,7 +75,10 @@ def from_store(store: str | os.PathLike, split: str | Sequence[str] | None = Non
 
     ds = ds.map(to_xy, num_parallel_calls=AUTOTUNE)
     if batch_size:
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if any(spec[n].variable for n in names):   # waveforms, frame sequences: zero-padded per batch
+            ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
+        else:
+            ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(AUTOTUNE).with_options(_options(deterministic))
 
 

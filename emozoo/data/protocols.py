@@ -51,6 +51,22 @@ class Split:
     def sizes(self) -> dict:
         return {k: len(getattr(self, k)) for k in ("train", "valid", "test", "unlabelled")}
 
+    def to_manifest(self) -> Manifest:
+        """One manifest whose ``split`` column names each row's part (train/valid/test/unlabelled).
+
+        Write it with ``python -m emozoo.data write`` (one store split per part)
+        or save it as CSV; unlabelled rows lose their emotion, so no later step
+        can use it by mistake.
+        """
+        rows = []
+        for part in ("train", "valid", "test", "unlabelled"):
+            for r in getattr(self, part):
+                changes = {"split": part}
+                if part == "unlabelled":
+                    changes["emotion"] = ""
+                rows.append(dataclasses.replace(r, **changes))
+        return Manifest(rows, name=f"{self.train.name or 'split'}:{self.name}")
+
 
 def speaker_key(row: ManifestRow) -> tuple:
     if not row.speaker:

@@ -30,6 +30,7 @@ drift above a threshold (see drift.py)      COMPARATOR_JENSEN_SHANNON_DIVERGENCE
 from __future__ import annotations
 
 import collections
+import json
 import dataclasses
 from typing import Iterable, Mapping
 
@@ -146,6 +147,14 @@ def _check_feature(out, feat: schema_pb2.Feature, fs: statistics_pb2.FeatureName
         add_reason(out, name, T.UNEXPECTED_DATA_TYPE,
                    f"'{name}' should hold {want} values but holds {got} values.")
         return
+    mixed = custom_stat(fs, "observed_types")
+    if mixed and want:
+        kinds = json.loads(mixed)
+        wrong = {k: v for k, v in kinds.items() if k != want}
+        if wrong:
+            add_reason(out, name, T.UNEXPECTED_DATA_TYPE,
+                       f"'{name}' should hold {want} values but holds "
+                       + ", ".join(f"{k} values in {v} example(s)" for k, v in sorted(wrong.items())) + ".")
     lo, hi = expected_num_values(feat)
     if lo is not None and cs.min_num_values < lo:
         add_reason(out, name, T.FEATURE_TYPE_LOW_NUMBER_VALUES,
@@ -167,7 +176,7 @@ def _check_feature(out, feat: schema_pb2.Feature, fs: statistics_pb2.FeatureName
         counts = value_counts(fs)
         unknown = {v: c for v, c in counts.items() if v not in allowed}
         if unknown:
-            listed = ", ".join(f"'{v}' ({c})" for v, c in sorted(unknown.items(), key=lambda kv: -kv[1])[:10])
+            listed = ", ".join(f"'{v}' ({int(c)})" for v, c in sorted(unknown.items(), key=lambda kv: -kv[1])[:10])
             add_reason(out, name, T.ENUM_TYPE_UNEXPECTED_STRING_VALUES,
                        f"'{name}' has values outside its domain {sorted(v for v in allowed if v)}: {listed}.")
     if got == "int" and feat.HasField("int_domain") and fs.num_stats.common_stats.num_non_missing:
@@ -231,6 +240,9 @@ class ExampleChecker:
                     self._note(name, T.FEATURE_TYPE_LOW_FRACTION_PRESENT, clip)
                 continue
             arr = as_array(example[name])
+            kind = "bytes" if arr.dtype == object else ("float" if arr.dtype.kind == "f" else "int")
+            if _SCHEMA_TYPE_NAME.get(feat.type, kind) != kind:
+                self._note(name, T.UNEXPECTED_DATA_TYPE, clip)
             lo, hi = self._bounds[name]
             if lo is not None and arr.size < lo:
                 self._note(name, T.FEATURE_TYPE_LOW_NUMBER_VALUES, clip)

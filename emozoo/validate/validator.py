@@ -155,6 +155,12 @@ def validate_store(store: str | os.PathLike, *, schema: str | os.PathLike | sche
     keys = tuple(slice_keys) + ((drift_slice,) if drift_slice and drift_slice not in slice_keys else ())
     stats, checker, collector, problems = _scan(store, split, spec, baseline, keys, drift_slice)
     anomalies = validate_statistics(stats, baseline)
+    splits = [split] if isinstance(split, str) else (list(split) if split else list(spec.counts))
+    declared = sum(int(spec.counts.get(s, 0)) for s in splits)
+    read = stats.datasets[0].num_examples
+    if declared != read and not problems:
+        problems.append(f"the store declares {declared} examples in split(s) {splits} but {read} could be read: "
+                        "a shard is truncated or was replaced")
     for p in problems:
         info = anomalies.dataset_anomaly_info
         info.severity = ERROR

@@ -7,7 +7,9 @@ the file's stem, must be unique), ``speaker``, ``gender``, ``culture``,
 resolved against the CSV's folder. Labels must be harmonised emotion names
 (:data:`emozoo.data.labels.EMOTIONS`) or be mapped by ``label_map``
 (``{"wut": "angry"}``, or a JSON file given on the command line); an empty
-label means an unlabelled clip.
+label means an unlabelled clip. An ``emotion`` column (as
+:meth:`Manifest.to_csv` writes, beside the original ``label``) gives the
+harmonised emotion directly, so a saved manifest reads back as it was.
 
 Example::
 
@@ -52,7 +54,10 @@ def read_manifest_csv(path: str | os.PathLike, *, corpus: str | None = None,
                 raise ManifestError(f"{path}:{n}: empty path")
             media_path = Path(media) if os.path.isabs(media) else path.parent / media
             label = rec.pop("label").strip()
-            emotion = label_map.get(label, label)
+            given = (rec.pop("emotion", None) or "").strip()
+            # A manifest written by emozoo (Manifest.to_csv) carries the harmonised
+            # ``emotion`` next to the original ``label``: it wins over the label map.
+            emotion = given if given else label_map.get(label, label)
             if emotion and emotion not in EMOTIONS:
                 raise LabelError(
                     f"{path}:{n}: label {label!r} is not a harmonised emotion {EMOTIONS}; "

@@ -1,0 +1,1 @@
+"""Feature extraction: acoustic (tf.signal filterbanks, openSMILE functionals), facial, lexical."""
