@@ -117,3 +117,21 @@ def test_empty_dataset_is_an_anomaly(tmp_path):
     store = stores.write(tmp_path / "empty", [])
     result = validate_store(store)
     assert [f.type for f in result.findings] == ["DATASET_LOW_NUM_EXAMPLES"]
+
+
+def test_manifest_validation_flags_missing_files_and_labels_outside_the_set(tmp_path, capsys):
+    from emozoo.data.manifest import Manifest, ManifestRow
+    real = tmp_path / "a.wav"
+    real.write_bytes(b"RIFF")
+    rows = [ManifestRow(clip_id="a", path=str(real), label="angry", emotion="angry", speaker="1", corpus="c"),
+            ManifestRow(clip_id="b", path=str(tmp_path / "lost.wav"), label="sad", emotion="sad", speaker="1",
+                        corpus="c"),
+            ManifestRow(clip_id="c", path=str(real), label="disgust", emotion="disgust", speaker="2", corpus="c")]
+    path = tmp_path / "m.jsonl"
+    Manifest(rows, name="c").to_jsonl(path)
+    assert main([str(path), "--label-set", "4class", "--fail-on-anomalies"]) == 1
+    out = capsys.readouterr().out
+    assert "1 of 3 rows point at files that do not exist" in out and "e.g. b" in out
+    assert "'disgust' (1)" in out and "e.g. c" in out
+    assert (tmp_path / "m_validation" / "report.md").exists()
+    assert main([str(path), "--fail-on-anomalies", "--no-plot"]) == 1     # the lost file alone
