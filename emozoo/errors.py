@@ -54,3 +54,33 @@ class SchemaError(EmozooError, ValueError):
 
 class ValidationError(EmozooError, ValueError):
     """Data validation found anomalies and the caller asked for failure on anomalies."""
+
+
+class FeatureError(EmozooError, ValueError):
+    """A feature extractor cannot compute features from its input (too short, wrong rate, NaN output)."""
+
+
+class MetricError(EmozooError, ValueError):
+    """Labels/predictions given to a metric are malformed (shape, range, empty)."""
+
+
+class ExperimentError(EmozooError, KeyError):
+    """An experiment name is not registered, or an override does not fit its config."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelNotFoundError(EmozooError, KeyError):
+    """No zoo model is registered under the requested name."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
+class IntegrityError(EmozooError, ValueError):
+    """A zoo model's files do not match the sha256 checksums of its registry entry (tampered or corrupt)."""
+
+
+class ExportError(EmozooError, RuntimeError):
+    """Exporting or publishing a model failed; the registry was left unchanged."""

@@ -1,0 +1,19 @@
+"""Registered experiment configs (TF Model Garden ``official/core`` style).
+
+An experiment is an :class:`ExperimentConfig` dataclass (model, data, optimizer, trainer)
+returned by a factory registered under a name next to its model, e.g.
+``baseline/emodb/is10/loso`` in :mod:`emozoo.models.baseline.baseline_experiments`.
+``python -m emozoo.train`` only resolves the name, applies ``--override key=value`` and
+runs it; it knows no method by name.
+
+Example::
+
+    from emozoo.experiments import get_experiment, apply_overrides
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"), ["trainer.epochs=3"])
+"""
+from emozoo.experiments.config import (  # noqa: F401
+    DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig, apply_overrides,
+)
+from emozoo.experiments.registry import (  # noqa: F401
+    get_experiment, list_experiments, register_experiment,
+)

@@ -1,0 +1,46 @@
+"""Name -> experiment factory registry; method packages register on import."""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from emozoo.errors import ExperimentError
+from emozoo.experiments.config import ExperimentConfig
+
+_EXPERIMENTS: dict[str, Callable[[], ExperimentConfig]] = {}
+_LOADED = False
+
+
+def register_experiment(name: str):
+    """Decorator registering ``factory() -> ExperimentConfig`` under ``name``."""
+    def deco(factory: Callable[[], ExperimentConfig]):
+        if name in _EXPERIMENTS and _EXPERIMENTS[name] is not factory:
+            raise ExperimentError(f"experiment {name!r} is registered twice")
+        _EXPERIMENTS[name] = factory
+        return factory
+    return deco
+
+
+def _load_all() -> None:
+    """Import :mod:`emozoo.models`, which imports every method's experiments module."""
+    global _LOADED
+    if not _LOADED:
+        importlib.import_module("emozoo.models").discover()
+        _LOADED = True
+
+
+def list_experiments(prefix: str = "") -> list[str]:
+    _load_all()
+    return sorted(n for n in _EXPERIMENTS if n.startswith(prefix))
+
+
+def get_experiment(name: str) -> ExperimentConfig:
+    _load_all()
+    if name not in _EXPERIMENTS:
+        close = [n for n in _EXPERIMENTS if name.split("/")[0] in n][:10]
+        raise ExperimentError(f"no experiment {name!r}; list them with `python -m emozoo.train --list`"
+                              + (f"; similar: {close}" if close else ""))
+    cfg = _EXPERIMENTS[name]()
+    if cfg.name != name:
+        cfg.name = name
+    return cfg

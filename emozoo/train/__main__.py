@@ -1,0 +1,47 @@
+"""``python -m emozoo.train --experiment NAME [--override k=v ...] [--strategy S] [--model-dir DIR] [--seeds N]``."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m emozoo.train", description=__doc__)
+    ap.add_argument("--experiment", help="registered experiment name (see --list)")
+    ap.add_argument("--override", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                    help="config overrides, e.g. trainer.epochs=5 model.params.dropout=0.3")
+    ap.add_argument("--strategy", default="default", choices=("default", "mirrored", "multi_worker"))
+    ap.add_argument("--cpu-devices", type=int, default=0,
+                    help="split the CPU into N logical devices (to run --strategy mirrored without GPUs)")
+    ap.add_argument("--model-dir", help="output folder (default runs/<experiment with / as _>)")
+    ap.add_argument("--seeds", type=int, help="number of seeds (default: the experiment's trainer.seeds)")
+    ap.add_argument("--list", action="store_true", help="list registered experiments and exit")
+    ap.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity (0, 1, 2)")
+    args = ap.parse_args(argv)
+
+    from emozoo.errors import EmozooError
+    from emozoo.experiments import apply_overrides, get_experiment, list_experiments
+    from emozoo.train.strategies import set_cpu_devices
+
+    try:
+        if args.list:
+            print("\n".join(list_experiments()))
+            return 0
+        if not args.experiment:
+            ap.error("--experiment is required (or --list)")
+        set_cpu_devices(args.cpu_devices)
+        cfg = apply_overrides(get_experiment(args.experiment), args.override)
+        model_dir = args.model_dir or os.path.join("runs", cfg.name.replace("/", "_"))
+        from emozoo.train.trainer import run_experiment
+        run_experiment(cfg, model_dir, strategy=args.strategy, seeds=args.seeds, verbose=args.verbose)
+    except EmozooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Feature stores -> numpy tables -> protocol folds for feature-vector experiments.
+
+A store of utterance-level features (IS10: 1582 values per clip) is small enough to hold in
+memory: :func:`load_table` reads it once; :func:`make_folds` turns the store's manifest columns
+into a :class:`emozoo.data.manifest.Manifest`, runs the protocol of
+:mod:`emozoo.data.protocols` on it (speaker-disjointness checked there) and slices the arrays.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from emozoo.data.labels import get_label_set
+from emozoo.data.manifest import Manifest, ManifestRow
+from emozoo.data import protocols
+from emozoo.data.tfrecord import load_spec, read_store
+from emozoo.errors import SchemaError, SplitError
+
+META = ("clip_id", "corpus", "speaker", "culture", "emotion")
+
+
+@dataclasses.dataclass
+class FeatureTable:
+    """All labelled examples of a store as arrays (``meta`` holds str arrays)."""
+
+    store: str
+    x: np.ndarray
+    y: np.ndarray
+    meta: dict
+    classes: tuple
+
+    def __len__(self):
+        return len(self.y)
+
+    def take(self, idx) -> "FeatureTable":
+        idx = np.asarray(idx, np.int64)
+        return FeatureTable(self.store, self.x[idx], self.y[idx], {k: v[idx] for k, v in self.meta.items()},
+                            self.classes)
+
+    @staticmethod
+    def concat(tables) -> "FeatureTable":
+        tables = list(tables)
+        return FeatureTable("+".join(t.store for t in tables), np.concatenate([t.x for t in tables]),
+                            np.concatenate([t.y for t in tables]),
+                            {k: np.concatenate([t.meta[k] for t in tables]) for k in META}, tables[0].classes)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(store: str, features: str, mtime: float) -> FeatureTable:
+    spec = load_spec(store)
+    if features not in spec.names:
+        raise SchemaError(f"store {store} has no feature {features!r}; it has {spec.names}")
+    cols = {k: [] for k in (features, "label") + META}
+    for ex in read_store(store, features=list(cols)).as_numpy_iterator():
+        for k in cols:
+            cols[k].append(ex[k])
+    y = np.asarray(cols["label"], np.int64)
+    keep = y >= 0
+    if not keep.any():
+        raise SchemaError(f"store {store} has no labelled example (label >= 0)")
+    x = np.stack(cols[features]).astype(np.float32)[keep]
+    if x.ndim != 2:
+        raise SchemaError(f"feature {features!r} of {store} has shape {x.shape[1:]} per example; "
+                          "feature-vector experiments need one vector per clip")
+    meta = {k: np.asarray([v.decode("utf-8") for v in cols[k]], dtype=str)[keep] for k in META}
+    return FeatureTable(store, x, y[keep], meta, tuple(spec.classes))
+
+
+def load_table(store: str | os.PathLike, features: str, label_set: str = "") -> FeatureTable:
+    """The labelled examples of ``store`` (read once per process, cached)."""
+    path = Path(store).resolve()
+    if not (path / "spec.json").exists():
+        raise SchemaError(f"no feature store at {path}: build it with `python -m emozoo.extract --corpus <name> "
+                          f"--features {features} --label-set {label_set or '4class'} --out {store}`")
+    table = _load_cached(str(path), features, (path / "spec.json").stat().st_mtime)
+    if label_set:
+        want = get_label_set(label_set).classes
+        if table.classes and tuple(table.classes) != tuple(want):
+            raise SchemaError(f"store {path} has classes {table.classes}, the experiment expects label set "
+                              f"{label_set!r} {want}; re-extract with --label-set {label_set}")
+    return table
+
+
+def table_manifest(t: FeatureTable, name: str = "") -> Manifest:
+    return Manifest([ManifestRow(clip_id=c, corpus=co, speaker=s, culture=cu, emotion=e)
+                     for c, co, s, cu, e in zip(*(t.meta[k] for k in META))], name=name)
+
+
+@dataclasses.dataclass
+class Fold:
+    """One split of the protocol as arrays."""
+
+    name: str
+    train: FeatureTable
+    valid: FeatureTable | None
+    test: FeatureTable | None
+    sizes: dict
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_")
+
+
+def _index(t: FeatureTable, m: Manifest) -> np.ndarray:
+    pos = {(c, co): i for i, (c, co) in enumerate(zip(t.meta["clip_id"], t.meta["corpus"]))}
+    return np.asarray([pos[(r.clip_id, r.corpus)] for r in m], np.int64)
+
+
+def _fold(name: str, table: FeatureTable, split, test_table: FeatureTable | None = None) -> Fold:
+    train = table.take(_index(table, split.train))
+    valid = table.take(_index(table, split.valid)) if len(split.valid) else None
+    tt = test_table if test_table is not None else table
+    test = tt.take(_index(tt, split.test)) if len(split.test) else None
+    return Fold(name, train, valid, test, split.sizes())
+
+
+def make_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Fold], tuple]:
+    """Folds of ``data`` (a :class:`emozoo.experiments.DataConfig`) and the class names."""
+    root = Path(root)
+    resolve = lambda p: str(p if Path(p).is_absolute() else root / p)  # noqa: E731
+    if not data.corpora:
+        raise SplitError("data.corpora is empty: name at least one training corpus")
+    tables = [load_table(resolve(data.store_for(c)), data.features, data.label_set) for c in data.corpora]
+    classes = tables[0].classes or get_label_set(data.label_set).classes
+    for t in tables[1:]:
+        if t.classes != tables[0].classes:
+            raise SchemaError(f"stores {tables[0].store} and {t.store} have different classes")
+    source = FeatureTable.concat(tables) if len(tables) > 1 else tables[0]
+    src_m = table_manifest(source, "+".join(data.corpora))
+    kw = dict(data.protocol_kwargs)
+    seed = int(kw.pop("seed", 0))
+    p = data.protocol.lower()
+    if p == "cross_corpus":
+        if not data.target:
+            raise SplitError("protocol cross_corpus needs data.target (the test corpus)")
+        target = load_table(resolve(data.store_for(data.target)), data.features, data.label_set)
+        if target.classes != source.classes:
+            raise SchemaError(f"target store {target.store} has classes {target.classes}, source {source.classes}")
+        split = protocols.cross_corpus(src_m, table_manifest(target, data.target),
+                                       valid_speakers=data.valid_speakers, seed=seed, unlabelled_target=False)
+        folds = [_fold(f"{'+'.join(data.corpora)}_to_{data.target}", source, split, target)]
+    elif p == "all":
+        split = protocols.cross_corpus(src_m, Manifest([]), valid_speakers=data.valid_speakers, seed=seed,
+                                       unlabelled_target=False)
+        folds = [_fold("all", source, split)]
+    else:
+        if p == "loso":
+            kw.setdefault("valid_speakers", data.valid_speakers)
+            kw["seed"] = seed
+        elif p in ("speaker_kfold", "mono_culture"):
+            kw.setdefault("valid_speakers", data.valid_speakers)
+            kw["seed"] = seed
+        splits = protocols.generate(p, src_m, **kw)
+        folds = [_fold(s.name, source, s) for s in splits]
+    if data.folds:
+        bad = [i for i in data.folds if not 0 <= int(i) < len(folds)]
+        if bad:
+            raise SplitError(f"data.folds {bad} out of range: the protocol gives {len(folds)} folds")
+        folds = [folds[int(i)] for i in data.folds]
+    for f in folds:
+        if not len(f.train):
+            raise SplitError(f"fold {f.name}: empty training set")
+    return folds, tuple(classes)

@@ -1,0 +1,215 @@
+"""The experiment driver behind ``python -m emozoo.train``.
+
+For each seed and each fold of the experiment's protocol it builds the registered model in the
+strategy scope, fits the z-normalisation on the training fold, trains with TensorBoard,
+``BackupAndRestore`` and model selection on validation UAR (early stopping), scores the selected
+weights on the test side, and writes::
+
+    <model_dir>/config.json
+    <model_dir>/seed_<s>/<fold>/        logs/ (TensorBoard), backup/, best.weights.h5,
+                                         selection.json, predictions.npz, result.json
+    <model_dir>/seed_<s>/test.{json,md}, test_confusion.png     (pooled over the folds)
+    <model_dir>/summary.{json,md}                                 (mean +- std over seeds)
+
+A fold with ``result.json`` is complete and skipped when the command is re-run, so a killed run
+resumes: finished folds are kept, the interrupted fold restarts from its last backup.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from emozoo.evaluation.metrics import SCALARS, classification_report, summarise_runs
+from emozoo.evaluation.report import summary_markdown, write_report
+from emozoo.experiments import ExperimentConfig
+from emozoo.models import build_model
+from emozoo.train.callbacks import ConfusionImage, FaultInjection, ModelSelection, predict_logits, \
+    write_confusion_image
+from emozoo.train.data import Fold, make_folds
+from emozoo.train.strategies import make_strategy, task_info
+from emozoo.train.tensorboard_utils import write_projector
+
+
+def _atomic_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def make_optimizer(cfg) -> keras.optimizers.Optimizer:
+    try:
+        return keras.optimizers.get({"class_name": cfg.name, "config": {"learning_rate": cfg.learning_rate,
+                                                                         **cfg.params}})
+    except ValueError as exc:
+        from emozoo.errors import ExperimentError
+        raise ExperimentError(f"optimizer {cfg.name!r} with {cfg.params}: {exc}") from exc
+
+
+def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int):
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w) if w is not None else (x, y))
+    if shuffle:
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    opts = tf.data.Options()
+    opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    opts.deterministic = True
+    return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    return (len(y) / (num_classes * np.maximum(counts, 1)))[y].astype(np.float32)
+
+
+def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed: int, fold_dir: Path,
+               strategy, *, is_chief: bool = True, verbose: int = 0) -> dict:
+    """Train and score one fold; returns its result dict (also written to ``result.json``)."""
+    done = fold_dir / "result.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    t0 = time.time()
+    tr = cfg.trainer
+    keras.utils.set_random_seed(seed * 1009 + fold_index)
+    k, dim = len(classes), fold.train.x.shape[1]
+    with strategy.scope():
+        model = build_model(cfg.model.name, num_classes=k, input_dim=dim, **cfg.model.params)
+        if hasattr(model, "fit_normalization"):
+            model.fit_normalization(fold.train.x)     # statistics of the training fold only
+        model.compile(optimizer=make_optimizer(cfg.optimizer))
+    w = class_weights(fold.train.y, k) if tr.class_weighting == "balanced" else None
+    train_ds = _dataset(fold.train.x, fold.train.y, w, tr.batch_size, shuffle=True, seed=seed)
+    valid_ds = (_dataset(fold.valid.x, fold.valid.y, None, tr.batch_size, shuffle=False, seed=seed)
+                if fold.valid is not None and len(fold.valid) else None)
+    log_dir = fold_dir / "logs"
+    selection = ModelSelection(fold_dir, monitor="val_uar" if valid_ds is not None else "",
+                               patience=tr.patience, min_epochs=tr.min_epochs, write=is_chief)
+    callbacks = [keras.callbacks.BackupAndRestore(str(fold_dir / "backup"),
+                                                  save_freq=tr.backup_every_steps or "epoch"),
+                 selection]
+    if tr.tensorboard and is_chief:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, update_freq="epoch"))
+        if valid_ds is not None:
+            callbacks.append(ConfusionImage(log_dir, fold.valid.x, fold.valid.y, classes,
+                                            every=max(1, tr.epochs // 8)))
+    if os.environ.get(FaultInjection.ENV):
+        callbacks.append(FaultInjection(int(os.environ[FaultInjection.ENV])))
+    model.fit(train_ds, validation_data=valid_ds, epochs=tr.epochs, callbacks=callbacks, verbose=verbose,
+              shuffle=False)
+    if selection.weights_path.exists():
+        model.load_weights(selection.weights_path)
+    result = {"fold": fold.name, "fold_index": fold_index, "seed": seed, "sizes": fold.sizes,
+              "best_epoch": selection.state["best_epoch"], "best_val_uar": selection.state["best"]
+              if selection.state["best"] != -np.inf else None,
+              "epochs_run": len(selection.state["epochs"]), "starts": selection.state["starts"]}
+    if fold.test is not None and len(fold.test):
+        logits = predict_logits(model, fold.test.x)
+        prob = tf.nn.softmax(logits).numpy()
+        pred = prob.argmax(-1).astype(np.int64)
+        result["test"] = classification_report(fold.test.y, pred, classes)
+        if is_chief:
+            fold_dir.mkdir(parents=True, exist_ok=True)
+            np.savez(fold_dir / "predictions.npz", y_true=fold.test.y, y_pred=pred, prob=prob.astype(np.float32),
+                     clip_id=fold.test.meta["clip_id"].astype(str), corpus=fold.test.meta["corpus"].astype(str),
+                     speaker=fold.test.meta["speaker"].astype(str), classes=np.asarray(classes, dtype=str))
+    if tr.tensorboard and is_chief:
+        _tensorboard_extras(model, fold, classes, log_dir, tr.projector_examples, seed, result)
+    result["seconds"] = round(time.time() - t0, 2)
+    if is_chief:
+        _atomic_json(done, result)
+    return result
+
+
+def _tensorboard_extras(model, fold: Fold, classes, log_dir: Path, limit: int, seed: int, result: dict):
+    """Test confusion image and the projector (train + test embeddings, coloured by label/domain)."""
+    if "test" in result:
+        pred = np.asarray(result["test"]["confusion_matrix"])
+        writer = tf.summary.create_file_writer(str(log_dir / "test"))
+        y_true = np.repeat(np.arange(len(classes)), pred.sum(1))
+        y_pred = np.concatenate([np.repeat(np.arange(len(classes)), row) for row in pred])
+        write_confusion_image(writer, "confusion_matrix", y_true, y_pred, classes, 0,
+                              title=f"test {fold.name} UAR {100 * result['test']['uar']:.1f}")
+    if not hasattr(model, "embed"):
+        return
+    parts = [("train", fold.train)] + ([("test", fold.test)] if fold.test is not None else [])
+    rng = np.random.default_rng(seed)
+    xs, meta = [], {"label": [], "split": [], "speaker": [], "corpus": [], "culture": []}
+    per = max(1, limit // len(parts))
+    for name, t in parts:
+        idx = np.sort(rng.permutation(len(t))[:per])
+        xs.append(t.x[idx])
+        meta["label"] += [classes[i] for i in t.y[idx]]
+        meta["split"] += [name] * len(idx)
+        for key in ("speaker", "corpus", "culture"):
+            meta[key] += list(t.meta[key][idx])
+    x = np.concatenate(xs)
+    z = np.concatenate([keras.ops.convert_to_numpy(model.embed(tf.constant(x[i:i + 256])))
+                        for i in range(0, len(x), 256)])
+    write_projector(log_dir / "projector", z, meta)
+
+
+def _pool(results: list[dict], classes) -> dict | None:
+    cms = [np.asarray(r["test"]["confusion_matrix"]) for r in results if "test" in r]
+    if not cms:
+        return None
+    cm = np.sum(cms, axis=0)
+    y_true = np.repeat(np.arange(len(classes)), cm.sum(1))
+    y_pred = np.concatenate([np.repeat(np.arange(len(classes)), row) for row in cm])
+    rep = classification_report(y_true, y_pred, classes)
+    rep["fold_mean"] = {k: float(np.mean([r["test"][k] for r in results if "test" in r])) for k in SCALARS}
+    return rep
+
+
+def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strategy="default", seeds: int | None = None,
+                   data_root: str | os.PathLike = ".", verbose: int = 0, log=print) -> dict:
+    """Run every seed and fold of ``cfg``; returns the summary (also in ``summary.json``)."""
+    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+    is_chief, task = task_info()
+    model_dir = Path(model_dir)
+    write_dir = model_dir if is_chief else model_dir / ".workers" / task
+    _atomic_json(write_dir / "config.json", cfg.to_json()) if is_chief else None
+    folds, classes = make_folds(cfg.data, root=data_root)
+    n_seeds = int(seeds or cfg.trainer.seeds)
+    log(f"[emozoo.train] {cfg.name}: {len(folds)} fold(s) x {n_seeds} seed(s), "
+        f"{strategy.num_replicas_in_sync} replica(s), classes {list(classes)} -> {model_dir}")
+    seed_reports, per_seed = [], []
+    for s in range(n_seeds):
+        seed = cfg.trainer.seed + s
+        seed_dir = write_dir / f"seed_{seed}"
+        results = []
+        for i, fold in enumerate(folds):
+            r = train_fold(cfg, fold, i, classes, seed, seed_dir / fold.slug, strategy,
+                           is_chief=is_chief, verbose=verbose)
+            results.append(r)
+            t = r.get("test")
+            log(f"  seed {seed} fold {fold.name}: best epoch {r['best_epoch']} "
+                f"(val UAR {r['best_val_uar'] if r['best_val_uar'] is None else round(100 * r['best_val_uar'], 1)})"
+                + (f", test ACC {100 * t['accuracy']:.1f} UAR {100 * t['uar']:.1f} F1 {100 * t['macro_f1']:.1f}"
+                   if t else "") + f" [{r['seconds']}s]")
+        pooled = _pool(results, classes)
+        per_seed.append({"seed": seed, "folds": results, "test": pooled})
+        if pooled is not None:
+            seed_reports.append(pooled)
+            if is_chief:
+                write_report(pooled, seed_dir, stem="test", title=f"{cfg.name} seed {seed} (pooled over folds)")
+    summary = {"experiment": cfg.name, "seeds": [p["seed"] for p in per_seed], "classes": list(classes),
+               "folds": [f.name for f in folds], "strategy": type(strategy).__name__,
+               "replicas": strategy.num_replicas_in_sync}
+    if seed_reports:
+        summary["test"] = summarise_runs(seed_reports)
+        summary["test_fold_mean"] = summarise_runs([r["fold_mean"] for r in seed_reports])
+    if is_chief:
+        _atomic_json(model_dir / "summary.json", summary)
+        if seed_reports:
+            (model_dir / "summary.md").write_text(summary_markdown(summary["test"], f"{cfg.name}: test, pooled over folds"))
+        if "test" in summary:
+            t = summary["test"]
+            log("[emozoo.train] " + ", ".join(f"{k} {100 * t[k]['mean']:.2f} +- {100 * t[k]['std']:.2f}"
+                                              for k in ("accuracy", "uar", "macro_f1")))
+    return summary
