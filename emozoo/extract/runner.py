@@ -1,0 +1,344 @@
+"""Extract features of every clip of a manifest into sharded TFRecord stores.
+
+Layout and guarantees
+---------------------
+Without ``out``, each feature gets its own store ``<out_root>/<corpus>_<feature>``
+(``tfrecords/emodb_is10``, ``tfrecords/emodb_fbank`` ...); with ``out`` all
+requested features go into one store at ``out``, one example per clip holding
+them all. Every example also carries the manifest columns
+(:data:`emozoo.data.tfrecord.META_FEATURES`), written with
+:meth:`StoreSpec.with_meta`.
+
+* **Deterministic partition.** The clips of each store split (the manifest's
+  ``split`` column, ``all`` when empty) are sorted by ``clip_id`` and dealt
+  round-robin over ``ceil(n / examples_per_shard)`` shards: shard ``k`` holds
+  clips ``k, k + n_shards, ...``. The same manifest and settings always give
+  the same shards with the same content.
+* **Resumable.** A shard is written to ``.tmp`` and renamed when complete,
+  after its record ``progress/<shard>.json`` (count, failures). A rerun skips
+  every shard whose file and record both exist, so an interrupted extraction
+  picks up where it stopped.
+* **Idempotent and safe.** ``extract.json`` holds everything that determines
+  the values (extractor configs, label set, the clip ids of every shard). A
+  rerun with other settings or another manifest refuses to mix them into the
+  store (:class:`~emozoo.errors.SchemaError`) unless ``overwrite=True``.
+* **Failures are listed, not fatal.** A clip that cannot be decoded or whose
+  features cannot be computed is left out, listed in ``<store>/failures.jsonl``,
+  and, once everything else is written and validated, raised as one
+  :class:`~emozoo.data.store.StoreWriteError` naming them all.
+* **Validated.** ``spec.json`` + ``schema.pbtxt`` are written last, then the
+  store's statistics, inferred schema and anomalies
+  (:func:`emozoo.validate.validate_store`) go to ``<store>/validation/``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from emozoo.data.manifest import Manifest, ManifestRow
+from emozoo.data.store import StoreWriteError
+from emozoo.data.tfrecord import (SCHEMA_FILE, SPEC_FILE, StoreSpec, _shard_name, encode_example, meta_values,
+                                  save_spec)
+from emozoo.errors import EmozooError, FeatureError, SchemaError
+
+EXTRACT_FILE = "extract.json"
+PROGRESS_DIR = "progress"
+FAILURES_FILE = "failures.jsonl"
+
+
+@dataclasses.dataclass
+class ExtractResult:
+    """What one store of an extraction run ended with."""
+
+    store: Path
+    features: tuple
+    counts: dict            # split -> examples written
+    shards_written: int
+    shards_skipped: int
+    failures: list          # [{"clip_id", "path", "error"}]
+    anomalies: int | None = None   # findings of the validation (None when not validated)
+    validation_summary: str = ""
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.counts.values()))
+
+
+def store_paths(corpus: str, features: Sequence[str], out: str | os.PathLike | None = None,
+                out_root: str | os.PathLike = "tfrecords") -> list[tuple[Path, tuple]]:
+    """``[(store folder, feature names)]``: one combined store at ``out``, else one per feature."""
+    if out is not None:
+        return [(Path(out), tuple(features))]
+    return [(Path(out_root) / f"{corpus}_{f}", (f,)) for f in features]
+
+
+def plan_shards(manifest: Manifest, *, split_by: str = "split",
+                examples_per_shard: int = 256) -> dict[str, list[list[ManifestRow]]]:
+    """The deterministic partition: split -> shards -> rows (see the module docstring)."""
+    if examples_per_shard < 1:
+        raise SchemaError(f"examples_per_shard must be >= 1, got {examples_per_shard}")
+    groups: dict[str, list[ManifestRow]] = {}
+    for row in manifest:
+        groups.setdefault(str(getattr(row, split_by)) or "all", []).append(row)
+    plan = {}
+    for split in sorted(groups):
+        rows = sorted(groups[split], key=lambda r: r.clip_id)
+        ids = [r.clip_id for r in rows]
+        if len(set(ids)) != len(ids):
+            dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
+            raise SchemaError(f"split {split!r} has duplicate clip ids {dup}: a store needs unique ids")
+        n = max(1, math.ceil(len(rows) / examples_per_shard))
+        plan[split] = [rows[k::n] for k in range(n)]
+    return plan
+
+
+def _fingerprint(rows: Sequence[ManifestRow]) -> str:
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(json.dumps([r.clip_id, r.path, r.emotion, r.speaker, r.culture, r.split], ensure_ascii=False)
+                 .encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def _plan_record(plan, extractors, classes, label_set, compression) -> dict:
+    return {
+        "features": {e.name: e.config for e in extractors},
+        "classes": list(classes), "label_set": label_set, "compression": compression,
+        "shards": {split: [[_shard_name(split, k, len(shards), compression), len(rows), _fingerprint(rows)]
+                           for k, rows in enumerate(shards)] for split, shards in plan.items()},
+    }
+
+
+def _prepare_store(path: Path, record: dict, overwrite: bool) -> None:
+    """Create the store folder, or check that an existing one was made with the same settings."""
+    path.mkdir(parents=True, exist_ok=True)
+    old_path = path / EXTRACT_FILE
+    if old_path.exists():
+        try:
+            old = json.loads(old_path.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if old != record:
+            if not overwrite:
+                what = "features/configs" if old and old.get("features") != record["features"] else \
+                    "label set" if old and old.get("label_set") != record["label_set"] else \
+                    "clips/partition" if old else "an unreadable extract.json"
+                raise SchemaError(f"{path} holds an extraction with other settings ({what} differ); "
+                                  "rerun with --overwrite to replace it, or choose another --out")
+            _clear_store(path)
+    elif (path / SPEC_FILE).exists() and not overwrite:
+        raise SchemaError(f"{path} holds a store not written by emozoo.extract (no {EXTRACT_FILE}); "
+                          "choose another --out or pass --overwrite")
+    elif overwrite:
+        _clear_store(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / (EXTRACT_FILE + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, old_path)
+
+
+def _clear_store(path: Path) -> None:
+    """Remove what an extraction writes (shards, records, spec, validation), nothing else."""
+    for p in path.iterdir():
+        if p.name.endswith((".tfrecord", ".tfrecord.gz", ".tmp")) or p.name in (
+                SPEC_FILE, SCHEMA_FILE, EXTRACT_FILE, FAILURES_FILE, "manifest.jsonl"):
+            p.unlink()
+        elif p.is_dir() and p.name in (PROGRESS_DIR, "validation"):
+            shutil.rmtree(p)
+
+
+def _shard_done(path: Path, shard: str) -> dict | None:
+    rec = path / PROGRESS_DIR / (shard + ".json")
+    if (path / shard).exists() and rec.exists():
+        try:
+            return json.loads(rec.read_text())
+        except json.JSONDecodeError:
+            return None
+    return None
+
+
+def _compute(row: ManifestRow, extractors, cache_audio: dict) -> tuple[dict, dict]:
+    """Features of one clip: ``({feature: value}, {feature: error message})``."""
+    from emozoo.data.audio import load_audio
+    values, errors = {}, {}
+    for ext in extractors:
+        try:
+            if ext.sample_rate not in cache_audio:
+                cache_audio[ext.sample_rate] = load_audio(row.path, ext.sample_rate)[0]
+            values[ext.name] = ext(cache_audio[ext.sample_rate], ext.sample_rate)
+        except EmozooError as exc:
+            errors[ext.name] = str(exc)
+    return values, errors
+
+
+def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str | None = None,
+                   out: str | os.PathLike | None = None, out_root: str | os.PathLike = "tfrecords",
+                   label_set: str | Sequence[str] | None = None, split_by: str = "split",
+                   examples_per_shard: int = 256, compression: str | None = None, overwrite: bool = False,
+                   validate: bool = True, progress: bool = True,
+                   raise_on_failures: bool = True) -> list[ExtractResult]:
+    """Extract ``features`` of every clip of ``manifest`` into validated TFRecord stores.
+
+    Args:
+        manifest: the clips (audio paths + labels), e.g. ``load_manifest("emodb")``.
+        features: extractor names (:func:`emozoo.features.registry.extractor_names`).
+        corpus: name used in default store names (default: the manifest's corpus).
+        out: one store holding all ``features``; default one store per feature at
+            ``<out_root>/<corpus>_<feature>``.
+        label_set: map emotions onto this label set (``4class``); clips outside it
+            are kept unlabelled (``label`` -1, ``emotion`` "").
+        split_by: manifest column naming the store splits.
+        examples_per_shard: shard size of the deterministic partition.
+        compression: ``None`` or ``"GZIP"``.
+        overwrite: replace a store written with other settings instead of refusing.
+        validate: compute statistics/anomalies into ``<store>/validation``.
+        raise_on_failures: raise :class:`StoreWriteError` at the end when clips failed
+            (else only report them in the results).
+
+    Returns one :class:`ExtractResult` per store.
+    """
+    from emozoo.data.labels import get_label_set
+    from emozoo.features.registry import get_extractor
+
+    if not features:
+        raise FeatureError("no features requested; pass e.g. features=['is10']")
+    features = list(dict.fromkeys(features))
+    extractors = {name: get_extractor(name) for name in features}
+    if len(manifest) == 0:
+        raise SchemaError(f"manifest {manifest.name!r} has no clips to extract")
+    missing_path = [r.clip_id for r in manifest if not r.path]
+    if missing_path:
+        raise SchemaError(f"{len(missing_path)} clip(s) have no media path (e.g. {missing_path[:3]}): "
+                          "acoustic features need audio files")
+    corpus = corpus or (manifest[0].corpus if len(manifest) else manifest.name)
+    ls = get_label_set(label_set) if label_set else None
+    if ls is not None:
+        manifest = _relabel(manifest, ls)
+    classes = ls.classes if ls else tuple(sorted({r.emotion for r in manifest if r.emotion}))
+    compression = (compression or "").upper()
+    if compression not in ("", "GZIP"):
+        raise SchemaError(f"compression must be None or 'GZIP', got {compression!r}")
+    plan = plan_shards(manifest, split_by=split_by, examples_per_shard=examples_per_shard)
+
+    stores = []
+    for path, names in store_paths(corpus, features, out, out_root):
+        exts = [extractors[n] for n in names]
+        spec = StoreSpec.with_meta([e.spec for e in exts], classes=classes, label_set=ls.name if ls else "",
+                                   description=f"{corpus} {'+'.join(names)} features (emozoo.extract)",
+                                   compression=compression)
+        record = _plan_record(plan, exts, classes, spec.label_set, compression)
+        record["corpus"] = corpus
+        _prepare_store(path, record, overwrite)
+        (path / PROGRESS_DIR).mkdir(exist_ok=True)
+        stores.append({"path": path, "names": names, "spec": spec, "written": 0, "skipped": 0})
+
+    total = sum(len(r) for shards in plan.values() for r in shards)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total, desc=f"extract {corpus} [{','.join(features)}]", unit="clip")
+    import tensorflow as tf
+    opts = tf.io.TFRecordOptions(compression_type=compression or None)
+    for split, shards in plan.items():
+        for k, rows in enumerate(shards):
+            shard = _shard_name(split, k, len(shards), compression)
+            todo = [s for s in stores if _shard_done(s["path"], shard) is None]
+            for s in stores:
+                if s not in todo:
+                    s["skipped"] += 1
+            if not todo:
+                if bar is not None:
+                    bar.update(len(rows))
+                continue
+            needed = [extractors[n] for n in dict.fromkeys(n for s in todo for n in s["names"])]
+            writers = {id(s): tf.io.TFRecordWriter(str(s["path"] / (shard + ".tmp")), opts) for s in todo}
+            failures = {id(s): [] for s in todo}
+            counts = {id(s): 0 for s in todo}
+            try:
+                for row in rows:
+                    values, errors = _compute(row, needed, {})
+                    meta = meta_values(row, classes)
+                    for s in todo:
+                        errs = [f"{n}: {errors[n]}" for n in s["names"] if n in errors]
+                        if errs:
+                            failures[id(s)].append({"clip_id": row.clip_id, "path": row.path,
+                                                    "error": "; ".join(dict.fromkeys(errs))})
+                            continue
+                        ex = {**meta, **{n: values[n] for n in s["names"]}}
+                        writers[id(s)].write(encode_example(ex, s["spec"]))
+                        counts[id(s)] += 1
+                    if bar is not None:
+                        bar.update(1)
+            except BaseException:
+                for s in todo:
+                    writers[id(s)].close()
+                    (s["path"] / (shard + ".tmp")).unlink(missing_ok=True)
+                raise
+            for s in todo:
+                writers[id(s)].close()
+                rec = s["path"] / PROGRESS_DIR / (shard + ".json")
+                tmp = rec.with_name(rec.name + ".tmp")
+                tmp.write_text(json.dumps({"count": counts[id(s)], "failures": failures[id(s)]},
+                                          ensure_ascii=False))
+                os.replace(tmp, rec)
+                os.replace(s["path"] / (shard + ".tmp"), s["path"] / shard)
+                s["written"] += 1
+    if bar is not None:
+        bar.close()
+
+    results = []
+    for s in stores:
+        results.append(_finish_store(s, plan, compression, manifest, validate))
+    if raise_on_failures:
+        for r in results:
+            if r.failures:
+                raise StoreWriteError(r.failures, r.store)
+    return results
+
+
+def _relabel(manifest: Manifest, ls) -> Manifest:
+    """Emotions mapped onto label set ``ls``; clips outside it kept with emotion "" (label -1)."""
+    rows = []
+    for r in manifest:
+        emotion = ls.harmonise(r.emotion) if r.emotion and ls.maps(r.emotion) else ""
+        rows.append(dataclasses.replace(r, emotion=emotion))
+    return Manifest(rows, name=manifest.name)
+
+
+def _finish_store(s: dict, plan, compression: str, manifest: Manifest, validate: bool) -> ExtractResult:
+    path, spec = s["path"], s["spec"]
+    failures: list = []
+    for split, shards in plan.items():
+        names = [_shard_name(split, k, len(shards), compression) for k in range(len(shards))]
+        count = 0
+        for name in names:
+            rec = _shard_done(path, name)
+            if rec is None:
+                raise SchemaError(f"{path}: shard {name} is missing after extraction; rerun the command")
+            count += int(rec["count"])
+            failures.extend(rec["failures"])
+        spec.shards[split] = names
+        spec.counts[split] = count
+    save_spec(spec, path)
+    manifest.to_jsonl(path / "manifest.jsonl")
+    fail_path = path / FAILURES_FILE
+    if failures:
+        fail_path.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in failures))
+    else:
+        fail_path.unlink(missing_ok=True)
+    result = ExtractResult(path, s["names"], dict(spec.counts), s["written"], s["skipped"], failures)
+    if validate and result.total:
+        from emozoo.validate import validate_store, write_outputs
+        v = validate_store(path)
+        write_outputs(v, path / "validation", plot=True)
+        result.anomalies = len(v.findings)
+        result.validation_summary = v.summary()
+    return result

@@ -1,0 +1,104 @@
+"""Acoustic extractors by name: what ``python -m emozoo.extract --features`` resolves.
+
+Each :class:`Extractor` turns a mono 16 kHz waveform into one store feature
+and declares that feature's :class:`~emozoo.data.tfrecord.FeatureSpec` (the
+store contract training code relies on):
+
+===========  =========================  ==========================================
+name         store feature (float32)    what
+===========  =========================  ==========================================
+is10         ``is10`` (1582,)           openSMILE IS10 functionals (seed 000)
+compare      ``compare`` (6373,)        openSMILE ComParE 2016 functionals (seed 001)
+egemaps      ``egemaps`` (88,)          openSMILE eGeMAPS v02 functionals
+fbank        ``fbank`` (None, 128)      128-bin log-Mel filterbank, 25 ms / 10 ms (seed 003)
+spectrogram  ``spectrogram`` (None, 128)  128-bin log FFT spectrogram, 25 ms / 10 ms (seed 003)
+short68      ``short68`` (68,)          pyAudioAnalysis short-term set, clip mean (seed 002)
+===========  =========================  ==========================================
+
+Example:
+
+>>> ext = get_extractor("egemaps")
+>>> ext.spec.shape
+(88,)
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from emozoo.data.tfrecord import FeatureSpec
+from emozoo.errors import FeatureError
+
+SAMPLE_RATE = 16000
+
+
+@dataclasses.dataclass(frozen=True)
+class Extractor:
+    """A named feature extractor.
+
+    Args:
+        name: registry name, also the store feature's key.
+        spec: the declared store feature (name, dtype, shape, description).
+        compute: ``(waveform float32 [samples], sample_rate) -> array`` of ``spec.shape``.
+        sample_rate: the rate the waveform must have (clips are resampled to it).
+        config: everything that determines the values (library version, window ...):
+            written into a store's ``extract.json`` so a resumed run never mixes
+            values of two configurations.
+    """
+
+    name: str
+    spec: FeatureSpec
+    compute: Callable
+    sample_rate: int = SAMPLE_RATE
+    config: str = ""
+
+    def __call__(self, waveform, sample_rate: int) -> np.ndarray:
+        if sample_rate != self.sample_rate:
+            raise FeatureError(f"{self.name} expects {self.sample_rate} Hz audio, got {sample_rate} Hz; "
+                               f"load it with load_audio(path, target_rate={self.sample_rate})")
+        out = np.asarray(self.compute(waveform, sample_rate), dtype=np.float32)
+        want = self.spec.shape
+        if (len(out.shape) != len(want)
+                or any(w is not None and w != h for w, h in zip(want, out.shape))):
+            raise FeatureError(f"{self.name}: extractor returned shape {out.shape}, declared {want}")
+        if not np.all(np.isfinite(out)):
+            raise FeatureError(f"{self.name}: extractor returned NaN/inf values")
+        return out
+
+
+_FACTORIES: dict[str, Callable[[], Extractor]] = {}
+_CACHE: dict[str, Extractor] = {}
+
+
+def register_extractor(name: str):
+    """Decorator registering a zero-argument factory of an :class:`Extractor`."""
+    def deco(factory):
+        _FACTORIES[name] = factory
+        return factory
+    return deco
+
+
+def extractor_names() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def get_extractor(name: str) -> Extractor:
+    """The extractor registered under ``name`` (built once per process)."""
+    if name not in _FACTORIES:
+        raise FeatureError(f"unknown feature {name!r}; known: {', '.join(extractor_names())}")
+    if name not in _CACHE:
+        _CACHE[name] = _FACTORIES[name]()
+    return _CACHE[name]
+
+
+def _opensmile(name: str) -> Extractor:
+    from emozoo.features.opensmile_features import OpenSmileFunctionals
+    fn = OpenSmileFunctionals(name)
+    return Extractor(name, FeatureSpec(name, "float32", (fn.dims,), fn.description), fn,
+                     config=f"{fn.version};rate={SAMPLE_RATE}")
+
+
+for _name in ("is10", "compare", "egemaps"):
+    register_extractor(_name)(lambda _n=_name: _opensmile(_n))
