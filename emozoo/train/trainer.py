@@ -105,6 +105,7 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     if selection.weights_path.exists():
         model.load_weights(selection.weights_path)
     result = {"fold": fold.name, "fold_index": fold_index, "seed": seed, "sizes": fold.sizes,
+              "classes": list(classes), "input_dim": int(dim), "feature": cfg.data.features,
               "best_epoch": selection.state["best_epoch"], "best_val_uar": selection.state["best"]
               if selection.state["best"] != -np.inf else None,
               "epochs_run": len(selection.state["epochs"]), "starts": selection.state["starts"]}

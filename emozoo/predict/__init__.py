@@ -1,0 +1,1 @@
+"""``python -m emozoo.predict --model NAME FILE...``: per-file class probabilities from a zoo model."""

@@ -1,0 +1,90 @@
+"""``emozoo.load(name)`` returns a :class:`Predictor`."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from emozoo.errors import EmozooError, SchemaError
+
+
+class Predictor:
+    """A loaded zoo model.
+
+    Attributes:
+        labels: class names in output order.
+        card: the registry entry (model card, metrics, licence, checksums).
+
+    ``predict`` takes file paths, a waveform (with ``sample_rate``) or precomputed features and
+    returns probabilities ``[N, K]``. For feature models (IS10) the features of a file or
+    waveform are computed in Python with the extractor named in the model's
+    ``preprocessing.json`` (openSMILE does not run inside a TF graph), then the SavedModel's
+    ``serve_features`` signature is called; the z-normalisation is inside the graph.
+    """
+
+    def __init__(self, folder: str | os.PathLike, card: dict):
+        import tensorflow as tf
+
+        self.path = Path(folder)
+        self.card = card
+        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
+        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
+        self._model = tf.saved_model.load(str(self.path))
+        self._serve = self._model.serve_features
+
+    def __repr__(self):
+        return f"Predictor({self.card.get('name')!r}, labels={list(self.labels)})"
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.preprocessing["input_dim"])
+
+    def features(self, source, sample_rate: int | None = None) -> np.ndarray:
+        """The model's input features of one file path or one mono waveform."""
+        from emozoo.data.audio import load_audio
+        from emozoo.features.registry import get_extractor
+
+        ext = get_extractor(self.preprocessing["feature"])
+        if isinstance(source, (str, os.PathLike)):
+            wav = load_audio(source, ext.sample_rate)
+            wav = wav[0] if isinstance(wav, tuple) else wav
+        else:
+            if sample_rate is None:
+                raise SchemaError("a waveform needs its sample_rate: predict(wave, sample_rate=16000)")
+            wav = np.asarray(source, np.float32)
+            if sample_rate != ext.sample_rate:
+                from emozoo.data.audio import resample
+                wav = resample(wav, int(sample_rate), ext.sample_rate)
+        return ext(np.asarray(wav, np.float32), ext.sample_rate)
+
+    def predict_features(self, x) -> np.ndarray:
+        import tensorflow as tf
+
+        x = np.asarray(x, np.float32)
+        if x.ndim == 1:
+            x = x[None]
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise SchemaError(f"features must be [N, {self.input_dim}] ({self.preprocessing['feature']}); got {x.shape}")
+        return self._serve(tf.constant(x))["probabilities"].numpy()
+
+    def predict(self, inputs, sample_rate: int | None = None) -> np.ndarray:
+        """Probabilities ``[N, K]`` for file path(s), a waveform (``sample_rate`` needed) or features."""
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
+        if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, (str, os.PathLike)) for i in inputs):
+            return self.predict_features(np.stack([self.features(p) for p in inputs]))
+        arr = np.asarray(inputs)
+        if arr.ndim == 2 and arr.shape[1] == self.input_dim:
+            return self.predict_features(arr)
+        if arr.ndim == 1 and sample_rate is None and arr.shape[0] == self.input_dim:
+            return self.predict_features(arr[None])
+        if arr.ndim == 1:
+            return self.predict_features(self.features(arr, sample_rate)[None])
+        raise EmozooError(f"cannot predict on input of shape {arr.shape}: give file paths, a mono waveform "
+                          f"with sample_rate, or features [N, {self.input_dim}]")
+
+    def predict_labels(self, inputs, sample_rate: int | None = None) -> list[str]:
+        return [self.labels[i] for i in self.predict(inputs, sample_rate).argmax(-1)]

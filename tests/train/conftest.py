@@ -1,0 +1,32 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_feature_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+TINY = ["model.params.generator_units=[16,8]", "model.params.classifier_units=[8]",
+        "optimizer.learning_rate=0.01", "trainer.batch_size=8", "trainer.min_epochs=0"]
+
+
+@pytest.fixture(scope="session")
+def synth_store(tmp_path_factory):
+    return write_feature_store(tmp_path_factory.mktemp("store") / "synth_is10", speakers=4, per_class=6, dim=16)
+
+
+def tiny_overrides(store, *extra):
+    return TINY + [f'data.stores={json.dumps({"emodb": str(store)})}', *extra]
+
+
+def run_train(args, env_extra=None, timeout=240, wait=True):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO),
+           "CUDA_VISIBLE_DEVICES": "-1", **(env_extra or {})}
+    cmd = [sys.executable, "-m", "emozoo.train", *args]
+    if not wait:
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)

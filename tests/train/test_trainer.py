@@ -1,0 +1,110 @@
+"""End-to-end training on a synthetic store, in process: artefacts, TensorBoard content, summary."""
+import json
+
+import numpy as np
+import pytest
+
+from emozoo.errors import SchemaError, SplitError
+from emozoo.experiments import apply_overrides, get_experiment
+from emozoo.train.data import load_table, make_folds
+from tests.train.conftest import tiny_overrides
+
+
+def _tags(event_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(event_dir), size_guidance={"tensors": 0, "images": 0})
+    acc.Reload()
+    t = acc.Tags()
+    return set(t["tensors"]) | set(t["scalars"]) | set(t["images"])
+
+
+@pytest.fixture(scope="module")
+def run(synth_store, tmp_path_factory):
+    from emozoo.train.trainer import run_experiment
+
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"),
+                          tiny_overrides(synth_store, "trainer.epochs=4", "data.folds=[0,1]"))
+    out = tmp_path_factory.mktemp("run")
+    summary = run_experiment(cfg, out, seeds=2, log=lambda *a: None)
+    return out, summary
+
+
+def test_folds_are_speaker_disjoint_and_normalisation_uses_train_only(synth_store):
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"), tiny_overrides(synth_store))
+    folds, classes = make_folds(cfg.data)
+    assert classes == ("neutral", "happy", "angry", "sad") and len(folds) == 4
+    for f in folds:
+        tr, va, te = (set(t.meta["speaker"]) for t in (f.train, f.valid, f.test))
+        assert len(te) == 1 and len(va) == 1 and not (tr & te) and not (tr & va) and not (va & te)
+        assert (f.train.y >= 0).all() and len(f.test) == 24  # unlabelled clips dropped
+
+
+def test_run_outputs_and_summary(run):
+    out, summary = run
+    assert summary["seeds"] == [0, 1] and summary["test"]["num_runs"] == 2
+    for k in ("accuracy", "uar", "macro_f1", "macro_f1_uar_map", "weighted_f1"):
+        v = summary["test"][k]
+        assert 0 <= v["mean"] <= 1 and len(v["values"]) == 2
+        assert v["std"] == pytest.approx(np.std(v["values"], ddof=1))
+    assert json.loads((out / "summary.json").read_text())["experiment"] == "baseline/emodb/is10/loso"
+    assert (out / "summary.md").exists() and (out / "config.json").exists()
+    fold = out / "seed_0" / "loso_synth_spk0"
+    for name in ("best.weights.h5", "selection.json", "predictions.npz", "result.json"):
+        assert (fold / name).exists(), name
+    assert (out / "seed_1" / "test_confusion.png").exists()
+    with np.load(fold / "predictions.npz", allow_pickle=False) as z:
+        assert z["y_true"].shape == z["y_pred"].shape == (24,)
+    # model selection on validation UAR: the best epoch has the highest val_uar
+    sel = json.loads((fold / "selection.json").read_text())
+    uars = [e["val_uar"] for e in sel["epochs"]]
+    assert sel["best_epoch"] == int(np.argmax(uars)) and sel["best"] == pytest.approx(max(uars))
+
+
+def test_tensorboard_content(run):
+    out, _ = run
+    logs = out / "seed_0" / "loso_synth_spk0" / "logs"
+    train = _tags(logs / "train")
+    assert {"epoch_loss", "epoch_emotion_loss", "epoch_learning_rate", "epoch_uar"} <= train
+    valid = _tags(logs / "validation")
+    assert {"epoch_uar", "epoch_macro_f1", "epoch_accuracy", "epoch_emotion_loss", "confusion_matrix"} <= valid
+    assert "confusion_matrix" in _tags(logs / "test")
+    proj = logs / "projector"
+    assert "metadata.tsv" in (proj / "projector_config.pbtxt").read_text()
+    rows = (proj / "metadata.tsv").read_text().splitlines()
+    assert rows[0].split("\t") == ["label", "split", "speaker", "corpus", "culture"]
+    assert len(rows) - 1 == 48 + 24  # train (2 speakers) + test (1 speaker), labelled clips
+
+
+def test_rerun_skips_finished_folds(run, synth_store):
+    from emozoo.train.trainer import run_experiment
+
+    out, summary = run
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"),
+                          tiny_overrides(synth_store, "trainer.epochs=4", "data.folds=[0,1]"))
+    before = (out / "seed_0" / "loso_synth_spk0" / "result.json").stat().st_mtime_ns
+    again = run_experiment(cfg, out, seeds=2, log=lambda *a: None)
+    assert again["test"]["uar"]["values"] == summary["test"]["uar"]["values"]
+    assert (out / "seed_0" / "loso_synth_spk0" / "result.json").stat().st_mtime_ns == before
+
+
+def test_evaluate_run_rescoring_matches(run):
+    from emozoo.evaluate import evaluate_run
+
+    out, summary = run
+    s = evaluate_run(out)
+    for k in ("accuracy", "uar", "macro_f1"):
+        assert s[k]["values"] == pytest.approx(summary["test"][k]["values"])
+    assert (out / "evaluation" / "seed_0.md").exists() and (out / "evaluation" / "seed_0_confusion.png").exists()
+
+
+def test_missing_store_and_bad_fold_errors(synth_store, tmp_path):
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"),
+                          [f'data.stores={json.dumps({"emodb": str(tmp_path / "none")})}'])
+    with pytest.raises(SchemaError, match="python -m emozoo.extract"):
+        make_folds(cfg.data)
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"), tiny_overrides(synth_store, "data.folds=[9]"))
+    with pytest.raises(SplitError, match="out of range"):
+        make_folds(cfg.data)
+    with pytest.raises(SchemaError, match="label set"):
+        load_table(synth_store, "is10", "neutral,happy")
