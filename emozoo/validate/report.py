@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from emozoo.validate.statistics import common_stats, custom_stat, feature_name, value_counts
+from emozoo.validate.statistics import ALL_EXAMPLES, common_stats, custom_stat, feature_name, value_counts
 
 
 def _fmt(x) -> str:
@@ -106,7 +106,8 @@ def plot_report(result, path) -> Path:
     stats = result.statistics
     names, labels, counts = label_table(stats)
     vec_drift = [(lab, r) for lab, res in result.drift.items() for r in res if r.per_dim is not None]
-    panels = 2 + (1 if vec_drift else 0)
+    main_feat = _main_float_feature(stats.datasets[0])
+    panels = 2 + (1 if vec_drift else 0) + (1 if main_feat else 0)
     fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5))
     ax = axes[0]
     if names:
@@ -139,8 +140,32 @@ def plot_report(result, path) -> Path:
         if f in bad:
             tick.set_color("tab:red")
     ax.set_title(f"data quality ({len(result.findings)} anomalies; red = flagged)")
+    if not any(missing) and not any(nan):
+        ax.set_xlim(0, 1)
+        ax.text(0.5, 0.5, "no missing features,\nno NaN/inf values", ha="center", va="center",
+                transform=ax.transAxes, fontsize=11, color="tab:green")
+    nxt = 2
+    if main_feat:
+        ax = axes[nxt]
+        nxt += 1
+        for ds in stats.datasets:
+            if ds.name != ALL_EXAMPLES and not ds.name.startswith("culture="):
+                continue
+            fs = next((f for f in ds.features if feature_name(f) == main_feat), None)
+            h = next((h for h in fs.num_stats.histograms if h.type == statistics_pb2.Histogram.STANDARD), None) \
+                if fs is not None else None
+            if h is None or not h.buckets:
+                continue
+            mids = [(b.low_value + b.high_value) / 2 for b in h.buckets]
+            total = sum(b.sample_count for b in h.buckets) or 1
+            ax.plot(mids, [b.sample_count / total for b in h.buckets], marker=".", label=ds.name)
+        ax.set_xlabel(f"{main_feat} value")
+        ax.set_ylabel("share of values")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+        ax.set_title(f"value distribution of '{main_feat}'")
     if vec_drift:
-        ax = axes[2]
+        ax = axes[nxt]
         for lab, r in vec_drift[:6]:
             ax.plot(np.sort(r.per_dim)[::-1], label=f"{lab}: {r.feature} (mean {r.value:.3f})")
         ax.set_xlabel("dimension (sorted by divergence)")
@@ -153,6 +178,15 @@ def plot_report(result, path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _main_float_feature(ds) -> str | None:
+    """The float feature with the most values (the waveform, the feature vector), if any."""
+    best, size = None, 0
+    for fs in ds.features:
+        if fs.type == statistics_pb2.FeatureNameStatistics.FLOAT and fs.num_stats.common_stats.tot_num_values > size:
+            best, size = feature_name(fs), fs.num_stats.common_stats.tot_num_values
+    return best
 
 
 def write_report(result, out_dir, *, plot: bool = True) -> Path:
