@@ -102,3 +102,43 @@ def _opensmile(name: str) -> Extractor:
 
 for _name in ("is10", "compare", "egemaps"):
     register_extractor(_name)(lambda _n=_name: _opensmile(_n))
+
+
+def _tf_frames(name: str, fn_name: str, description: str) -> Extractor:
+    import tensorflow as tf
+
+    from emozoo.features import fbank as fb
+    fn = getattr(fb, fn_name)
+    graph = tf.function(lambda x: fn(x, SAMPLE_RATE), input_signature=[tf.TensorSpec([None], tf.float32)])
+
+    def compute(waveform, sample_rate):
+        return graph(tf.constant(np.asarray(waveform, np.float32))).numpy()
+    return Extractor(name, FeatureSpec(name, "float32", (None, 128), description), compute,
+                     config=f"emozoo.features.fbank.{fn_name}:128,win=25ms,hop=10ms,fft=512,hann,"
+                            f"eps=1e-6;tf-{tf.__version__};rate={SAMPLE_RATE}")
+
+
+register_extractor("fbank")(lambda: _tf_frames(
+    "fbank", "log_mel", "128-bin log-Mel filterbank per 10 ms frame (25 ms Hann window, 20 Hz-8 kHz)"))
+register_extractor("spectrogram")(lambda: _tf_frames(
+    "spectrogram", "log_spectrogram", "128-bin log FFT power spectrogram per 10 ms frame (25 ms Hann window)"))
+
+
+@register_extractor("short68")
+def _short68() -> Extractor:
+    import tensorflow as tf
+
+    from emozoo.features import short_term as st
+    graph = tf.function(lambda x: st.short_term_summary(x, SAMPLE_RATE),
+                        input_signature=[tf.TensorSpec([None], tf.float64)])
+
+    def compute(waveform, sample_rate):
+        x = np.asarray(waveform, np.float64)
+        if x.ndim != 1 or x.size < st.WINDOW:
+            raise FeatureError(f"short68 needs a mono clip of at least {st.WINDOW} samples "
+                               f"({1000 * st.WINDOW // SAMPLE_RATE} ms), got shape {x.shape}")
+        return graph(tf.constant(x)).numpy()
+    return Extractor("short68", FeatureSpec("short68", "float32", (68,),
+                                            "pyAudioAnalysis short-term features (34 + 34 deltas), clip mean"),
+                     compute, config=f"emozoo.features.short_term:window={st.WINDOW},step={st.STEP};"
+                                     f"tf-{tf.__version__};rate={SAMPLE_RATE}")

@@ -99,7 +99,7 @@ def chroma_matrix(sample_rate: int, num_fft: int) -> np.ndarray:
     w = np.zeros((num_fft, 12))
     for u in np.unique(pos):
         last = np.nonzero(pos == u)[0][-1]               # C[num_chroma] = spec: the last write wins
-        w[last, u % 12] = 1.0 / count[u]                 # C /= num_freqs_per_chroma[num_chroma]
+        w[last, u % 12] = 1.0 / count[pos[u]]            # C /= num_freqs_per_chroma[num_chroma]
     return w
 
 
