@@ -176,6 +176,8 @@ def _compute(row: ManifestRow, extractors, cache_audio: dict) -> tuple[dict, dic
             values[ext.name] = ext(cache_audio[ext.sample_rate], ext.sample_rate)
         except EmozooError as exc:
             errors[ext.name] = str(exc)
+        except Exception as exc:  # a library error on one clip must not lose the others: list it
+            errors[ext.name] = f"{type(exc).__name__}: {exc}"
     return values, errors
 
 

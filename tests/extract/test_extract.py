@@ -154,3 +154,21 @@ def test_cli_on_emodb_clips(data_dir, tmp_path, capsys):
     x, _ = load_audio(corpus_dir(data_dir, "emodb") / "wav" / "03a01Wa.flac", RATE)
     np.testing.assert_array_equal(got["03a01Wa"]["is10"], get_extractor("is10")(x, RATE))
     assert got["03a01Wa"]["label"][0] == 2 and got["03a01Wa"]["culture"][0] == b"german"
+
+
+def test_an_extractor_crash_on_one_clip_is_listed(synth, tmp_path, monkeypatch):
+    from emozoo.data.tfrecord import FeatureSpec
+    from emozoo.features import registry
+
+    def crash_on_c2(x, rate):
+        if len(x) == int(RATE * 0.8):                    # clip c2
+            raise RuntimeError("library failure")
+        return np.array([float(len(x))], np.float32)
+
+    monkeypatch.setitem(registry._FACTORIES, "length", lambda: registry.Extractor(
+        "length", FeatureSpec("length", "float32", (1,)), crash_on_c2, config="test"))
+    monkeypatch.delitem(registry._CACHE, "length", raising=False)
+    (res,) = _run(synth, tmp_path, features=["length"], validate=False)
+    assert sorted(f["clip_id"] for f in res.failures) == ["bad", "c2"]
+    assert "RuntimeError: library failure" in next(f["error"] for f in res.failures if f["clip_id"] == "c2")
+    assert res.total == 7
