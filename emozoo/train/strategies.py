@@ -51,3 +51,45 @@ def task_info() -> tuple[bool, str]:
     has_chief = "chief" in cfg.get("cluster", {})
     is_chief = ttype == "chief" or (not has_chief and ttype == "worker" and tid == 0)
     return is_chief, f"{ttype}_{tid}"
+
+
+def patch_multi_worker_build(model) -> None:
+    """Work around Keras 3.15's ``_maybe_symbolic_build`` under ``MultiWorkerMirroredStrategy``.
+
+    Before the first step Keras builds the model symbolically from one batch, which it gets by
+    ``strategy.reduce("MEAN", per_replica_batch)``; a collective strategy cannot reduce a
+    per-replica value in eager mode ("Attempt to convert a value (PerReplica...) to a Tensor"),
+    so ``fit`` fails at once. Only the batch's shapes matter for the build, so this takes the
+    local replica's batch instead. Applied to MultiWorkerMirroredStrategy runs only.
+    """
+    import types
+
+    from keras import tree
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tree.map_structure(
+                    lambda v: self._distribute_strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, batch)
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = types.MethodType(_maybe_symbolic_build, model)
+
+
+def step_logs(logs: dict) -> dict:
+    """Make a custom ``train_step``/``test_step``'s logs reducible under every strategy.
+
+    Keras 3.15 reduces per-step logs under ``MultiWorkerMirroredStrategy`` with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails on scalars; giving each value shape
+    ``[1]`` there makes that reduction a plain mean. Other strategies get the logs unchanged.
+    (Epoch logs are read from the metrics themselves, so they stay scalars.)
+    """
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+    return logs

@@ -32,7 +32,7 @@ from emozoo.models import build_model
 from emozoo.train.callbacks import ConfusionImage, FaultInjection, ModelSelection, predict_logits, \
     write_confusion_image
 from emozoo.train.data import Fold, make_folds
-from emozoo.train.strategies import make_strategy, task_info
+from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
 from emozoo.train.tensorboard_utils import write_projector
 
 
@@ -52,15 +52,40 @@ def make_optimizer(cfg) -> keras.optimizers.Optimizer:
         raise ExperimentError(f"optimizer {cfg.name!r} with {cfg.params}: {exc}") from exc
 
 
-def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int):
-    ds = tf.data.Dataset.from_tensor_slices((x, y, w) if w is not None else (x, y))
+def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, start_epoch: int = 0):
+    """Batches of ``(x, y[, w])``.
+
+    With ``shuffle`` the order of every epoch is a numpy permutation drawn from ``seed`` up
+    front, and the batches of epochs ``start_epoch..epochs-1`` are one stream
+    (``steps_per_epoch`` batches each). No random op runs inside the tf.data graph, so the
+    batches are the same under every strategy (a distributed dataset is re-instantiated per
+    replica/worker, which changes the draws of ``Dataset.shuffle``) and a run resumed at epoch
+    ``e`` sees the batches it would have seen without the crash.
+    """
+    n = len(y)
+    tensors = (x, y, w) if w is not None else (x, y)
     if shuffle:
-        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+        rng = np.random.default_rng(seed)
+        perms = np.stack([rng.permutation(n) for _ in range(epochs)])[start_epoch:]
+        consts = [tf.constant(t) for t in tensors]
+        ds = tf.data.Dataset.from_tensor_slices(perms).flat_map(
+            lambda p: tf.data.Dataset.from_tensor_slices(p).batch(batch_size))
+        ds = ds.map(lambda idx: tuple(tf.gather(c, idx) for c in consts))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(tensors).batch(batch_size)
     opts = tf.data.Options()
     opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     opts.deterministic = True
     return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
+
+
+def _backup_epoch(backup_dir: Path) -> int:
+    """The epoch a ``BackupAndRestore`` backup will resume at (0 without a backup)."""
+    meta = backup_dir / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text())["epoch"]) if meta.exists() else 0
+    except (ValueError, KeyError, json.JSONDecodeError):
+        return 0
 
 
 def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
@@ -83,8 +108,13 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
         if hasattr(model, "fit_normalization"):
             model.fit_normalization(fold.train.x)     # statistics of the training fold only
         model.compile(optimizer=make_optimizer(cfg.optimizer))
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        patch_multi_worker_build(model)
     w = class_weights(fold.train.y, k) if tr.class_weighting == "balanced" else None
-    train_ds = _dataset(fold.train.x, fold.train.y, w, tr.batch_size, shuffle=True, seed=seed)
+    start = _backup_epoch(fold_dir / "backup")
+    train_ds = _dataset(fold.train.x, fold.train.y, w, tr.batch_size, shuffle=True, seed=seed,
+                        epochs=tr.epochs, start_epoch=start)
+    steps = -(-len(fold.train.y) // tr.batch_size)
     valid_ds = (_dataset(fold.valid.x, fold.valid.y, None, tr.batch_size, shuffle=False, seed=seed)
                 if fold.valid is not None and len(fold.valid) else None)
     log_dir = fold_dir / "logs"
@@ -100,7 +130,8 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
                                             every=max(1, tr.epochs // 8)))
     if os.environ.get(FaultInjection.ENV):
         callbacks.append(FaultInjection(int(os.environ[FaultInjection.ENV])))
-    model.fit(train_ds, validation_data=valid_ds, epochs=tr.epochs, callbacks=callbacks, verbose=verbose,
+    model.fit(train_ds, validation_data=valid_ds, epochs=tr.epochs, steps_per_epoch=steps,
+              callbacks=callbacks, verbose=verbose,
               shuffle=False)
     if selection.weights_path.exists():
         model.load_weights(selection.weights_path)

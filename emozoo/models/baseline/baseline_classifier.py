@@ -7,6 +7,7 @@ import tensorflow as tf
 from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
 from emozoo.layers.standardization import FeatureStandardization
 from emozoo.models import register_model
+from emozoo.train.strategies import step_logs
 
 
 @keras.saving.register_keras_serializable(package="emozoo")
@@ -101,7 +102,12 @@ class BaselineClassifier(keras.Model):
     # -- training ------------------------------------------------------------------------
     @property
     def metrics(self):
-        return [self.loss_tracker, self.emotion_loss_tracker, self.regularization_loss_tracker, self.confusion]
+        # The epoch logs Keras reports are read from these metrics in cross-replica context (the
+        # summed confusion matrix) only if their keys equal the keys train_step returns.
+        trackers = [self.loss_tracker, self.emotion_loss_tracker]
+        if self.l2:
+            trackers.append(self.regularization_loss_tracker)
+        return trackers + [self.confusion]
 
     @staticmethod
     def _unpack(data):
@@ -149,7 +155,7 @@ class BaselineClassifier(keras.Model):
         if self.l2:
             out["regularization_loss"] = self.regularization_loss_tracker.result()
         out.update(self.confusion.result())
-        return out
+        return step_logs(out)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "input_dim": self.input_dim,

@@ -1,0 +1,71 @@
+"""Strategies: MirroredStrategy on two logical CPU devices matches the default strategy (loss
+scaled by the global batch); a 2-worker MultiWorkerMirroredStrategy run on localhost works."""
+import json
+import socket
+
+import pytest
+
+from tests.train.conftest import run_train, tiny_overrides
+
+# dropout 0 so the two runs differ only by how the batch is split over replicas
+COMMON = ["--experiment", "baseline/emodb/is10/loso", "--seeds", "1"]
+
+
+def _over(store, *extra):
+    return ["--override", *tiny_overrides(store, "model.params.dropout=0.0", "trainer.epochs=5", "trainer.patience=0",
+                                          "data.folds=[0]", "trainer.tensorboard=false", *extra)]
+
+
+def _fold(model_dir):
+    fold = next((model_dir / "seed_0").glob("loso_*"))
+    return json.loads((fold / "result.json").read_text()), json.loads((fold / "selection.json").read_text())
+
+
+def test_mirrored_two_cpu_devices_matches_default(synth_store, tmp_path):
+    a = run_train(COMMON + _over(synth_store) + ["--model-dir", str(tmp_path / "default")])
+    assert a.returncode == 0, a.stdout + a.stderr
+    b = run_train(COMMON + _over(synth_store) + ["--model-dir", str(tmp_path / "mirrored"),
+                                                 "--strategy", "mirrored", "--cpu-devices", "2"])
+    assert b.returncode == 0, b.stdout + b.stderr
+    summary = json.loads((tmp_path / "mirrored" / "summary.json").read_text())
+    assert summary["replicas"] == 2 and summary["strategy"] == "MirroredStrategy"
+    (ra, sa), (rb, sb) = _fold(tmp_path / "default"), _fold(tmp_path / "mirrored")
+    for ea, eb in zip(sa["epochs"], sb["epochs"]):
+        for key in ("loss", "val_loss", "val_uar", "uar"):
+            assert eb[key] == pytest.approx(ea[key], rel=2e-3, abs=2e-3), (key, ea, eb)
+    for key in ("accuracy", "uar", "macro_f1"):
+        assert rb["test"][key] == pytest.approx(ra["test"][key], abs=1 / 24 + 1e-6)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_worker_two_processes_on_localhost(synth_store, tmp_path):
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    procs = []
+    for i in range(2):
+        env = {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
+        procs.append(run_train(COMMON + _over(synth_store, "trainer.epochs=3") +
+                               ["--model-dir", str(tmp_path / "mw"), "--strategy", "multi_worker"],
+                               env_extra=env, wait=False))
+    outs = []
+    for p in procs:
+        try:
+            outs.append(p.communicate(timeout=240)[0])
+        except Exception:
+            for q in procs:
+                q.kill()
+            raise
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
+    summary = json.loads((tmp_path / "mw" / "summary.json").read_text())
+    assert summary["replicas"] == 2 and summary["strategy"] in ("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy")
+    assert 0 <= summary["test"]["uar"]["mean"] <= 1
+    result, sel = _fold(tmp_path / "mw")
+    assert len(sel["epochs"]) == 3
+    # the non-chief worker wrote only into its own scratch folder
+    assert (tmp_path / "mw" / ".workers" / "worker_1").is_dir()
+    assert not (tmp_path / "mw" / ".workers" / "worker_1" / "summary.json").exists()

@@ -1,0 +1,29 @@
+"""Fault tolerance: a training process killed mid-epoch resumes from its backup and finishes."""
+import json
+
+from tests.train.conftest import run_train, tiny_overrides
+
+
+def test_killed_mid_epoch_resumes_and_finishes(synth_store, tmp_path):
+    # 4 speakers: 2 train (48 clips) / 1 valid / 1 test; batch 8 -> 6 steps per epoch.
+    args = ["--experiment", "baseline/emodb/is10/loso", "--seeds", "1", "--model-dir", str(tmp_path / "run"),
+            "--override", *tiny_overrides(synth_store, "trainer.epochs=5", "trainer.patience=0", "data.folds=[0]",
+                                          "trainer.backup_every_steps=2", "trainer.tensorboard=false")]
+    killed = run_train(args, env_extra={"EMOZOO_FAULT_AFTER_STEPS": "16"})  # epoch 3 (index 2), step 4 of 6
+    assert killed.returncode == 17, killed.stdout + killed.stderr
+    assert "[fault injection]" in killed.stdout
+    fold = next((tmp_path / "run" / "seed_0").glob("loso_*"))
+    assert not (fold / "result.json").exists()
+    assert (fold / "backup").is_dir()
+    sel = json.loads((fold / "selection.json").read_text())
+    assert [e["epoch"] for e in sel["epochs"]] == [0, 1]
+
+    resumed = run_train(args)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    result = json.loads((fold / "result.json").read_text())
+    sel = json.loads((fold / "selection.json").read_text())
+    assert sel["starts"] == [0, 2]                      # second process started at epoch 2, not 0
+    assert [e["epoch"] for e in sel["epochs"]] == [0, 1, 2, 3, 4]
+    assert result["epochs_run"] == 5 and "test" in result
+    assert (tmp_path / "run" / "summary.json").exists()
+    assert not (fold / "backup").exists() or not any((fold / "backup").iterdir())  # deleted after success
