@@ -37,9 +37,13 @@ def list_experiments(prefix: str = "") -> list[str]:
 def get_experiment(name: str) -> ExperimentConfig:
     _load_all()
     if name not in _EXPERIMENTS:
+        from emozoo.models import IMPORT_ERRORS
+
         close = [n for n in _EXPERIMENTS if name.split("/")[0] in n][:10]
+        broken = {m: e for m, e in IMPORT_ERRORS.items() if m.rsplit(".", 1)[-1] == name.split("/")[0]}
         raise ExperimentError(f"no experiment {name!r}; list them with `python -m emozoo.train --list`"
-                              + (f"; similar: {close}" if close else ""))
+                              + (f"; similar: {close}" if close else "")
+                              + (f"; method package failed to import: {broken}" if broken else ""))
     cfg = _EXPERIMENTS[name]()
     if cfg.name != name:
         cfg.name = name

@@ -13,6 +13,8 @@ from typing import Callable
 from emozoo.errors import ExperimentError
 
 _MODELS: dict[str, Callable] = {}
+# module -> error of method packages that failed to import (reported, never hidden)
+IMPORT_ERRORS: dict[str, str] = {}
 
 
 def register_model(name: str):
@@ -24,14 +26,22 @@ def register_model(name: str):
 
 
 def discover() -> None:
-    """Import every ``emozoo.models.<method>`` package and its ``*_experiments`` modules."""
+    """Import every ``emozoo.models.<method>`` package and its ``*_experiments`` modules.
+
+    A method package that fails to import does not take the others down: its error is kept in
+    :data:`IMPORT_ERRORS` and named when one of its experiments is requested.
+    """
     for info in pkgutil.iter_modules(__path__):
         if not info.ispkg:
             continue
-        pkg = importlib.import_module(f"{__name__}.{info.name}")
-        for sub in pkgutil.iter_modules(pkg.__path__):
-            if sub.name.endswith("_experiments"):
-                importlib.import_module(f"{pkg.__name__}.{sub.name}")
+        name = f"{__name__}.{info.name}"
+        try:
+            pkg = importlib.import_module(name)
+            for sub in pkgutil.iter_modules(pkg.__path__):
+                if sub.name.endswith("_experiments"):
+                    importlib.import_module(f"{name}.{sub.name}")
+        except Exception as exc:  # noqa: BLE001 - reported by the registry
+            IMPORT_ERRORS[name] = f"{type(exc).__name__}: {exc}"
 
 
 def build_model(name: str, **kwargs):
