@@ -128,6 +128,7 @@ class CultureNormalizer:
         self.eps, self.unseen = float(eps), unseen
         self.stats: dict[str, ZStats] = {}
         self.global_stats: ZStats | None = None
+        self._tf = None
 
     def fit(self, x, cultures: Sequence[str]) -> "CultureNormalizer":
         """Fit one :class:`ZStats` per culture on training features ``x`` ``[clips, dims]``."""
@@ -139,6 +140,7 @@ class CultureNormalizer:
             raise FeatureError("every training clip needs a culture (empty culture found)")
         self.stats = {str(c): ZStats.fit(x[cultures == c], self.eps) for c in sorted(set(cultures))}
         self.global_stats = ZStats.fit(x, self.eps)
+        self._tf = None
         return self
 
     def stats_for(self, culture: str, x_of_culture=None) -> ZStats:
@@ -166,26 +168,55 @@ class CultureNormalizer:
             out[rows] = self.stats_for(str(c), x[rows]).apply(x[rows])
         return out
 
-    def tf_transform(self, x, culture):
-        """The same in TensorFlow (``tf.data`` map, graphs): ``x`` ``[..., dims]``, ``culture`` a string tensor.
-
-        Cultures without statistics use the global ones when ``unseen='global'`` and raise
-        ``InvalidArgumentError`` otherwise.
-        """
+    def _tables(self):
+        """TF lookup of culture -> row of the stacked statistics (the last row: global), built once."""
         import tensorflow as tf
         if not self.stats:
             raise FeatureError("CultureNormalizer is not fitted: call fit() on the training clips first")
-        names = sorted(self.stats)
-        table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(names), tf.range(len(names), dtype=tf.int64)), -1)
-        means = np.stack([self.stats[n].mean for n in names] + [self.global_stats.mean]).astype(np.float32)
-        stds = np.stack([self.stats[n].std for n in names] + [self.global_stats.std]).astype(np.float32)
+        if getattr(self, "_tf", None) is None or self._tf[0] != sorted(self.stats):
+            names = sorted(self.stats)
+            table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(tf.constant(names), tf.range(len(names), dtype=tf.int64)), -1)
+            means = tf.constant(np.stack([self.stats[n].mean for n in names] + [self.global_stats.mean]),
+                                tf.float32)
+            stds = tf.constant(np.stack([self.stats[n].std for n in names] + [self.global_stats.std]), tf.float32)
+            self._tf = (names, table, means, stds)
+        return self._tf
+
+    def tf_transform(self, x, culture):
+        """The same in TensorFlow: ``x`` ``[..., dims]`` (clip or frame level), ``culture`` a string tensor
+        whose shape is a prefix of ``x``'s batch shape (a scalar for one clip, ``[batch]`` for a batch).
+
+        Cultures without statistics use the global ones when ``unseen='global'`` and raise
+        ``InvalidArgumentError`` otherwise (``unseen='self'`` needs NumPy: use :meth:`transform`).
+        """
+        import tensorflow as tf
+        names, table, means, stds = self._tables()
         idx = table.lookup(tf.convert_to_tensor(culture))
         if self.unseen == "global":
             idx = tf.where(idx < 0, tf.constant(len(names), tf.int64), idx)
         else:
             tf.debugging.assert_non_negative(idx, message="culture without training statistics")
-        return (tf.cast(x, tf.float32) - tf.gather(means, idx)) / tf.gather(stds, idx)
+        x = tf.cast(x, tf.float32)
+        mean, std = tf.gather(means, idx), tf.gather(stds, idx)          # [*culture.shape, dims]
+        extra = tf.rank(x) - tf.rank(mean)
+        shape = tf.concat([tf.shape(mean)[:-1], tf.ones([extra], tf.int32), tf.shape(mean)[-1:]], 0)
+        return (x - tf.reshape(mean, shape)) / tf.reshape(std, shape)
+
+    def map_fn(self, feature: str, culture_key: str = "culture"):
+        """A ``tf.data`` map step: ``ex[feature]`` normalised with the statistics of ``ex[culture_key]``.
+
+        >>> ds = read_store("tfrecords/casia_is10").map(norm.map_fn("is10"))   # doctest: +SKIP
+        """
+        import tensorflow as tf
+        self._tables()
+
+        def fn(ex):
+            culture = ex[culture_key]
+            if culture.shape.rank and culture.shape[-1] == 1:            # [1] / [batch, 1] string columns
+                culture = tf.squeeze(culture, -1)
+            return {**ex, feature: self.tf_transform(ex[feature], culture)}
+        return fn
 
     def save(self, path: str | os.PathLike) -> Path:
         """Statistics as JSON (``{"eps", "unseen", "cultures": {name: stats}, "global": stats}``)."""

@@ -98,3 +98,21 @@ def test_frame_level_statistics_and_bad_input():
         CultureNormalizer().transform(np.zeros((1, 2)), ["german"])
     with pytest.raises(FeatureError, match="culture labels"):
         CultureNormalizer().fit(np.zeros((3, 2)), ["a", "b"])
+
+
+def test_tf_data_step_for_clip_and_frame_level_features():
+    de, zh = _two_cultures()
+    x = np.concatenate([de, zh]).astype(np.float32)
+    cultures = np.array(["german"] * 40 + ["mandarin"] * 30)
+    norm = CultureNormalizer().fit(x, cultures)
+    expected = norm.transform(x, cultures)
+    ds = tf.data.Dataset.from_tensor_slices({"is10": x, "culture": cultures}).map(norm.map_fn("is10"))
+    got = np.stack([ex["is10"] for ex in ds.as_numpy_iterator()])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    batched = tf.data.Dataset.from_tensor_slices({"is10": x, "culture": cultures}).batch(16)
+    got_b = np.concatenate([ex["is10"] for ex in batched.map(norm.map_fn("is10")).as_numpy_iterator()])
+    np.testing.assert_allclose(got_b, expected, rtol=1e-4, atol=1e-5)
+    # frame-level: [frames, dims] of one clip, one culture
+    frames = np.stack([zh[0], zh[1], zh[2]]).astype(np.float32)
+    out = norm.tf_transform(tf.constant(frames), tf.constant("mandarin")).numpy()
+    np.testing.assert_allclose(out, norm.transform(frames, ["mandarin"] * 3), rtol=1e-4, atol=1e-5)
