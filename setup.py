@@ -33,5 +33,9 @@ setup(
     entry_points={"console_scripts": [
         "emozoo-data=emozoo.data.__main__:main",
         "emozoo-validate=emozoo.validate.__main__:main",
+        "emozoo-train=emozoo.train.__main__:main",
+        "emozoo-evaluate=emozoo.evaluate.__main__:main",
+        "emozoo-export=emozoo.export.__main__:main",
+        "emozoo-predict=emozoo.predict.__main__:main",
     ]},
 )
