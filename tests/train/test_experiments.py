@@ -41,3 +41,14 @@ def test_bad_overrides(bad, match):
 def test_unknown_experiment():
     with pytest.raises(ExperimentError, match="no experiment"):
         get_experiment("baseline/nope")
+
+
+def test_cli_errors_are_clear(capsys):
+    from emozoo.train.__main__ import main
+
+    assert main(["--experiment", "baseline/nope"]) == 2
+    assert "no experiment 'baseline/nope'" in capsys.readouterr().err
+    assert main(["--experiment", "baseline/emodb/is10/loso", "--override", "trainer.bogus=1"]) == 2
+    assert "no field 'bogus'" in capsys.readouterr().err
+    assert main(["--list"]) == 0
+    assert "baseline/cross_corpus/emodb_to_casia/is10" in capsys.readouterr().out

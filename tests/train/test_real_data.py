@@ -82,3 +82,16 @@ def test_committed_zoo_model_on_real_file(emodb_store):
     assert p.shape == (3, 4) and np.allclose(p.sum(1), 1, atol=1e-4)
     assert model.labels == ("neutral", "happy", "angry", "sad")
     assert "non-commercial" in model.card["licence"]
+
+
+def test_evaluate_zoo_model_on_a_store(trained, emodb_store, tmp_path):
+    from emozoo.evaluate import evaluate_model
+    from emozoo.export.__main__ import export_run
+
+    out, _ = trained
+    store, manifest = emodb_store
+    export_run(out, "emodb_eval_model", {"method": "baseline"}, root=tmp_path / "zoo")
+    rep = evaluate_model("emodb_eval_model", "emodb", store=str(store), out_dir=tmp_path / "eval",
+                         zoo_root=tmp_path / "zoo")
+    assert rep["num_examples"] == len(manifest)
+    assert 0 <= rep["uar"] <= 1 and (tmp_path / "eval" / "report_confusion.png").exists()
