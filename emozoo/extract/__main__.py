@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     p.add_argument("--split-by", default="split", help="manifest column naming the store splits")
     p.add_argument("--examples-per-shard", type=int, default=256)
     p.add_argument("--gzip", action="store_true", help="GZIP-compress the shards")
+    p.add_argument("--workers", type=int, default=1, help="shards extracted in parallel processes (default 1)")
     p.add_argument("--limit", type=int, help="only the first N clips by clip id (smoke runs)")
     p.add_argument("--overwrite", action="store_true", help="replace a store extracted with other settings")
     p.add_argument("--no-validate", action="store_true", help="skip statistics/anomalies")
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
                                  split_by=args.split_by, examples_per_shard=args.examples_per_shard,
                                  compression="GZIP" if args.gzip else None, overwrite=args.overwrite,
                                  validate=not args.no_validate, progress=not args.no_progress,
-                                 raise_on_failures=False)
+                                 workers=args.workers, raise_on_failures=False)
     except EmozooError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,9 @@ them all. Every example also carries the manifest columns
   after its record ``progress/<shard>.json`` (count, failures). A rerun skips
   every shard whose file and record both exist, so an interrupted extraction
   picks up where it stopped.
+* **Parallel.** ``workers > 1`` extracts shards in separate (spawned) processes;
+  examples are serialised with sorted keys, so shards are byte-identical for
+  any number of workers and across runs.
 * **Idempotent and safe.** ``extract.json`` holds everything that determines
   the values (extractor configs, label set, the clip ids of every shard). A
   rerun with other settings or another manifest refuses to mix them into the
@@ -181,11 +184,53 @@ def _compute(row: ManifestRow, extractors, cache_audio: dict) -> tuple[dict, dic
     return values, errors
 
 
+def _extract_shard(shard: str, rows: Sequence[ManifestRow], targets: Sequence[tuple], classes: Sequence[str],
+                   compression: str, on_clip=None) -> None:
+    """Write one shard into every target store ``(path, feature names, spec)``; atomic per store."""
+    import tensorflow as tf
+
+    from emozoo.features.registry import get_extractor
+    opts = tf.io.TFRecordOptions(compression_type=compression or None)
+    needed = [get_extractor(n) for n in dict.fromkeys(n for _, names, _ in targets for n in names)]
+    paths = [Path(p) for p, _, _ in targets]
+    writers = [tf.io.TFRecordWriter(str(p / (shard + ".tmp")), opts) for p in paths]
+    failures = [[] for _ in targets]
+    counts = [0 for _ in targets]
+    try:
+        for row in rows:
+            values, errors = _compute(row, needed, {})
+            meta = meta_values(row, classes)
+            for i, (_, names, spec) in enumerate(targets):
+                errs = [f"{n}: {errors[n]}" for n in names if n in errors]
+                if errs:
+                    failures[i].append({"clip_id": row.clip_id, "path": row.path,
+                                        "error": "; ".join(dict.fromkeys(errs))})
+                    continue
+                record = encode_example({**meta, **{n: values[n] for n in names}}, spec)
+                # re-serialised with sorted feature keys: byte-identical shards in every process and run
+                writers[i].write(tf.train.Example.FromString(record).SerializeToString(deterministic=True))
+                counts[i] += 1
+            if on_clip is not None:
+                on_clip()
+    except BaseException:
+        for w, p in zip(writers, paths):
+            w.close()
+            (p / (shard + ".tmp")).unlink(missing_ok=True)
+        raise
+    for i, (w, p) in enumerate(zip(writers, paths)):
+        w.close()
+        rec = p / PROGRESS_DIR / (shard + ".json")
+        tmp = rec.with_name(rec.name + ".tmp")
+        tmp.write_text(json.dumps({"count": counts[i], "failures": failures[i]}, ensure_ascii=False))
+        os.replace(tmp, rec)
+        os.replace(p / (shard + ".tmp"), p / shard)
+
+
 def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str | None = None,
                    out: str | os.PathLike | None = None, out_root: str | os.PathLike = "tfrecords",
                    label_set: str | Sequence[str] | None = None, split_by: str = "split",
                    examples_per_shard: int = 256, compression: str | None = None, overwrite: bool = False,
-                   validate: bool = True, progress: bool = True,
+                   validate: bool = True, progress: bool = True, workers: int = 1,
                    raise_on_failures: bool = True) -> list[ExtractResult]:
     """Extract ``features`` of every clip of ``manifest`` into validated TFRecord stores.
 
@@ -202,6 +247,8 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
         compression: ``None`` or ``"GZIP"``.
         overwrite: replace a store written with other settings instead of refusing.
         validate: compute statistics/anomalies into ``<store>/validation``.
+        workers: extract this many shards at once in separate processes (default 1:
+            in-process). Shards are independent, so the stores are the same either way.
         raise_on_failures: raise :class:`StoreWriteError` at the end when clips failed
             (else only report them in the results).
 
@@ -212,6 +259,8 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
 
     if not features:
         raise FeatureError("no features requested; pass e.g. features=['is10']")
+    if workers < 1:
+        raise SchemaError(f"workers must be >= 1, got {workers}")
     features = list(dict.fromkeys(features))
     extractors = {name: get_extractor(name) for name in features}
     if len(manifest) == 0:
@@ -247,52 +296,33 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=f"extract {corpus} [{','.join(features)}]", unit="clip")
-    import tensorflow as tf
-    opts = tf.io.TFRecordOptions(compression_type=compression or None)
+    jobs = []
     for split, shards in plan.items():
         for k, rows in enumerate(shards):
             shard = _shard_name(split, k, len(shards), compression)
             todo = [s for s in stores if _shard_done(s["path"], shard) is None]
             for s in stores:
-                if s not in todo:
-                    s["skipped"] += 1
-            if not todo:
+                s["skipped" if s not in todo else "written"] += 1
+            if todo:
+                jobs.append((shard, rows, [(str(s["path"]), s["names"], s["spec"]) for s in todo]))
+            elif bar is not None:
+                bar.update(len(rows))
+    if workers <= 1 or len(jobs) <= 1:
+        for shard, rows, targets in jobs:
+            _extract_shard(shard, rows, targets, classes, compression,
+                           on_clip=(lambda: bar.update(1)) if bar is not None else None)
+    else:
+        import concurrent.futures
+        import multiprocessing
+        # spawn: TensorFlow and openSMILE hold threads and locks that fork would copy half-taken
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)),
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_extract_shard, shard, rows, targets, classes, compression): len(rows)
+                       for shard, rows, targets in jobs}
+            for fut in concurrent.futures.as_completed(futures):
+                fut.result()
                 if bar is not None:
-                    bar.update(len(rows))
-                continue
-            needed = [extractors[n] for n in dict.fromkeys(n for s in todo for n in s["names"])]
-            writers = {id(s): tf.io.TFRecordWriter(str(s["path"] / (shard + ".tmp")), opts) for s in todo}
-            failures = {id(s): [] for s in todo}
-            counts = {id(s): 0 for s in todo}
-            try:
-                for row in rows:
-                    values, errors = _compute(row, needed, {})
-                    meta = meta_values(row, classes)
-                    for s in todo:
-                        errs = [f"{n}: {errors[n]}" for n in s["names"] if n in errors]
-                        if errs:
-                            failures[id(s)].append({"clip_id": row.clip_id, "path": row.path,
-                                                    "error": "; ".join(dict.fromkeys(errs))})
-                            continue
-                        ex = {**meta, **{n: values[n] for n in s["names"]}}
-                        writers[id(s)].write(encode_example(ex, s["spec"]))
-                        counts[id(s)] += 1
-                    if bar is not None:
-                        bar.update(1)
-            except BaseException:
-                for s in todo:
-                    writers[id(s)].close()
-                    (s["path"] / (shard + ".tmp")).unlink(missing_ok=True)
-                raise
-            for s in todo:
-                writers[id(s)].close()
-                rec = s["path"] / PROGRESS_DIR / (shard + ".json")
-                tmp = rec.with_name(rec.name + ".tmp")
-                tmp.write_text(json.dumps({"count": counts[id(s)], "failures": failures[id(s)]},
-                                          ensure_ascii=False))
-                os.replace(tmp, rec)
-                os.replace(s["path"] / (shard + ".tmp"), s["path"] / shard)
-                s["written"] += 1
+                    bar.update(futures[fut])
     if bar is not None:
         bar.close()
 

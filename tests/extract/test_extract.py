@@ -172,3 +172,12 @@ def test_an_extractor_crash_on_one_clip_is_listed(synth, tmp_path, monkeypatch):
     assert sorted(f["clip_id"] for f in res.failures) == ["bad", "c2"]
     assert "RuntimeError: library failure" in next(f["error"] for f in res.failures if f["clip_id"] == "c2")
     assert res.total == 7
+
+
+def test_parallel_workers_write_the_same_stores(synth, tmp_path):
+    (one,) = _run(synth, tmp_path / "a", features=["fbank"], validate=False)
+    (two,) = _run(synth, tmp_path / "b", features=["fbank"], validate=False, workers=2)
+    a = {p.name: p.read_bytes() for p in one.store.glob("*.tfrecord")}
+    b = {p.name: p.read_bytes() for p in two.store.glob("*.tfrecord")}
+    assert len(a) == 3 and a == b
+    assert two.failures == one.failures and two.shards_written == 3
