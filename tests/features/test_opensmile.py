@@ -42,7 +42,7 @@ def test_egemaps_f0_of_a_220_hz_tone():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["is10", "egemaps"])
+@pytest.mark.parametrize("name", ["is10", "egemaps", "compare"])
 def test_values_equal_opensmile_process_file_on_emodb(data_dir, tmp_path, name):
     import soundfile
 
