@@ -250,10 +250,13 @@ np.save(sys.argv[3], m.encode(texts, convert_to_numpy=True, batch_size=16))
 def test_optional_sentence_transformers_reference(encoder, tmp_path):
     """Only where sentence-transformers (and torch) happen to be installed; never a dependency.
 
-    Runs in a subprocess: importing torch into a process that has TensorFlow loaded crashes here."""
+    Opt-in (``EMOZOO_ST_REFERENCE=1``): importing torch costs ~15 s. Runs in a subprocess: importing
+    torch into a process that has TensorFlow loaded aborts here. Measured: max |diff| 1.8e-7."""
     import importlib.util
     if importlib.util.find_spec("sentence_transformers") is None:
         pytest.skip("optional: sentence-transformers not installed")
+    if os.environ.get("EMOZOO_ST_REFERENCE") != "1":
+        pytest.skip("opt-in: set EMOZOO_ST_REFERENCE=1 to compare with sentence-transformers (needs torch)")
     (tmp_path / "texts.json").write_text(json.dumps(PARITY), encoding="utf-8")
     out = tmp_path / "st.npy"
     r = subprocess.run([sys.executable, "-c", _ST_SCRIPT, str(lexical.model_dir()), str(tmp_path / "texts.json"),
