@@ -48,7 +48,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     features = [f.strip() for f in args.features.split(",") if f.strip()]
     try:
-        manifest = _manifest(args)
+        from emozoo.features.registry import get_extractor
+        needs_audio = any(get_extractor(f).input == "audio" for f in features)
+        manifest = _manifest(args, needs_audio)
         if args.limit:
             from emozoo.data.manifest import Manifest
             manifest = Manifest(sorted(manifest, key=lambda r: r.clip_id)[:args.limit], name=manifest.name)
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
     return 3 if failed else status
 
 
-def _manifest(args):
+def _manifest(args, needs_audio: bool = True):
     from emozoo.data.corpora import get_reader
     reader_cls = get_reader(args.corpus)
     if args.corpus == "csv":
@@ -91,7 +93,7 @@ def _manifest(args):
             from emozoo.data.manifest import Manifest
             return Manifest.from_jsonl(args.manifest)
         return reader_cls(args.manifest).read()
-    if reader_cls.modality not in ("audio", "video"):
+    if needs_audio and reader_cls.modality not in ("audio", "video"):
         raise EmozooError(f"corpus {args.corpus!r} is {reader_cls.modality}, not audio: acoustic features need "
                           "an audio or video corpus (emodb, casia, ravdess, iemocap, afew ...)")
     return reader_cls(args.root, data_dir=args.data_dir).read()

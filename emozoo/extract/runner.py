@@ -174,6 +174,9 @@ def _compute(row: ManifestRow, extractors, cache_audio: dict) -> tuple[dict, dic
     values, errors = {}, {}
     for ext in extractors:
         try:
+            if ext.input == "row":
+                values[ext.name] = ext(row)
+                continue
             if ext.sample_rate not in cache_audio:
                 cache_audio[ext.sample_rate] = load_audio(row.path, ext.sample_rate)[0]
             values[ext.name] = ext(cache_audio[ext.sample_rate], ext.sample_rate)
@@ -266,7 +269,7 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
     if len(manifest) == 0:
         raise SchemaError(f"manifest {manifest.name!r} has no clips to extract")
     missing_path = [r.clip_id for r in manifest if not r.path]
-    if missing_path:
+    if missing_path and any(e.input == "audio" for e in extractors.values()):
         raise SchemaError(f"{len(missing_path)} clip(s) have no media path (e.g. {missing_path[:3]}): "
                           "acoustic features need audio files")
     corpus = corpus or (manifest[0].corpus if len(manifest) else manifest.name)

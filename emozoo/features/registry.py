@@ -15,6 +15,12 @@ spectrogram  ``spectrogram`` (None, 128)  128-bin log FFT spectrogram, 25 ms / 1
 short68      ``short68`` (68,)          pyAudioAnalysis short-term set, clip mean (seed 002)
 ===========  =========================  ==========================================
 
+Other modalities plug into the same CLI: register a factory returning an
+``Extractor(..., input="row")`` whose ``compute(row)`` reads the clip's image,
+video or transcript from the :class:`~emozoo.data.manifest.ManifestRow`, and
+``python -m emozoo.extract --features <name>`` writes its store like the
+acoustic ones.
+
 Example:
 
 >>> ext = get_extractor("egemaps")
@@ -41,11 +47,15 @@ class Extractor:
     Args:
         name: registry name, also the store feature's key.
         spec: the declared store feature (name, dtype, shape, description).
-        compute: ``(waveform float32 [samples], sample_rate) -> array`` of ``spec.shape``.
+        compute: for ``input="audio"``: ``(waveform float32 [samples], sample_rate) -> array``
+            of ``spec.shape``; for ``input="row"``: ``(ManifestRow) -> array`` (the extractor
+            reads the clip's image, video or transcript itself: Dface, text embeddings).
         sample_rate: the rate the waveform must have (clips are resampled to it).
         config: everything that determines the values (library version, window ...):
             written into a store's ``extract.json`` so a resumed run never mixes
             values of two configurations.
+        input: ``"audio"`` (the extract runner decodes the clip's audio once for all
+            audio extractors) or ``"row"``.
     """
 
     name: str
@@ -53,12 +63,28 @@ class Extractor:
     compute: Callable
     sample_rate: int = SAMPLE_RATE
     config: str = ""
+    input: str = "audio"
 
-    def __call__(self, waveform, sample_rate: int) -> np.ndarray:
+    def __post_init__(self):
+        if self.input not in ("audio", "row"):
+            raise FeatureError(f"extractor {self.name!r}: input must be 'audio' or 'row', got {self.input!r}")
+
+    def __call__(self, *args) -> np.ndarray:
+        """``ext(waveform, sample_rate)`` (audio) or ``ext(row)`` (row): checked float32 features."""
+        if self.input == "row":
+            if len(args) != 1:
+                raise FeatureError(f"{self.name} takes one manifest row")
+            return self._checked(self.compute(args[0]))
+        if len(args) != 2:
+            raise FeatureError(f"{self.name} takes (waveform, sample_rate)")
+        waveform, sample_rate = args
         if sample_rate != self.sample_rate:
             raise FeatureError(f"{self.name} expects {self.sample_rate} Hz audio, got {sample_rate} Hz; "
                                f"load it with load_audio(path, target_rate={self.sample_rate})")
-        out = np.asarray(self.compute(waveform, sample_rate), dtype=np.float32)
+        return self._checked(self.compute(waveform, sample_rate))
+
+    def _checked(self, values) -> np.ndarray:
+        out = np.asarray(values, dtype=np.float32)
         want = self.spec.shape
         if (len(out.shape) != len(want)
                 or any(w is not None and w != h for w, h in zip(want, out.shape))):

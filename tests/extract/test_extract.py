@@ -181,3 +181,22 @@ def test_parallel_workers_write_the_same_stores(synth, tmp_path):
     b = {p.name: p.read_bytes() for p in two.store.glob("*.tfrecord")}
     assert len(a) == 3 and a == b
     assert two.failures == one.failures and two.shards_written == 3
+
+
+def test_row_extractors_for_other_modalities(synth, tmp_path, monkeypatch):
+    """Extractors with input='row' (Dface, text) get the manifest row and need no audio."""
+    from emozoo.data.tfrecord import FeatureSpec
+    from emozoo.features import registry
+
+    monkeypatch.setitem(registry._FACTORIES, "idlen", lambda: registry.Extractor(
+        "idlen", FeatureSpec("idlen", "float32", (2,)), lambda row: [len(row.clip_id), len(row.speaker)],
+        config="test", input="row"))
+    monkeypatch.delitem(registry._CACHE, "idlen", raising=False)
+    text_only = Manifest([ManifestRow(clip_id=f"t{i}", corpus="synth", speaker="spk", emotion="happy")
+                          for i in range(3)], name="synth")
+    (res,) = _run(text_only, tmp_path, features=["idlen"], validate=False)
+    assert res.total == 3 and not res.failures
+    got = [ex["idlen"].tolist() for ex in iter_examples(res.store)]
+    assert sorted(got) == [[2.0, 3.0]] * 3
+    with pytest.raises(SchemaError, match="no media path"):
+        _run(text_only, tmp_path / "x", features=["idlen", "short68"], validate=False)
