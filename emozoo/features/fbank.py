@@ -164,3 +164,55 @@ def functionals(frames) -> tf.Tensor:
         raise FeatureError(f"functionals needs [..., frames, dims], got shape {frames.shape}")
     mean, var = tf.nn.moments(frames, axes=[-2])
     return tf.concat([mean, tf.sqrt(var)], axis=-1)
+
+
+def crop_dataset(store, split=None, *, feature: str = "fbank", width: int = 128, mode: str = "random",
+                 seed: int = 0, batch_size: int | None = 32, labelled_only: bool = True, shuffle: bool = False,
+                 keep_meta=()) -> tf.data.Dataset:
+    """``(crops [B, width, bins], labels [B])`` (plus a meta dict) from a frame-level store.
+
+    Every clip of an ``fbank`` / ``spectrogram`` store (:mod:`emozoo.extract`) gives
+    one fixed-width crop per pass (:func:`crop_frames`): ``mode="random"`` for
+    training (a new window each epoch, reproducible from ``seed``), ``"center"``
+    for evaluation.
+
+    Args:
+        store: the store folder (``tfrecords/iemocap_fbank``).
+        split: store split(s), None for all.
+        feature: the frame-level feature.
+        width: frames per crop (seed 003: 128).
+        labelled_only: drop clips with label -1.
+        keep_meta: manifest columns returned as a third element (``speaker``, ``culture``).
+    """
+    from emozoo.data.tfrecord import load_spec, read_store
+    from emozoo.errors import SchemaError
+    spec = load_spec(store)
+    if feature not in spec.names or not spec[feature].variable or len(spec[feature].shape) != 2:
+        raise SchemaError(f"store {store} has no frame-level feature {feature!r} ([frames, bins]); "
+                          f"it has {spec.names}")
+    ds = read_store(store, split, features=[feature, "label", *keep_meta])
+    if labelled_only:
+        ds = ds.filter(lambda ex: ex["label"] >= 0)
+    if shuffle:
+        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    if mode == "random":
+        # one stateless seed per example from a seeded random stream that changes every epoch
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds))
+
+        def crop(ex, s):
+            s = tf.cast(s % (2 ** 31 - 1), tf.int32)
+            return _to_xy(ex, crop_frames(ex[feature], width, mode="random", seed=s), keep_meta)
+    else:
+        def crop(ex):
+            return _to_xy(ex, crop_frames(ex[feature], width, mode=mode), keep_meta)
+    ds = ds.map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size:
+        ds = ds.batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _to_xy(ex, x, keep_meta):
+    if keep_meta:
+        return x, ex["label"], {k: ex[k] for k in keep_meta}
+    return x, ex["label"]

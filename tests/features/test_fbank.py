@@ -175,3 +175,29 @@ def test_runs_inside_tf_data_and_a_saved_model(tmp_path):
     tf.saved_model.save(Frontend(), str(tmp_path / "frontend"))
     loaded = tf.saved_model.load(str(tmp_path / "frontend"))
     np.testing.assert_allclose(loaded.fbank(tf.constant(x)).numpy(), expected, atol=1e-3)
+
+
+def test_crop_dataset_from_a_frame_store(tmp_path):
+    from emozoo.data.tfrecord import FeatureSpec, StoreSpec, write_store
+    from emozoo.errors import SchemaError
+    from emozoo.features.fbank import crop_dataset
+    spec = StoreSpec.with_meta([FeatureSpec("fbank", "float32", (None, 4))], classes=("neutral", "happy"))
+    examples = []
+    for i, n in enumerate([300, 50, 200, 130]):
+        frames = np.arange(n * 4, dtype=np.float32).reshape(n, 4) + 10000 * i
+        examples.append({"clip_id": f"c{i}", "corpus": "x", "speaker": "s", "culture": "c", "split": "",
+                         "emotion": "" if i == 3 else "happy", "label": -1 if i == 3 else 1,
+                         "dialogue_id": "", "turn_index": -1, "fbank": frames})
+    write_store(examples, tmp_path / "s", spec)
+    (x, y), = list(crop_dataset(tmp_path / "s", width=128, mode="center", batch_size=8).as_numpy_iterator())
+    assert x.shape == (3, 128, 4) and y.tolist() == [1, 1, 1]
+    assert x[0, 0, 0] == 4 * 86 and np.all(x[1, 50:] == 0)
+    ds = crop_dataset(tmp_path / "s", width=128, mode="random", seed=3, batch_size=None)
+    epoch1 = [a[0, 0] for a, _ in ds.as_numpy_iterator()]
+    epoch2 = [a[0, 0] for a, _ in ds.as_numpy_iterator()]
+    again = [a[0, 0] for a, _ in crop_dataset(tmp_path / "s", width=128, mode="random", seed=3,
+                                              batch_size=None).as_numpy_iterator()]
+    assert epoch1 == again                                     # reproducible from the seed
+    assert epoch1 != epoch2                                    # a new window every epoch
+    with pytest.raises(SchemaError, match="frame-level"):
+        crop_dataset(tmp_path / "s", feature="label")
