@@ -53,8 +53,10 @@ class AdversarialCultureModel(keras.Model):
     updates of ``theta_C`` on ``L_cul`` (G fixed), then ``generator_steps`` (S_G) iterations each
     doing one Adam update of ``theta_E`` on ``L_emo`` and one of ``theta_G`` on ``L_gen`` with C
     fixed; three optimisers. Every iteration reuses the same batch (see docs/methods/adv_culture.md
-    for why). ``mode="bsl"`` is the paper's baseline: the same G and E trained on ``L_emo`` only,
-    one update per batch, C never built.
+    for why). ``mode="bsl"`` is the paper's baseline: the same G and E trained on ``L_emo`` only
+    (``alpha = 0``), C never built; it keeps ``generator_steps`` E/G updates per batch, so with
+    the same batches BSL and ADV differ only by C and the adversarial term (``generator_steps=1``
+    gives the plain one-update-per-batch baseline).
 
     Inputs are z-normalised per culture (sec. 3.1) by :class:`CultureStandardization`, whose
     statistics :meth:`fit_normalization` fits on training data. Test-time prediction
@@ -83,7 +85,7 @@ class AdversarialCultureModel(keras.Model):
         dropout: dropout rate after every hidden layer (the paper does not give the rate).
         alpha: weight of ``L_cul`` in ``L_gen`` (eq. 5; paper: 1).
         culture_steps: S_C (paper: 1).
-        generator_steps: S_G (paper: 2); BSL does one update per batch whatever this is.
+        generator_steps: S_G (paper: 2): E/G updates per batch (also in BSL mode).
         learning_rate: Adam learning rate of the optimisers ``compile()`` creates (paper: 1e-4).
         labelled_cultures: culture indices whose emotion labels may be used (``None`` = all);
             labels of other cultures are masked out of L_emo even when present (a second guard,
@@ -364,12 +366,12 @@ class AdversarialCultureModel(keras.Model):
         if self.adversarial:
             for _ in range(self.culture_steps):                    # for iter in S_C (unrolled in the graph)
                 self.culture_update(xn, c_lab, n_all)
-        for _ in range(self.generator_steps if self.adversarial else 1):   # for iter in S_G
+        for _ in range(self.generator_steps):                      # for iter in S_G
             logits, per_emo, per_cul, correct = self.generator_update(xn, c_lab, y, w, mask, n_lab, n_all)
         # metrics of the last G/E iteration (per-example values, summed over replicas by the trackers)
         self.emotion_loss_tracker.update_state(per_emo, sample_weight=mask * w)   # mean over labelled examples
         self.loss_tracker.update_state(per_emo, sample_weight=mask * w)
-        self.confusion.update_state(tf.where(mask > 0, y, 0), logits, sample_weight=mask * w)
+        self._update_confusion(y, logits, mask * w)
         if self.adversarial:
             self.culture_loss_tracker.update_state(per_cul)
             self.culture_accuracy_tracker.update_state(correct)
@@ -383,12 +385,21 @@ class AdversarialCultureModel(keras.Model):
         per_emo = self._emotion_terms(y, mask, logits)
         self.emotion_loss_tracker.update_state(per_emo, sample_weight=mask * w)
         self.loss_tracker.update_state(per_emo, sample_weight=mask * w)
-        self.confusion.update_state(tf.where(mask > 0, y, 0), logits, sample_weight=mask * w)
+        self._update_confusion(y, logits, mask * w)
         if self.adversarial and culture is not None:   # diagnostics of C on held-out data
             per_cul, correct = self._per_example_culture_loss(culture, self.culture_classifier(z, training=False))
             self.culture_loss_tracker.update_state(per_cul)
             self.culture_accuracy_tracker.update_state(correct)
         return self._results()
+
+    def _update_confusion(self, y, logits, weight):
+        """Add this batch to the confusion matrix (rows true, columns predicted; weight 0 for
+        unlabelled examples). Same counts as ``ConfusionMatrixMetric.update_state`` but with a
+        one-hot product instead of ``bincount``, which XLA (``jit_compile=True``) cannot compile."""
+        k = self.num_classes
+        true = tf.one_hot(tf.where(weight > 0, y, 0), k) * weight[:, None]
+        pred = tf.one_hot(tf.argmax(logits, -1), k)
+        self.confusion.matrix.assign_add(tf.matmul(true, pred, transpose_a=True))
 
     def _results(self):
         out = {"loss": self.loss_tracker.result(), "emotion_loss": self.emotion_loss_tracker.result()}
@@ -398,6 +409,53 @@ class AdversarialCultureModel(keras.Model):
                         "culture_accuracy": self.culture_accuracy_tracker.result()})
         out.update(self.confusion.result())
         return out
+
+    # -- hooks for the training driver (python -m emozoo.train; docs/methods/adv_culture.md) --
+    def culture_index(self, corpora) -> np.ndarray:
+        """Culture labels of examples from their corpus names, by position in ``culture_names``."""
+        if self.culture_names is None:
+            raise ExperimentError("the model has no culture_names: set model.params.culture_names to the corpora "
+                                  "in culture-index order (source first)")
+        pos = {n: i for i, n in enumerate(self.culture_names)}
+        corpora = np.asarray(corpora).astype(str)
+        unknown = sorted(set(corpora) - set(pos))
+        if unknown:
+            raise SchemaError(f"examples of corpora {unknown} but the model's cultures are {list(self.culture_names)}")
+        return np.asarray([pos[c] for c in corpora], np.int32)
+
+    def fold_arrays(self, fold, part: str = "train", *, balance: bool = True, seed: int = 0):
+        """``(inputs, y)`` numpy arrays of a trainer fold (:class:`emozoo.train.data.Fold`).
+
+        ``part="train"``: the labelled training examples plus the fold's unlabelled examples
+        (``fold.unlabelled``, the target culture; ``y = -1``), each culture upsampled to the
+        largest with ``balance``; other parts: that table with its labels.
+        """
+        tables = [getattr(fold, part, None)]
+        if part == "train" and getattr(fold, "unlabelled", None) is not None:
+            tables.append(fold.unlabelled)
+        tables = [t for t in tables if t is not None and len(t)]
+        if not tables:
+            raise SchemaError(f"fold {getattr(fold, 'name', '?')} has no {part} examples")
+        x = np.concatenate([t.x for t in tables]).astype(np.float32)
+        y = np.concatenate([t.y if i == 0 else np.full(len(t), -1) for i, t in enumerate(tables)]).astype(np.int32)
+        c = np.concatenate([self.culture_index(t.meta["corpus"]) for t in tables])
+        if part == "train" and balance and len(np.unique(c)) > 1:
+            rng = np.random.default_rng(seed)
+            top = max(int((c == k).sum()) for k in np.unique(c))
+            idx = []
+            for k in np.unique(c):
+                members = np.flatnonzero(c == k)
+                reps, extra = divmod(top, len(members))
+                idx.append(np.concatenate([np.tile(members, reps), rng.choice(members, extra, replace=False)]))
+            idx = np.concatenate(idx)
+            x, y, c = x[idx], y[idx], c[idx]
+        return {"features": x, "culture": c}, y
+
+    def prepare_fold(self, fold) -> None:
+        """Fit the culture-specific normalisation on the fold's training side (labelled training
+        examples and unlabelled target examples), each culture on its own examples."""
+        inputs, _ = self.fold_arrays(fold, "train", balance=False)
+        self.fit_normalization(inputs["features"], inputs["culture"])
 
     # -- export --------------------------------------------------------------------------
     def export_inference(self, path, *, classes: Sequence[str] | None = None) -> str:

@@ -1,0 +1,98 @@
+"""Registered experiments of the cross-culture adversarial method (Liang et al. 2019, sec. 4.2).
+
+Speech cultures: EmoDB (German), CASIA (Mandarin), RAVDESS (English); IS10 features; 4 classes
+(neutral, happy, angry, sad). Names:
+
+* ``adv_culture/mono/<corpus>/is10/bsl``: mono-culture, speaker-independent k folds (k = 5;
+  CASIA has only 4 speakers: k = 4), G + E (Table 2);
+* ``adv_culture/cross/<A>_to_<B>/is10/{bsl,adv}``: emotion labels of A, features of A and B (B
+  unlabelled), tested on B; the six ordered pairs (Table 3);
+* ``adv_culture/multi/emodb+casia+ravdess/is10/{bsl,adv}``: all three cultures labelled, smaller
+  ones upsampled, k = 4 speaker folds inside every corpus, tested per culture (Table 4).
+
+The defaults are the *CPU preset* of ``pipelines/adv_culture_table.py``: the paper's network and
+optimiser (G 512-256, E and C 500, dropout, Adam 1e-4 for the three optimisers, alpha 1,
+S_C 1, S_G 2) trained for a fixed number of epochs with batch 64 and no model selection, sized
+so the whole table (5 seeds) runs in under 20 minutes on two CPU cores. ``--override
+trainer.epochs=...`` trains longer; the paper gives neither its epoch count nor its batch size.
+"""
+from __future__ import annotations
+
+from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
+                                register_experiment)
+
+CORPORA = ("emodb", "casia", "ravdess")
+CULTURE = {"emodb": "German", "casia": "Mandarin", "ravdess": "English"}
+FEATURES = ("is10",)
+
+# Liang et al. 2019 sec. 4.2
+MODEL = dict(generator_units=[512, 256], emotion_units=[500], culture_units=[500], dropout=0.5, alpha=1.0,
+             culture_steps=1, generator_steps=2, learning_rate=1e-4)
+LEARNING_RATE = 1e-4
+CPU_PRESET = dict(epochs=10, batch_size=64, seeds=5, patience=0, min_epochs=0, tensorboard=True)
+MONO_K = {"emodb": 5, "casia": 4, "ravdess": 5}   # speaker folds: CASIA has only 4 speakers
+MULTI_K = 4
+
+
+def _exp(name, mode, data, description) -> ExperimentConfig:
+    # culture index i = the i-th corpus (the cross-culture target last); the source cultures are labelled
+    cultures = list(data.corpora) + ([data.target] if data.target else [])
+    model = {**MODEL, "mode": mode, "num_cultures": len(cultures), "culture_names": cultures,
+             "labelled_cultures": list(range(len(data.corpora)))}
+    return ExperimentConfig(name=name, model=ModelConfig("adv_culture", model),
+                            data=data, optimizer=OptimizerConfig("adam", LEARNING_RATE),
+                            trainer=TrainerConfig(**CPU_PRESET), description=description)
+
+
+def experiment_name(setting: str, mode: str, *, corpus: str = "", source: str = "", target: str = "",
+                    corpora=CORPORA, features: str = "is10") -> str:
+    if setting == "mono":
+        return f"adv_culture/mono/{corpus}/{features}/{mode}"
+    if setting == "cross":
+        return f"adv_culture/cross/{source}_to_{target}/{features}/{mode}"
+    if setting == "multi":
+        return f"adv_culture/multi/{'+'.join(corpora)}/{features}/{mode}"
+    raise ValueError(setting)
+
+
+def _register_mono(corpus, features):
+    name = experiment_name("mono", "bsl", corpus=corpus, features=features)
+
+    @register_experiment(name)
+    def factory():
+        return _exp(name, "bsl", DataConfig(corpora=(corpus,), features=features, protocol="speaker_kfold",
+                                            protocol_kwargs={"k": MONO_K[corpus]}, valid_speakers=0),
+                    f"mono-culture {corpus} ({CULTURE[corpus]}), {features}, speaker k-fold, BSL (Table 2)")
+
+
+def _register_cross(src, tgt, mode, features):
+    name = experiment_name("cross", mode, source=src, target=tgt, features=features)
+
+    @register_experiment(name)
+    def factory():
+        return _exp(name, mode, DataConfig(corpora=(src,), target=tgt, features=features, protocol="cross_corpus",
+                                           protocol_kwargs={"transductive": True}, valid_speakers=0),
+                    f"cross-culture {src} ({CULTURE[src]}) -> {tgt} ({CULTURE[tgt]}), {features}, {mode.upper()}: "
+                    f"emotion labels of {src} only, C sees {src} and unlabelled {tgt}, tested on {tgt} (Table 3)")
+
+
+def _register_multi(mode, features):
+    name = experiment_name("multi", mode, features=features)
+
+    @register_experiment(name)
+    def factory():
+        return _exp(name, mode, DataConfig(corpora=CORPORA, features=features, protocol="multi_corpus",
+                                           protocol_kwargs={"k": MULTI_K}, valid_speakers=0),
+                    f"multi-culture {'+'.join(CORPORA)}, {features}, {mode.upper()}: all cultures labelled, "
+                    f"smaller ones upsampled, speaker {MULTI_K}-fold in every corpus, tested per culture (Table 4)")
+
+
+for _f in FEATURES:
+    for _c in CORPORA:
+        _register_mono(_c, _f)
+        for _t in CORPORA:
+            if _t != _c:
+                for _m in ("bsl", "adv"):
+                    _register_cross(_c, _t, _m, _f)
+    for _m in ("bsl", "adv"):
+        _register_multi(_m, _f)

@@ -1,0 +1,263 @@
+"""Regenerate the cross-culture adversarial tables (Liang et al. 2019, Tables 2-4) and Fig. 2.
+
+    python pipelines/adv_culture_table.py                 # CPU preset, 5 seeds, < 20 min on 2 cores
+
+Runs every registered ``adv_culture/{mono,cross,multi}/.../is10/...`` experiment (see
+:mod:`emozoo.models.adv_culture.adv_culture_experiments`) for ``--seeds`` seeds with
+:func:`emozoo.models.adv_culture.adv_culture_task.run_setting`, scores ACC (WA), macro-F1 and UAR
+per test culture with :mod:`emozoo.evaluation.metrics` (predictions pooled over folds), and writes
+
+* ``benchmarks/results/adv_culture.json``: every run's per-culture reports, mean +- std over seeds;
+* ``docs/methods/adv_culture_table.md``: the three tables in the paper's shape with the paper's
+  numbers (CHEAVD 2.0 / AFEW: other corpora, for reference only);
+* ``docs/methods/adv_culture_tsne.png`` (Fig. 2): t-SNE of G's output, BSL vs ADV, coloured by
+  culture, plus a linear-probe culture accuracy on z, and TensorBoard projector logs under
+  ``runs/adv_culture_tsne/``.
+
+Finished (experiment, seed) runs are kept in the JSON and skipped when the command is re-run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from emozoo.experiments import apply_overrides, get_experiment  # noqa: E402
+from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
+from emozoo.models.adv_culture import adv_culture_experiments as E  # noqa: E402
+
+METRICS = ("accuracy", "macro_f1", "uar")
+NAMES = {"emodb": "EmoDB (de)", "casia": "CASIA (zh)", "ravdess": "RAVDESS (en)"}
+# The paper's IS10 rows (CHEAVD 2.0 Chinese / AFEW English test sets): ACC, MAF1.
+PAPER = {
+    "mono": {"CHEAVD 2.0": (56.33, 55.16), "AFEW": (52.12, 52.04)},
+    "cross": {"AFEW -> CHEAVD 2.0": {"bsl": (41.27, 40.96), "adv": (42.36, 41.24)},
+              "CHEAVD 2.0 -> AFEW": {"bsl": (47.17, 46.95), "adv": (50.88, 49.84)}},
+    "multi": {"CHEAVD 2.0": {"bsl": (52.39, 50.83), "adv": (54.65, 53.53)},
+              "AFEW": {"bsl": (51.24, 50.58), "adv": (53.32, 52.88)}},
+}
+
+
+def experiments(settings):
+    names = []
+    if "mono" in settings:
+        names += [E.experiment_name("mono", "bsl", corpus=c) for c in E.CORPORA]
+    if "cross" in settings:
+        names += [E.experiment_name("cross", m, source=a, target=b)
+                  for a in E.CORPORA for b in E.CORPORA if a != b for m in ("bsl", "adv")]
+    if "multi" in settings:
+        names += [E.experiment_name("multi", m) for m in ("bsl", "adv")]
+    return names
+
+
+def _atomic_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def summarise(results: dict) -> dict:
+    """experiment -> test culture -> metric -> {mean, std, values} over seeds."""
+    out = {}
+    for name, runs in results["runs"].items():
+        seeds = sorted(runs, key=int)
+        cultures = runs[seeds[0]]["per_culture"].keys()
+        out[name] = {c: summarise_runs([runs[s]["per_culture"][c] for s in seeds], METRICS) for c in cultures}
+    return out
+
+
+def _cell(s, key):
+    return f"{100 * s[key]['mean']:.2f} ± {100 * s[key]['std']:.2f}"
+
+
+def markdown(summary: dict, meta: dict) -> str:
+    L = [f"Measured with `{meta['command']}` ({meta['seeds']} seeds, {meta['epochs']} epochs, batch "
+         f"{meta['batch_size']}, {meta['date']}, {meta['seconds']:.0f} s). Mean ± std (ddof=1) over seeds, %; "
+         "predictions pooled over the folds of each seed. ACC = weighted accuracy, MAF1 = macro-F1, "
+         "UAR = unweighted average recall. IS10 features, 4 classes (neutral, happy, angry, sad). "
+         "Paper rows: Liang et al. 2019 on CHEAVD 2.0 (Chinese) and AFEW (English) video corpora, "
+         "their official test sets: different corpora, speakers, sizes and class balance; for "
+         "reference only, not comparable number for number.", ""]
+    # Table 2
+    L += ["**Table 2: mono-culture** (speaker-independent k folds inside each culture, BSL network)", "",
+          "| Feature | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in E.CORPORA) + " |",
+          "|---|" + "---|---|---|" * len(E.CORPORA)]
+    row = []
+    for c in E.CORPORA:
+        s = summary.get(E.experiment_name("mono", "bsl", corpus=c), {}).get(c)
+        row += [_cell(s, k) if s else "-" for k in METRICS]
+    L.append("| IS10 (ours) | " + " | ".join(row) + " |")
+    L += ["", "| Paper (IS10) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|",
+          f"| IS10 | {PAPER['mono']['CHEAVD 2.0'][0]} | {PAPER['mono']['CHEAVD 2.0'][1]} | "
+          f"{PAPER['mono']['AFEW'][0]} | {PAPER['mono']['AFEW'][1]} |", ""]
+    # Table 3
+    L += ["**Table 3: cross-culture** (emotion labels of the source only; C sees source + unlabelled "
+          "target; tested on all of the target)", "",
+          "| Train -> test | model | ACC | MAF1 | UAR | mono-culture ACC of the target (upper bound) |",
+          "|---|---|---|---|---|---|"]
+    gains = []
+    for a in E.CORPORA:
+        for b in E.CORPORA:
+            if a == b:
+                continue
+            mono = summary.get(E.experiment_name("mono", "bsl", corpus=b), {}).get(b)
+            for m in ("bsl", "adv"):
+                s = summary.get(E.experiment_name("cross", m, source=a, target=b), {}).get(b)
+                if not s:
+                    continue
+                L.append(f"| {NAMES[a]} -> {NAMES[b]} | {m.upper()} | " + " | ".join(_cell(s, k) for k in METRICS)
+                         + f" | {_cell(mono, 'accuracy') if mono and m == 'bsl' else ''} |")
+            sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b), {}).get(b)
+            sa = summary.get(E.experiment_name("cross", "adv", source=a, target=b), {}).get(b)
+            if sa and sb:
+                gains.append({k: 100 * (sa[k]["mean"] - sb[k]["mean"]) for k in METRICS})
+    if gains:
+        L.append("| **mean ADV - BSL over the 6 directions** | | " + " | ".join(
+            f"{sum(g[k] for g in gains) / len(gains):+.2f}" for k in METRICS) + " | |")
+    L += ["", "| Paper (IS10) | model | ACC | MAF1 |", "|---|---|---|---|"]
+    for d, v in PAPER["cross"].items():
+        for m in ("bsl", "adv"):
+            L.append(f"| {d} | {m.upper()} | {v[m][0]} | {v[m][1]} |")
+    # Table 4
+    L += ["", "**Table 4: multi-culture** (all three cultures labelled, smaller ones upsampled; "
+          f"speaker {E.MULTI_K}-fold inside every corpus; tested per culture)", "",
+          "| Model | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in E.CORPORA) + " |",
+          "|---|" + "---|---|---|" * len(E.CORPORA)]
+    for m in ("bsl", "adv"):
+        s = summary.get(E.experiment_name("multi", m), {})
+        if s:
+            L.append(f"| {m.upper()} | " + " | ".join(_cell(s[c], k) if c in s else "-" for c in E.CORPORA
+                                                     for k in METRICS) + " |")
+    L += ["", "| Paper (IS10) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|"]
+    for m in ("bsl", "adv"):
+        p = PAPER["multi"]
+        L.append(f"| {m.upper()} | {p['CHEAVD 2.0'][m][0]} | {p['CHEAVD 2.0'][m][1]} | "
+                 f"{p['AFEW'][m][0]} | {p['AFEW'][m][1]} |")
+    return "\n".join(L) + "\n"
+
+
+def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path, projector_dir: Path | None,
+                max_points: int = 600, seed: int = 0) -> dict:
+    """Fig. 2: G's output of the cross-culture setting ``source -> target``, BSL vs ADV, by culture."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.manifold import TSNE
+    from sklearn.model_selection import cross_val_score
+
+    from emozoo.models.adv_culture.adv_culture_task import Part, make_culture_folds, train_fold
+
+    info = {"source": source, "target": target, "epochs": epochs, "seed": seed}
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), dpi=72)
+    for ax, mode in zip(axes, ("bsl", "adv")):
+        cfg = get_experiment(E.experiment_name("cross", mode, source=source, target=target))
+        (fold,), classes = make_culture_folds(cfg.data, root=root)
+        params = {k: v for k, v in cfg.model.params.items() if k != "balance_cultures"}
+        model, _ = train_fold(fold, classes, params, epochs=epochs, batch_size=cfg.trainer.batch_size,
+                              learning_rate=cfg.optimizer.learning_rate, seed=seed)
+        test = fold.test[target]
+        both = Part.concat([fold.train, Part(test.x, test.y, test.c, test.corpus)])
+        rng = np.random.default_rng(seed)
+        idx = np.concatenate([rng.permutation(np.flatnonzero(both.c == c))[:max_points // 2] for c in (0, 1)])
+        z = np.asarray(model.embed({"features": both.x[idx], "culture": both.c[idx]}))
+        probe = float(cross_val_score(LogisticRegression(max_iter=2000), z, both.c[idx], cv=5).mean())
+        info[mode] = {"culture_probe_accuracy": probe, "points": int(len(idx))}
+        emb = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(z)
+        for c, colour in ((0, "tab:blue"), (1, "tab:orange")):
+            sel = both.c[idx] == c
+            ax.scatter(emb[sel, 0], emb[sel, 1], s=5, c=colour, alpha=0.6, label=NAMES[fold.cultures[c]])
+        ax.set_title(f"{mode.upper()}: linear culture probe on z {100 * probe:.0f}%", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if projector_dir is not None:
+            from emozoo.train.tensorboard_utils import write_projector
+            write_projector(projector_dir / mode, z, {
+                "culture": [fold.cultures[c] for c in both.c[idx]], "corpus": list(both.corpus[idx]),
+                "label": [classes[y] for y in both.y[idx]]})
+    axes[0].legend(fontsize=8, markerscale=3, loc="best")
+    fig.suptitle(f"t-SNE of G's output, cross-culture {NAMES[source]} -> {NAMES[target]}", fontsize=10)
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=72)
+    plt.close(fig)
+    info["png"] = str(out_png)
+    return info
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=E.CPU_PRESET["seeds"])
+    ap.add_argument("--epochs", type=int, default=E.CPU_PRESET["epochs"])
+    ap.add_argument("--settings", default="mono,cross,multi")
+    ap.add_argument("--out", default=str(REPO / "benchmarks/results/adv_culture.json"))
+    ap.add_argument("--markdown", default=str(REPO / "docs/methods/adv_culture_table.md"))
+    ap.add_argument("--tsne", default=str(REPO / "docs/methods/adv_culture_tsne.png"),
+                    help="Fig. 2 PNG ('' to skip)")
+    ap.add_argument("--tsne-pair", default="casia,ravdess", help="source,target of Fig. 2")
+    ap.add_argument("--root", default=str(REPO), help="folder the store paths (tfrecords/...) resolve against")
+    ap.add_argument("--fresh", action="store_true", help="ignore finished runs in --out")
+    args = ap.parse_args(argv)
+
+    from emozoo.errors import EmozooError
+    from emozoo.models.adv_culture.adv_culture_task import make_culture_folds, run_setting
+
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() and not args.fresh else {}
+    if results.get("config", {}).get("epochs") not in (None, args.epochs):
+        print(f"{out} holds runs of {results['config']['epochs']} epochs; starting over", flush=True)
+        results = {}
+    results.setdefault("runs", {})
+    results["config"] = {"epochs": args.epochs, "seeds": args.seeds, "batch_size": E.CPU_PRESET["batch_size"]}
+    t0 = time.time()
+    spent = float(results.get("seconds", 0.0))
+    try:
+        for name in experiments(args.settings.split(",")):
+            cfg = apply_overrides(get_experiment(name), [f"trainer.epochs={args.epochs}"])
+            runs = results["runs"].setdefault(name, {})
+            todo = [s for s in range(args.seeds) if str(s) not in runs]
+            if not todo:
+                continue
+            folds, classes = make_culture_folds(cfg.data, root=args.root)
+            model = None   # one model per experiment, re-initialised for every fold and seed
+            for s in todo:
+                r = run_setting(cfg, s, root=args.root, folds=folds, classes=classes, model=model)
+                model = r.pop("_model")
+                runs[str(s)] = r
+                print(f"[{time.time() - t0:6.0f}s] {name} seed {s}: " + ", ".join(
+                    f"{c} ACC {100 * v['accuracy']:.1f} UAR {100 * v['uar']:.1f}" for c, v in r["per_culture"].items())
+                    + f" ({r['seconds']:.0f}s)", flush=True)
+                results["seconds"] = spent + time.time() - t0
+                _atomic_json(out, results)
+        results["summary"] = summarise(results)
+        results["seconds"] = spent + time.time() - t0
+        meta = {"command": "python pipelines/adv_culture_table.py", "seeds": args.seeds, "epochs": args.epochs,
+                "batch_size": E.CPU_PRESET["batch_size"], "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                "seconds": results["seconds"]}
+        md = markdown(results["summary"], meta)
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(md)
+        print(md)
+        if args.tsne:
+            src, tgt = args.tsne_pair.split(",")
+            results["tsne"] = tsne_figure(src, tgt, Path(args.tsne), args.epochs, Path(args.root),
+                                          REPO / "runs" / "adv_culture_tsne")
+            print("Fig. 2:", json.dumps(results["tsne"]))
+        _atomic_json(out, results)
+    except EmozooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
