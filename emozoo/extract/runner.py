@@ -44,7 +44,6 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from emozoo.data.manifest import Manifest, ManifestRow
 from emozoo.data.store import StoreWriteError

@@ -1,6 +1,5 @@
 """emozoo.extract: sharded stores per feature, failures listed, resume, idempotence, CLI."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
