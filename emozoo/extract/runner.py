@@ -44,7 +44,6 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-
 from emozoo.data.manifest import Manifest, ManifestRow
 from emozoo.data.store import StoreWriteError
 from emozoo.data.tfrecord import (SCHEMA_FILE, SPEC_FILE, StoreSpec, _shard_name, encode_example, meta_values,
