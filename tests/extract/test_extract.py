@@ -199,3 +199,12 @@ def test_row_extractors_for_other_modalities(synth, tmp_path, monkeypatch):
     assert sorted(got) == [[2.0, 3.0]] * 3
     with pytest.raises(SchemaError, match="no media path"):
         _run(text_only, tmp_path / "x", features=["idlen", "short68"], validate=False)
+
+
+def test_gzip_store_reads_back(synth, tmp_path):
+    (res,) = _run(synth, tmp_path, features=["short68"], validate=False, compression="GZIP")
+    assert sorted(p.name for p in res.store.glob("*.tfrecord.gz")) == [f"all-0000{k}-of-00003.tfrecord.gz"
+                                                                      for k in range(3)]
+    assert len(list(read_store(res.store))) == res.total == 7
+    (again,) = _run(synth, tmp_path, features=["short68"], validate=False, compression="GZIP")
+    assert again.shards_written == 0
