@@ -88,7 +88,7 @@ def test_codepoint_sweep_against_hf(encoder, hf_tokenizer):
     bad = [cp for cp, a, b in zip(cps, ours, theirs) if a != b]
     common = [(0, 0x530), (0x2000, 0x2070), (0x3000, 0x3040), (0xFF00, 0xFFF0)]
     assert not [hex(cp) for cp in bad if any(lo <= cp < hi for lo, hi in common)]
-    assert len(bad) < 300, len(bad)  # 206 with Python 3.11 (Unicode 14) vs tokenizers 0.23
+    assert len(bad) < 300, len(bad)  # measured 114 (Python 3.11, Unicode 14, vs tokenizers 0.23)
 
 
 def test_tf_tokenizer_matches_python(encoder):
@@ -100,6 +100,11 @@ def test_tf_tokenizer_matches_python(encoder):
     np.testing.assert_array_equal(mask.numpy(), py_mask)
     ids, mask = tf_tok(tf.constant([""]))
     np.testing.assert_array_equal(ids.numpy(), [[101, 102]])
+    ds = tf.data.Dataset.from_tensor_slices(SENTENCES[:6]).batch(3).map(tf_tok)
+    for k, (ids, mask) in enumerate(ds):
+        want_ids, want_mask = encoder.tokenizer(SENTENCES[3 * k: 3 * k + 3])
+        np.testing.assert_array_equal(ids.numpy(), want_ids)
+        np.testing.assert_array_equal(mask.numpy(), want_mask)
 
 
 def test_vocab_errors(tmp_path):
@@ -159,7 +164,7 @@ def test_keras_matches_numpy_forward(encoder, weights):
     got = encoder.embed(PARITY)
     assert got.dtype == np.float32 and got.shape == (len(PARITY), 384)
     err = np.abs(got - ref).max()
-    assert err < 1e-5, err  # measured 1.2e-7
+    assert err < 1e-5, err  # measured 1.8e-7
     raw = lexical.get_encoder(False).embed(PARITY)
     rel = np.abs(raw - raw_ref).max() / np.abs(raw_ref).max()
     assert rel < 1e-5, rel
