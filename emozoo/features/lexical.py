@@ -329,7 +329,7 @@ class MiniLMEncoder:
 
 @functools.lru_cache(maxsize=2)
 def get_encoder(normalize: bool = True) -> MiniLMEncoder:
-    """A process-wide cached :class:`MiniLMEncoder` (loading takes ~1 s)."""
+    """A process-wide cached :class:`MiniLMEncoder` (loading takes a few seconds)."""
     return MiniLMEncoder(normalize=normalize)
 
 
