@@ -166,3 +166,21 @@ def test_bad_inputs():
         short_term_features(np.zeros((2, 1600), np.float32))
     with pytest.raises(FeatureError, match="sample_rate"):
         short_term_features(np.zeros(1600, np.float32), 0)
+
+
+@pytest.mark.data
+def test_matches_the_pyaudioanalysis_package_on_emodb(data_dir):
+    """The library itself (optional: ``pip install --no-deps pyAudioAnalysis==0.3.14``; its
+    ShortTermFeatures module needs only numpy, scipy, matplotlib and tqdm)."""
+    stf = pytest.importorskip("pyAudioAnalysis.ShortTermFeatures",
+                              reason="pyAudioAnalysis not installed (pip install --no-deps pyAudioAnalysis==0.3.14)")
+    from emozoo.data.audio import load_audio
+    x, _ = load_audio(corpus_dir(data_dir, "emodb") / "wav" / "03a01Fa.flac", 16000)
+    # pyAudioAnalysis takes int16-scaled samples and divides them by 2**15 itself
+    ref, names = stf.feature_extraction(x.astype(np.float64) * 2 ** 15, 16000, 800, 400, deltas=True)
+    ref = ref.T
+    assert list(names) == FEATURE_NAMES + [f"delta {n}" for n in FEATURE_NAMES]
+    ours = short_term_features(x).numpy()
+    assert ours.shape == ref.shape
+    scale = np.maximum(np.abs(ref).max(0), 1e-3)
+    np.testing.assert_allclose(ours / scale, ref / scale, atol=2e-5, rtol=0)
