@@ -279,7 +279,7 @@ def train_fold(fold: CultureFold, classes, model_params: dict, *, epochs: int, b
     ds = (tf.data.Dataset.from_tensor_slices((inputs_of(data), data.y))
           .shuffle(len(data), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
           .prefetch(tf.data.AUTOTUNE))
-    hist = model.fit(ds, epochs=epochs, verbose=verbose, callbacks=list(callbacks))
+    hist = model.fit(ds, epochs=epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False)
     return model, hist.history
 
 

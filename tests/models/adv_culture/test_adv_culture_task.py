@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from emozoo.errors import SplitError
+from emozoo.errors import SchemaError, SplitError
 from emozoo.experiments import DataConfig, apply_overrides, get_experiment, list_experiments
 from emozoo.models.adv_culture.adv_culture_task import make_culture_folds, run_setting, training_arrays
 from tests.helpers import write_feature_store
@@ -71,3 +71,35 @@ def test_registry_and_one_tiny_run(stores):
     rep = r["per_culture"]["casia"]
     assert rep["num_examples"] == 5 * 4 * 4 and 0 <= rep["uar"] <= 1
     assert "culture_accuracy" in r["folds"][0]["final"]
+
+
+def test_trainer_hooks_prepare_fold_and_fold_arrays():
+    """The hooks ``python -m emozoo.train`` uses (docs/methods/adv_culture_trainer.diff)."""
+    from emozoo.models.adv_culture import AdversarialCultureModel
+    from emozoo.train.data import Fold, FeatureTable
+
+    rng = np.random.default_rng(0)
+
+    def table(corpus, n, shift):
+        meta = {"clip_id": np.asarray([f"{corpus}{i}" for i in range(n)]), "corpus": np.full(n, corpus),
+                "speaker": np.full(n, "s"), "culture": np.full(n, corpus), "emotion": np.full(n, "x")}
+        return FeatureTable(corpus, (rng.normal(size=(n, 3)) + shift).astype("float32"), rng.integers(0, 4, n), meta,
+                            ("neutral", "happy", "angry", "sad"))
+
+    src, tgt = table("emodb", 10, 0.0), table("casia", 25, 5.0)
+    fold = Fold("cross", src, None, tgt, {}, unlabelled=tgt) if "unlabelled" in Fold.__dataclass_fields__ else None
+    if fold is None:   # the trainer's Fold has no unlabelled field yet: attach it as the diff does
+        fold = Fold("cross", src, None, tgt, {})
+        fold.unlabelled = tgt
+    m = AdversarialCultureModel(num_classes=4, input_dim=3, num_cultures=2, generator_units=(4,), emotion_units=(4,),
+                                culture_units=(4,), culture_names=("emodb", "casia"), labelled_cultures=(0,))
+    m.prepare_fold(fold)
+    np.testing.assert_allclose(m.standardization.mean.numpy()[1], tgt.x.mean(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.standardization.mean.numpy()[0], src.x.mean(0), rtol=1e-4, atol=1e-4)
+    inputs, y = m.fold_arrays(fold, "train", seed=0)
+    c = inputs["culture"]
+    assert (np.bincount(c) == 25).all() and (y[c == 1] == -1).all() and (y[c == 0] >= 0).all()
+    test_inputs, test_y = m.fold_arrays(fold, "test")
+    assert (test_inputs["culture"] == 1).all() and (test_y == tgt.y).all()
+    with pytest.raises(SchemaError):
+        AdversarialCultureModel(num_classes=4, input_dim=3, num_cultures=2, culture_names=("a", "b")).culture_index(["zz"])
