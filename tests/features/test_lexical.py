@@ -91,6 +91,23 @@ def test_codepoint_sweep_against_hf(encoder, hf_tokenizer):
     assert len(bad) < 300, len(bad)  # measured 114 (Python 3.11, Unicode 14, vs tokenizers 0.23)
 
 
+@pytest.mark.data
+def test_tokenizer_matches_hf_on_meld_and_iemocap(encoder, hf_tokenizer, data_dir):
+    """Every MELD utterance (train/dev/test) and every IEMOCAP transcript line: identical ids."""
+    import csv
+    from tests.conftest import corpus_dir
+    texts = []
+    meld = corpus_dir(data_dir, "meld")
+    for split in ("train", "dev", "test"):
+        with (meld / f"{split}_sent_emo.csv").open(encoding="utf-8", newline="") as f:
+            texts += [row["Utterance"] for row in csv.DictReader(f)]
+    with (corpus_dir(data_dir, "iemocap_text") / "dialogues.jsonl").open(encoding="utf-8") as f:
+        texts += [u["text"] for line in f if line.strip() for u in json.loads(line)["utterances"]]
+    assert len(texts) > 13000
+    bad = [t for t, e in zip(texts, hf_tokenizer.encode_batch(texts)) if e.ids != encoder.tokenizer.encode(t)]
+    assert not bad, bad[:5]
+
+
 def test_tf_tokenizer_matches_python(encoder):
     import tensorflow as tf
     tf_tok = tf.function(wp.TFWordPieceTokenizer(encoder.vocab, lexical.MAX_SEQ_LENGTH))
