@@ -16,4 +16,4 @@ done
 for e in "${exps[@]}"; do
   "$PY" -m emozoo.train --experiment "$e" --seeds "$SEEDS" --model-dir "$RUNS/${e//\//_}"
 done
-"$PY" benchmarks/baseline_table.py "$RUNS"
+"$PY" benchmarks/baseline_table.py "$RUNS" --json benchmarks/results/baseline.json

@@ -31,20 +31,25 @@ class ModelSelection(keras.callbacks.Callback):
         directory: where ``best.weights.h5`` and ``selection.json`` go.
         monitor: log key to maximise (``val_uar``); when absent from the logs (no validation
             set) the last epoch is kept.
+        tie_break: log key to minimise among epochs with an equal ``monitor`` value
+            (``val_loss``): UAR on a small validation speaker moves in coarse steps and often
+            plateaus while the loss still improves; such an epoch counts as an improvement.
         patience: epochs without improvement before stopping (0 = never stop).
         min_epochs: never stop before this many epochs.
         write: False on non-chief workers (they compute but do not write).
     """
 
     def __init__(self, directory, monitor: str = "val_uar", patience: int = 10, min_epochs: int = 0,
-                 write: bool = True):
+                 write: bool = True, tie_break: str = "val_loss"):
         super().__init__()
         self.directory = Path(directory)
         self.monitor = monitor
         self.patience = int(patience)
         self.min_epochs = int(min_epochs)
         self.write = write
-        self.state = {"best": -math.inf, "best_epoch": -1, "wait": 0, "epochs": [], "starts": []}
+        self.tie_break = tie_break
+        self.state = {"best": -math.inf, "best_tie": math.inf, "best_epoch": -1, "wait": 0, "epochs": [],
+                      "starts": []}
 
     @property
     def weights_path(self) -> Path:
@@ -73,9 +78,13 @@ class ModelSelection(keras.callbacks.Callback):
         value = float(value) if value is not None else None
         self.state["epochs"].append({"epoch": epoch, **{k: float(v) for k, v in logs.items()
                                                        if isinstance(v, (int, float, np.floating))}})
-        improved = value is None or value > self.state["best"]
+        tie = logs.get(self.tie_break)
+        tie = float(tie) if tie is not None else math.inf
+        improved = (value is None or value > self.state["best"] + 1e-9
+                    or (abs(value - self.state["best"]) <= 1e-9 and tie < self.state.get("best_tie", math.inf)))
         if improved:
             self.state["best"] = value if value is not None else self.state["best"]
+            self.state["best_tie"] = tie
             self.state["best_epoch"] = epoch
             self.state["wait"] = 0
             if self.write:
