@@ -205,7 +205,13 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
     is_chief, task = task_info()
     model_dir = Path(model_dir)
     write_dir = model_dir if is_chief else model_dir / ".workers" / task
-    _atomic_json(write_dir / "config.json", cfg.to_json()) if is_chief else None
+    previous = write_dir / "config.json"
+    if previous.exists() and json.loads(previous.read_text()) != json.loads(json.dumps(cfg.to_json())):
+        from emozoo.errors import ExperimentError
+        raise ExperimentError(f"{model_dir} holds a run of a different config (see its config.json); finished "
+                              "folds would be mixed with the new settings: use another --model-dir")
+    if is_chief:
+        _atomic_json(write_dir / "config.json", cfg.to_json())
     folds, classes = make_folds(cfg.data, root=data_root)
     n_seeds = int(seeds or cfg.trainer.seeds)
     log(f"[emozoo.train] {cfg.name}: {len(folds)} fold(s) x {n_seeds} seed(s), "

@@ -110,3 +110,14 @@ def test_missing_store_and_bad_fold_errors(synth_store, tmp_path):
         make_folds(cfg.data)
     with pytest.raises(SchemaError, match="label set"):
         load_table(synth_store, "is10", "neutral,happy")
+
+
+def test_model_dir_of_another_config_is_refused(run, synth_store):
+    from emozoo.errors import ExperimentError
+    from emozoo.train.trainer import run_experiment
+
+    out, _ = run
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"),
+                          tiny_overrides(synth_store, "trainer.epochs=5", "data.folds=[0,1]"))
+    with pytest.raises(ExperimentError, match="different config"):
+        run_experiment(cfg, out, seeds=1, log=lambda *a: None)
