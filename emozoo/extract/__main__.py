@@ -40,6 +40,9 @@ def main(argv=None) -> int:
     p.add_argument("--split-by", default="split", help="manifest column naming the store splits")
     p.add_argument("--examples-per-shard", type=int, default=256)
     p.add_argument("--gzip", action="store_true", help="GZIP-compress the shards")
+    p.add_argument("--segment", type=float, metavar="SECONDS",
+                   help="cut clips into windows of SECONDS, one example each (<clip_id>#<k>; e.g. AMI meetings)")
+    p.add_argument("--segment-hop", type=float, metavar="SECONDS", help="hop between windows (default --segment)")
     p.add_argument("--workers", type=int, default=1, help="shards extracted in parallel processes (default 1)")
     p.add_argument("--limit", type=int, help="only the first N clips by clip id (smoke runs)")
     p.add_argument("--overwrite", action="store_true", help="replace a store extracted with other settings")
@@ -60,7 +63,8 @@ def main(argv=None) -> int:
                                  split_by=args.split_by, examples_per_shard=args.examples_per_shard,
                                  compression="GZIP" if args.gzip else None, overwrite=args.overwrite,
                                  validate=not args.no_validate, progress=not args.no_progress,
-                                 workers=args.workers, raise_on_failures=False)
+                                 workers=args.workers, segment_seconds=args.segment,
+                                 segment_hop=args.segment_hop, raise_on_failures=False)
     except EmozooError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

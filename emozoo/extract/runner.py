@@ -129,9 +129,12 @@ def _prepare_store(path: Path, record: dict, overwrite: bool) -> None:
             old = None
         if old != record:
             if not overwrite:
-                what = "features/configs" if old and old.get("features") != record["features"] else \
-                    "label set" if old and old.get("label_set") != record["label_set"] else \
-                    "clips/partition" if old else "an unreadable extract.json"
+                names = {"features": "features/configs", "label_set": "label set", "classes": "label set",
+                         "shards": "clips/partition", "segment_seconds": "segmenting", "corpus": "corpus",
+                         "compression": "compression"}
+                what = ", ".join(sorted({names.get(k, k) for k in set(old) | set(record)
+                                         if old.get(k) != record.get(k)})) if isinstance(old, dict) \
+                    else "an unreadable extract.json"
                 raise SchemaError(f"{path} holds an extraction with other settings ({what} differ); "
                                   "rerun with --overwrite to replace it, or choose another --out")
             _clear_store(path)
@@ -185,8 +188,32 @@ def _compute(row: ManifestRow, extractors, cache_audio: dict) -> tuple[dict, dic
     return values, errors
 
 
+def _units(row: ManifestRow, extractors, segment: tuple | None):
+    """``(clip_id, values, errors)`` of each example a clip gives: itself, or its segments.
+
+    With ``segment = (seconds, hop_seconds)`` the clip's audio is cut into windows
+    of ``seconds`` every ``hop_seconds`` (the tail shorter than a window dropped;
+    a clip shorter than one window is one example as it is), each an example
+    ``<clip_id>#<k>`` (k from 0, five digits).
+    """
+    if segment is None:
+        yield (row.clip_id, *_compute(row, extractors, {}))
+        return
+    from emozoo.data.audio import load_audio, segment as cut
+    rate = extractors[0].sample_rate
+    try:
+        x = load_audio(row.path, rate)[0]
+    except EmozooError as exc:
+        yield row.clip_id, {}, {e.name: str(exc) for e in extractors}
+        return
+    length, hop = int(round(segment[0] * rate)), int(round(segment[1] * rate))
+    pieces = cut(x, length, hop, pad_last=False) if len(x) >= length else x[None]
+    for k, piece in enumerate(pieces):
+        yield (f"{row.clip_id}#{k:05d}", *_compute(row, extractors, {rate: piece}))
+
+
 def _extract_shard(shard: str, rows: Sequence[ManifestRow], targets: Sequence[tuple], classes: Sequence[str],
-                   compression: str, on_clip=None) -> None:
+                   compression: str, on_clip=None, segment: tuple | None = None) -> None:
     """Write one shard into every target store ``(path, feature names, spec)``; atomic per store."""
     import tensorflow as tf
 
@@ -199,18 +226,18 @@ def _extract_shard(shard: str, rows: Sequence[ManifestRow], targets: Sequence[tu
     counts = [0 for _ in targets]
     try:
         for row in rows:
-            values, errors = _compute(row, needed, {})
             meta = meta_values(row, classes)
-            for i, (_, names, spec) in enumerate(targets):
-                errs = [f"{n}: {errors[n]}" for n in names if n in errors]
-                if errs:
-                    failures[i].append({"clip_id": row.clip_id, "path": row.path,
-                                        "error": "; ".join(dict.fromkeys(errs))})
-                    continue
-                record = encode_example({**meta, **{n: values[n] for n in names}}, spec)
-                # re-serialised with sorted feature keys: byte-identical shards in every process and run
-                writers[i].write(tf.train.Example.FromString(record).SerializeToString(deterministic=True))
-                counts[i] += 1
+            for clip_id, values, errors in _units(row, needed, segment):
+                for i, (_, names, spec) in enumerate(targets):
+                    errs = [f"{n}: {errors[n]}" for n in names if n in errors]
+                    if errs:
+                        failures[i].append({"clip_id": clip_id, "path": row.path,
+                                            "error": "; ".join(dict.fromkeys(errs))})
+                        continue
+                    record = encode_example({**meta, "clip_id": clip_id, **{n: values[n] for n in names}}, spec)
+                    # re-serialised with sorted feature keys: byte-identical shards in every process and run
+                    writers[i].write(tf.train.Example.FromString(record).SerializeToString(deterministic=True))
+                    counts[i] += 1
             if on_clip is not None:
                 on_clip()
     except BaseException:
@@ -232,6 +259,7 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
                    label_set: str | Sequence[str] | None = None, split_by: str = "split",
                    examples_per_shard: int = 256, compression: str | None = None, overwrite: bool = False,
                    validate: bool = True, progress: bool = True, workers: int = 1,
+                   segment_seconds: float | None = None, segment_hop: float | None = None,
                    raise_on_failures: bool = True) -> list[ExtractResult]:
     """Extract ``features`` of every clip of ``manifest`` into validated TFRecord stores.
 
@@ -250,6 +278,10 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
         validate: compute statistics/anomalies into ``<store>/validation``.
         workers: extract this many shards at once in separate processes (default 1:
             in-process). Shards are independent, so the stores are the same either way.
+        segment_seconds, segment_hop: cut every clip into windows of this many seconds
+            every ``segment_hop`` (default: the window length), one example each with
+            ``clip_id`` ``<clip>#<k>`` (long unlabelled recordings such as AMI meetings,
+            seed 003's "utterances"); audio extractors only.
         raise_on_failures: raise :class:`StoreWriteError` at the end when clips failed
             (else only report them in the results).
 
@@ -262,8 +294,21 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
         raise FeatureError("no features requested; pass e.g. features=['is10']")
     if workers < 1:
         raise SchemaError(f"workers must be >= 1, got {workers}")
+    segment = None
+    if segment_seconds is not None:
+        hop = segment_seconds if segment_hop is None else segment_hop
+        if not (segment_seconds > 0 and hop > 0):
+            raise SchemaError(f"segment length and hop must be > 0 seconds, got {segment_seconds}, {hop}")
+        segment = (float(segment_seconds), float(hop))
+    elif segment_hop is not None:
+        raise SchemaError("segment_hop needs segment_seconds")
     features = list(dict.fromkeys(features))
     extractors = {name: get_extractor(name) for name in features}
+    if segment is not None:
+        if any(e.input != "audio" for e in extractors.values()):
+            raise SchemaError("segmenting (segment_seconds) works with audio extractors only")
+        if len({e.sample_rate for e in extractors.values()}) > 1:
+            raise SchemaError("segmenting needs extractors of one sample rate")
     if len(manifest) == 0:
         raise SchemaError(f"manifest {manifest.name!r} has no clips to extract")
     missing_path = [r.clip_id for r in manifest if not r.path]
@@ -288,6 +333,8 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
                                    compression=compression)
         record = _plan_record(plan, exts, classes, spec.label_set, compression)
         record["corpus"] = corpus
+        if segment is not None:
+            record["segment_seconds"] = list(segment)
         _prepare_store(path, record, overwrite)
         (path / PROGRESS_DIR).mkdir(exist_ok=True)
         stores.append({"path": path, "names": names, "spec": spec, "written": 0, "skipped": 0})
@@ -311,14 +358,15 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
     if workers <= 1 or len(jobs) <= 1:
         for shard, rows, targets in jobs:
             _extract_shard(shard, rows, targets, classes, compression,
-                           on_clip=(lambda: bar.update(1)) if bar is not None else None)
+                           on_clip=(lambda: bar.update(1)) if bar is not None else None, segment=segment)
     else:
         import concurrent.futures
         import multiprocessing
         # spawn: TensorFlow and openSMILE hold threads and locks that fork would copy half-taken
         with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)),
                                                     mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_extract_shard, shard, rows, targets, classes, compression): len(rows)
+            futures = {pool.submit(_extract_shard, shard, rows, targets, classes, compression, None, segment):
+                       len(rows)
                        for shard, rows, targets in jobs}
             for fut in concurrent.futures.as_completed(futures):
                 fut.result()

@@ -208,3 +208,28 @@ def test_gzip_store_reads_back(synth, tmp_path):
     assert len(list(read_store(res.store))) == res.total == 7
     (again,) = _run(synth, tmp_path, features=["short68"], validate=False, compression="GZIP")
     assert again.shards_written == 0
+
+
+def test_segmenting_long_recordings(synth, tmp_path):
+    import soundfile
+    long_path = tmp_path / "audio" / "meeting.wav"
+    t = np.arange(int(RATE * 5.3)) / RATE
+    soundfile.write(long_path, (0.2 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), RATE)
+    rows = [r for r in synth if r.clip_id in ("c0", "bad")]
+    rows.append(ManifestRow(clip_id="meeting", corpus="synth", path=str(long_path), culture="english"))
+    manifest = Manifest(rows, name="synth")
+    (res,) = _run(manifest, tmp_path, features=["fbank"], validate=False, segment_seconds=2.0, segment_hop=1.0)
+    got = {ex["clip_id"][0].decode(): ex for ex in iter_examples(res.store)}
+    # 5.3 s in 2 s windows every 1 s: 4 windows (the 0.3 s tail dropped); the 0.6 s clip c0 stays whole
+    assert sorted(got) == ["c0#00000", "meeting#00000", "meeting#00001", "meeting#00002", "meeting#00003"]
+    assert got["meeting#00001"]["fbank"].size == (1 + (2 * RATE - 400) // 160) * 128
+    assert got["meeting#00001"]["label"][0] == -1 and got["c0#00000"]["label"][0] == 0
+    assert [f["clip_id"] for f in res.failures] == ["bad"]
+    from emozoo.data.audio import load_audio
+    x, _ = load_audio(long_path, RATE)
+    np.testing.assert_array_equal(got["meeting#00002"]["fbank"],
+                                  get_extractor("fbank")(x[2 * RATE:4 * RATE], RATE).reshape(-1))
+    with pytest.raises(SchemaError, match="segmenting differ"):
+        _run(manifest, tmp_path, features=["fbank"], validate=False, segment_seconds=3.0)
+    with pytest.raises(SchemaError, match="hop"):
+        _run(manifest, tmp_path / "y", features=["fbank"], validate=False, segment_seconds=-1.0)
