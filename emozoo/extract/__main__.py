@@ -6,6 +6,8 @@
         -> tfrecords/casia_is10, tfrecords/casia_egemaps, tfrecords/casia_fbank, tfrecords/casia_short68
     python -m emozoo.extract --corpus ravdess --features is10,fbank --out tfrecords/ravdess
         -> one store at tfrecords/ravdess holding both features per clip
+    python -m emozoo.extract --corpus ami --features fbank --segment 3
+        -> tfrecords/ami_fbank, every meeting cut into 3 s examples <meeting>#<k>
 
 Each store gets spec.json + schema.pbtxt, shards, manifest.jsonl, extract.json
 (settings, for resuming), progress/ (finished shards) and validation/

@@ -25,6 +25,8 @@ them all. Every example also carries the manifest columns
   the values (extractor configs, label set, the clip ids of every shard). A
   rerun with other settings or another manifest refuses to mix them into the
   store (:class:`~emozoo.errors.SchemaError`) unless ``overwrite=True``.
+* **Segments.** ``segment_seconds`` cuts long recordings (AMI meetings) into
+  fixed-length examples ``<clip_id>#<k>``.
 * **Failures are listed, not fatal.** A clip that cannot be decoded or whose
   features cannot be computed is left out, listed in ``<store>/failures.jsonl``,
   and, once everything else is written and validated, raised as one
