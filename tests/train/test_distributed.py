@@ -22,8 +22,13 @@ def _fold(model_dir):
 
 
 def test_mirrored_two_cpu_devices_matches_default(synth_store, tmp_path):
-    a = run_train(COMMON + _over(synth_store) + ["--model-dir", str(tmp_path / "default")])
-    assert a.returncode == 0, a.stdout + a.stderr
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.train.trainer import run_experiment
+
+    # the default-strategy run in this process, the mirrored one in a fresh process (logical
+    # devices must be configured before TensorFlow initialises)
+    run_experiment(apply_overrides(get_experiment(COMMON[1]), _over(synth_store)[1:]), tmp_path / "default",
+                   seeds=1, log=lambda *a: None)
     b = run_train(COMMON + _over(synth_store) + ["--model-dir", str(tmp_path / "mirrored"),
                                                  "--strategy", "mirrored", "--cpu-devices", "2"])
     assert b.returncode == 0, b.stdout + b.stderr
