@@ -8,6 +8,11 @@
         -> one store at tfrecords/ravdess holding both features per clip
     python -m emozoo.extract --corpus ami --features fbank --segment 3
         -> tfrecords/ami_fbank, every meeting cut into 3 s examples <meeting>#<k>
+    python -m emozoo.extract --corpus meld --features minilm --label-set 7basic
+        -> tfrecords/meld_minilm, sentence embeddings of the transcripts (batched encoder calls)
+    python -m emozoo.extract --corpus emodb --features is10 --runner DirectRunner --workers 2
+        -> the same store, extracted by an Apache Beam pipeline (2 worker processes);
+           other Beam options pass through: --runner FlinkRunner --flink_master=host:8081
 
 Each store gets spec.json + schema.pbtxt, shards, manifest.jsonl, extract.json
 (settings, for resuming), progress/ (finished shards) and validation/
@@ -45,12 +50,18 @@ def main(argv=None) -> int:
     p.add_argument("--segment", type=float, metavar="SECONDS",
                    help="cut clips into windows of SECONDS, one example each (<clip_id>#<k>; e.g. AMI meetings)")
     p.add_argument("--segment-hop", type=float, metavar="SECONDS", help="hop between windows (default --segment)")
-    p.add_argument("--workers", type=int, default=1, help="shards extracted in parallel processes (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="shards extracted in parallel processes (default 1); with --runner DirectRunner: "
+                        "--direct_num_workers")
+    p.add_argument("--runner", help="run as an Apache Beam pipeline on this runner (DirectRunner, FlinkRunner, "
+                                    "SparkRunner, DataflowRunner); unknown --options go to Beam. Default: in-process")
     p.add_argument("--limit", type=int, help="only the first N clips by clip id (smoke runs)")
     p.add_argument("--overwrite", action="store_true", help="replace a store extracted with other settings")
     p.add_argument("--no-validate", action="store_true", help="skip statistics/anomalies")
     p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
+    args, beam_args = p.parse_known_args(argv)
+    if beam_args and not args.runner:
+        p.error(f"unrecognized arguments: {' '.join(beam_args)} (Beam pipeline options need --runner)")
     features = [f.strip() for f in args.features.split(",") if f.strip()]
     try:
         from emozoo.features.registry import get_extractor
@@ -66,7 +77,8 @@ def main(argv=None) -> int:
                                  compression="GZIP" if args.gzip else None, overwrite=args.overwrite,
                                  validate=not args.no_validate, progress=not args.no_progress,
                                  workers=args.workers, segment_seconds=args.segment,
-                                 segment_hop=args.segment_hop, raise_on_failures=False)
+                                 segment_hop=args.segment_hop, raise_on_failures=False,
+                                 runner=args.runner, pipeline_args=beam_args)
     except EmozooError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -171,26 +171,56 @@ def _shard_done(path: Path, shard: str) -> dict | None:
     return None
 
 
-def _compute(row: ManifestRow, extractors, cache_audio: dict) -> tuple[dict, dict]:
-    """Features of one clip: ``({feature: value}, {feature: error message})``."""
+def _error_message(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, EmozooError) else f"{type(exc).__name__}: {exc}"
+
+
+def _batched_row_values(rows: Sequence[ManifestRow], extractors) -> dict:
+    """``{feature: {clip_id: array | Exception}}`` of the row extractors, ``Extractor.batch`` per chunk.
+
+    One batched call (e.g. one encoder pass) covers up to ``batch_size`` rows; a
+    failure of the whole call is listed for each of its rows.
+    """
+    out = {}
+    for ext in extractors:
+        if ext.input != "row":
+            continue
+        got = {}
+        for s in range(0, len(rows), ext.batch_size):
+            chunk = list(rows[s: s + ext.batch_size])
+            try:
+                values = ext.batch(chunk)
+            except Exception as exc:  # the batch call itself failed: every row of it is a failure
+                values = [exc] * len(chunk)
+            got.update(zip((r.clip_id for r in chunk), values))
+        out[ext.name] = got
+    return out
+
+
+def _compute(row: ManifestRow, extractors, cache_audio: dict, ready: dict | None = None) -> tuple[dict, dict]:
+    """Features of one clip: ``({feature: value}, {feature: error message})``.
+
+    ``ready``: row-extractor values computed beforehand in batches (:func:`_batched_row_values`).
+    """
     from emozoo.data.audio import load_audio
     values, errors = {}, {}
     for ext in extractors:
         try:
             if ext.input == "row":
-                values[ext.name] = ext(row)
+                value = ready[ext.name][row.clip_id] if ready and ext.name in ready else ext(row)
+                if isinstance(value, BaseException):
+                    raise value
+                values[ext.name] = value
                 continue
             if ext.sample_rate not in cache_audio:
                 cache_audio[ext.sample_rate] = load_audio(row.path, ext.sample_rate)[0]
             values[ext.name] = ext(cache_audio[ext.sample_rate], ext.sample_rate)
-        except EmozooError as exc:
-            errors[ext.name] = str(exc)
         except Exception as exc:  # a library error on one clip must not lose the others: list it
-            errors[ext.name] = f"{type(exc).__name__}: {exc}"
+            errors[ext.name] = _error_message(exc)
     return values, errors
 
 
-def _units(row: ManifestRow, extractors, segment: tuple | None):
+def _units(row: ManifestRow, extractors, segment: tuple | None, ready: dict | None = None):
     """``(clip_id, values, errors)`` of each example a clip gives: itself, or its segments.
 
     With ``segment = (seconds, hop_seconds)`` the clip's audio is cut into windows
@@ -199,7 +229,7 @@ def _units(row: ManifestRow, extractors, segment: tuple | None):
     ``<clip_id>#<k>`` (k from 0, five digits).
     """
     if segment is None:
-        yield (row.clip_id, *_compute(row, extractors, {}))
+        yield (row.clip_id, *_compute(row, extractors, {}, ready))
         return
     from emozoo.data.audio import load_audio, segment as cut
     rate = extractors[0].sample_rate
@@ -212,6 +242,40 @@ def _units(row: ManifestRow, extractors, segment: tuple | None):
     pieces = cut(x, length, hop, pad_last=False) if len(x) >= length else x[None]
     for k, piece in enumerate(pieces):
         yield (f"{row.clip_id}#{k:05d}", *_compute(row, extractors, {rate: piece}))
+
+
+def _chunk_size(extractors, default: int) -> int:
+    """Rows per batched step: the smallest ``batch_size`` of the row extractors, else ``default``."""
+    sizes = [e.batch_size for e in extractors if e.input == "row" and e.compute_batch is not None]
+    return min(sizes) if sizes else default
+
+
+def _shard_records(rows: Sequence[ManifestRow], extractors, targets: Sequence[tuple], classes: Sequence[str],
+                   segment: tuple | None = None, on_clip=None):
+    """``(target index, serialised example or None, failure or None)`` for each example of ``rows``.
+
+    ``targets`` are ``(store path, feature names, StoreSpec)``; row extractors run
+    batched, chunk by chunk, in row order. The serialised examples have sorted
+    feature keys: byte-identical in every process, run and runner.
+    """
+    import tensorflow as tf
+    step = _chunk_size(extractors, len(rows) or 1)
+    for s in range(0, len(rows), step):
+        chunk = rows[s: s + step]
+        ready = _batched_row_values(chunk, extractors)
+        for row in chunk:
+            meta = meta_values(row, classes)
+            for clip_id, values, errors in _units(row, extractors, segment, ready):
+                for i, (_, names, spec) in enumerate(targets):
+                    errs = [f"{n}: {errors[n]}" for n in names if n in errors]
+                    if errs:
+                        yield i, None, {"clip_id": clip_id, "path": row.path, "error": "; ".join(dict.fromkeys(errs))}
+                        continue
+                    record = encode_example({**meta, "clip_id": clip_id, **{n: values[n] for n in names}}, spec)
+                    # re-serialised with sorted feature keys: byte-identical shards in every process and run
+                    yield i, tf.train.Example.FromString(record).SerializeToString(deterministic=True), None
+            if on_clip is not None:
+                on_clip()
 
 
 def _extract_shard(shard: str, rows: Sequence[ManifestRow], targets: Sequence[tuple], classes: Sequence[str],
@@ -227,21 +291,12 @@ def _extract_shard(shard: str, rows: Sequence[ManifestRow], targets: Sequence[tu
     failures = [[] for _ in targets]
     counts = [0 for _ in targets]
     try:
-        for row in rows:
-            meta = meta_values(row, classes)
-            for clip_id, values, errors in _units(row, needed, segment):
-                for i, (_, names, spec) in enumerate(targets):
-                    errs = [f"{n}: {errors[n]}" for n in names if n in errors]
-                    if errs:
-                        failures[i].append({"clip_id": clip_id, "path": row.path,
-                                            "error": "; ".join(dict.fromkeys(errs))})
-                        continue
-                    record = encode_example({**meta, "clip_id": clip_id, **{n: values[n] for n in names}}, spec)
-                    # re-serialised with sorted feature keys: byte-identical shards in every process and run
-                    writers[i].write(tf.train.Example.FromString(record).SerializeToString(deterministic=True))
-                    counts[i] += 1
-            if on_clip is not None:
-                on_clip()
+        for i, record, failure in _shard_records(rows, needed, targets, classes, segment, on_clip):
+            if failure is not None:
+                failures[i].append(failure)
+            else:
+                writers[i].write(record)
+                counts[i] += 1
     except BaseException:
         for w, p in zip(writers, paths):
             w.close()
@@ -249,11 +304,16 @@ def _extract_shard(shard: str, rows: Sequence[ManifestRow], targets: Sequence[tu
         raise
     for i, (w, p) in enumerate(zip(writers, paths)):
         w.close()
-        rec = p / PROGRESS_DIR / (shard + ".json")
-        tmp = rec.with_name(rec.name + ".tmp")
-        tmp.write_text(json.dumps({"count": counts[i], "failures": failures[i]}, ensure_ascii=False))
-        os.replace(tmp, rec)
-        os.replace(p / (shard + ".tmp"), p / shard)
+        _commit_shard(p, shard, counts[i], failures[i])
+
+
+def _commit_shard(path: Path, shard: str, count: int, failures: list) -> None:
+    """Record a written ``<shard>.tmp`` as finished: progress record first, then the rename."""
+    rec = path / PROGRESS_DIR / (shard + ".json")
+    tmp = rec.with_name(rec.name + ".tmp")
+    tmp.write_text(json.dumps({"count": count, "failures": failures}, ensure_ascii=False))
+    os.replace(tmp, rec)
+    os.replace(path / (shard + ".tmp"), path / shard)
 
 
 def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str | None = None,
@@ -262,7 +322,8 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
                    examples_per_shard: int = 256, compression: str | None = None, overwrite: bool = False,
                    validate: bool = True, progress: bool = True, workers: int = 1,
                    segment_seconds: float | None = None, segment_hop: float | None = None,
-                   raise_on_failures: bool = True) -> list[ExtractResult]:
+                   raise_on_failures: bool = True, runner: str | None = None,
+                   pipeline_args: Sequence[str] = ()) -> list[ExtractResult]:
     """Extract ``features`` of every clip of ``manifest`` into validated TFRecord stores.
 
     Args:
@@ -286,6 +347,12 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
             seed 003's "utterances"); audio extractors only.
         raise_on_failures: raise :class:`StoreWriteError` at the end when clips failed
             (else only report them in the results).
+        runner: ``None`` (default): in this process (or ``workers`` local processes);
+            an Apache Beam runner name (``DirectRunner``, ``FlinkRunner``, ``SparkRunner``,
+            ``DataflowRunner`` ...): the same extraction as a Beam pipeline
+            (:mod:`emozoo.extract.beam`), same shards, spec and validation.
+        pipeline_args: further Beam pipeline options (``--flink_master=...``); with
+            ``DirectRunner``, ``workers`` becomes ``--direct_num_workers`` (multi-processing).
 
     Returns one :class:`ExtractResult` per store.
     """
@@ -357,7 +424,15 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
                 jobs.append((shard, rows, [(str(s["path"]), s["names"], s["spec"]) for s in todo]))
             elif bar is not None:
                 bar.update(len(rows))
-    if workers <= 1 or len(jobs) <= 1:
+    if runner is not None:
+        if bar is not None:
+            bar.close()
+            bar = None
+        if jobs:
+            from emozoo.extract.beam import run_pipeline
+            run_pipeline(jobs, classes, compression, segment=segment, runner=runner,
+                         pipeline_args=pipeline_args, workers=workers, progress=progress)
+    elif workers <= 1 or len(jobs) <= 1:
         for shard, rows, targets in jobs:
             _extract_shard(shard, rows, targets, classes, compression,
                            on_clip=(lambda: bar.update(1)) if bar is not None else None, segment=segment)

@@ -13,6 +13,7 @@ egemaps      ``egemaps`` (88,)          openSMILE eGeMAPS v02 functionals
 fbank        ``fbank`` (None, 128)      128-bin log-Mel filterbank, 25 ms / 10 ms (seed 003)
 spectrogram  ``spectrogram`` (None, 128)  128-bin log FFT spectrogram, 25 ms / 10 ms (seed 003)
 short68      ``short68`` (68,)          pyAudioAnalysis short-term set, clip mean (seed 002)
+minilm       ``minilm`` (384,)          all-MiniLM-L6-v2 sentence embedding of the transcript (row)
 ===========  =========================  ==========================================
 
 Other modalities plug into the same CLI: register a factory returning an
@@ -56,6 +57,10 @@ class Extractor:
             values of two configurations.
         input: ``"audio"`` (the extract runner decodes the clip's audio once for all
             audio extractors) or ``"row"``.
+        compute_batch: optional, ``input="row"`` only: ``(list[ManifestRow]) -> list`` of one
+            array or ``Exception`` per row, so the extract runner makes one batched call
+            (e.g. one encoder pass) for up to ``batch_size`` rows instead of one per row.
+        batch_size: rows per ``compute_batch`` call in the extract runner.
     """
 
     name: str
@@ -64,10 +69,47 @@ class Extractor:
     sample_rate: int = SAMPLE_RATE
     config: str = ""
     input: str = "audio"
+    compute_batch: Callable | None = None
+    batch_size: int = 256
 
     def __post_init__(self):
         if self.input not in ("audio", "row"):
             raise FeatureError(f"extractor {self.name!r}: input must be 'audio' or 'row', got {self.input!r}")
+        if self.compute_batch is not None and self.input != "row":
+            raise FeatureError(f"extractor {self.name!r}: compute_batch needs input='row'")
+        if self.batch_size < 1:
+            raise FeatureError(f"extractor {self.name!r}: batch_size must be >= 1, got {self.batch_size}")
+
+    def batch(self, rows) -> list:
+        """Row extractors: one checked float32 array, or the ``Exception`` it failed with, per row.
+
+        Uses ``compute_batch`` (one encoder call for many rows) where the extractor has
+        one, else ``compute`` row by row; one row's failure never loses the others.
+        """
+        rows = list(rows)
+        if self.input != "row":
+            raise FeatureError(f"{self.name} is an audio extractor; batch() takes manifest rows")
+        if self.compute_batch is None:
+            raw = []
+            for row in rows:
+                try:
+                    raw.append(self.compute(row))
+                except Exception as exc:  # listed per row by the caller
+                    raw.append(exc)
+        else:
+            raw = list(self.compute_batch(rows))
+            if len(raw) != len(rows):
+                raise FeatureError(f"{self.name}: compute_batch returned {len(raw)} results for {len(rows)} rows")
+        out = []
+        for value in raw:
+            if isinstance(value, Exception):
+                out.append(value)
+                continue
+            try:
+                out.append(self._checked(value))
+            except FeatureError as exc:
+                out.append(exc)
+        return out
 
     def __call__(self, *args) -> np.ndarray:
         """``ext(waveform, sample_rate)`` (audio) or ``ext(row)`` (row): checked float32 features."""
@@ -168,3 +210,34 @@ def _short68() -> Extractor:
                                             "pyAudioAnalysis short-term features (34 + 34 deltas), clip mean"),
                      compute, config=f"emozoo.features.short_term:window={st.WINDOW},step={st.STEP};"
                                      f"tf-{tf.__version__};rate={SAMPLE_RATE}")
+
+
+@register_extractor("minilm")
+def _minilm() -> Extractor:
+    """Sentence embedding (all-MiniLM-L6-v2, L2-normalised) of the row's ``transcript``; batched."""
+    from emozoo.features import lexical
+
+    def compute_batch(rows):
+        out: list = [None] * len(rows)
+        todo = []
+        for i, row in enumerate(rows):
+            if not row.transcript.strip():
+                out[i] = FeatureError(f"clip {row.clip_id!r} has an empty transcript: nothing to embed "
+                                      "(fill the manifest's transcript column, or leave the clip out)")
+            else:
+                todo.append(i)
+        if todo:
+            emb = lexical.embed_texts([rows[i].transcript for i in todo], batch_size=64)
+            for j, i in enumerate(todo):
+                out[i] = emb[j]
+        return out
+
+    def compute(row):
+        (value,) = compute_batch([row])
+        if isinstance(value, Exception):
+            raise value
+        return value
+    return Extractor("minilm", FeatureSpec("minilm", "float32", (lexical.EMBED_DIM,),
+                                           "all-MiniLM-L6-v2 sentence embedding of the transcript (mean pooled, L2)"),
+                     compute, config=lexical.feature_config(), input="row", compute_batch=compute_batch,
+                     batch_size=256)
