@@ -84,3 +84,7 @@ class IntegrityError(EmozooError, ValueError):
 
 class ExportError(EmozooError, RuntimeError):
     """Exporting or publishing a model failed; the registry was left unchanged."""
+
+
+class FaceNotFound(FeatureError):
+    """Face detection found no face in an image or video (policy ``error`` of :mod:`emozoo.features.face`)."""
