@@ -14,6 +14,8 @@ fbank        ``fbank`` (None, 128)      128-bin log-Mel filterbank, 25 ms / 10 m
 spectrogram  ``spectrogram`` (None, 128)  128-bin log FFT spectrogram, 25 ms / 10 ms (seed 003)
 short68      ``short68`` (68,)          pyAudioAnalysis short-term set, clip mean (seed 002)
 minilm       ``minilm`` (384,)          all-MiniLM-L6-v2 sentence embedding of the transcript (row)
+dface        ``dface`` (D,)             Dface (zoo ``dface_fer2013``) embedding of the row's face image,
+                                        mean over a video's sampled frames (row; D = 336)
 ===========  =========================  ==========================================
 
 Other modalities plug into the same CLI: register a factory returning an
@@ -241,3 +243,21 @@ def _minilm() -> Extractor:
                                            "all-MiniLM-L6-v2 sentence embedding of the transcript (mean pooled, L2)"),
                      compute, config=lexical.feature_config(), input="row", compute_batch=compute_batch,
                      batch_size=256)
+
+
+@register_extractor("dface")
+def _dface() -> Extractor:
+    """Dface embedding of the row's image (largest MTCNN face, else the whole image) or video (frame mean)."""
+    from emozoo.features.dface import DFaceEmbedder
+
+    emb = DFaceEmbedder()
+
+    def compute(row):
+        (value,) = emb.embed_rows([row])
+        if isinstance(value, Exception):
+            raise value
+        return value
+    return Extractor("dface", FeatureSpec("dface", "float32", (emb.dim,),
+                                          "Dface (DenseNet-BC, FER2013) embedding of the largest face; "
+                                          "video: mean over frames"),
+                     compute, config=emb.config(), input="row", compute_batch=emb.embed_rows, batch_size=64)
