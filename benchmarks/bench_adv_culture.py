@@ -5,7 +5,8 @@
 One ADV ``train_step`` does three parameter updates (one of C, two of E and G) where the BSL step
 (``mode="bsl"``, ``generator_steps=1``: the paper's network trained on L_emo, one update per
 batch) does one; the forward/backward floor of ADV is about 3x BSL's time. The goal is
-ADV <= 3.5x BSL per step.
+ADV <= 3.5x BSL per step. Also timed, for reference: ``bsl_sg2``, BSL with two E/G updates per
+batch (the BSL of ``pipelines/adv_culture_table.py``, which matches ADV's E/G updates).
 
 Both models have the paper's sizes (G 512-256, E/C 500) and see the same batches: real IS10
 vectors from the EmoDB and CASIA stores (half of every batch an unlabelled culture-1 example),
@@ -67,14 +68,17 @@ def load_batches(n_batches: int, batch_size: int, synthetic: bool, seed: int = 0
     return batches, norm, source
 
 
-def make_model(mode: str, jit: bool, norm):
+MODELS = {"adv": dict(mode="adv", generator_steps=2), "bsl": dict(mode="bsl", generator_steps=1),
+          "bsl_sg2": dict(mode="bsl", generator_steps=2)}
+
+
+def make_model(name: str, jit: bool, norm):
     import keras
 
     from emozoo.models.adv_culture import AdversarialCultureModel
 
     keras.utils.set_random_seed(0)
-    kw = dict(num_classes=4, input_dim=1582, num_cultures=2, mode=mode,
-              generator_steps=2 if mode == "adv" else 1, culture_steps=1)
+    kw = dict(num_classes=4, input_dim=1582, num_cultures=2, culture_steps=1, **MODELS[name])
     m = AdversarialCultureModel(**kw)
     m.fit_normalization(*norm)
     m.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit)
@@ -127,10 +131,10 @@ def main(argv=None) -> int:
     rows = []
     for path in ("step", "fit"):
         for jit in (False, True):
-            models = {m: make_model(m, jit, norm) for m in ("adv", "bsl")}
-            times = {"adv": [], "bsl": []}
+            models = {m: make_model(m, jit, norm) for m in MODELS}
+            times = {m: [] for m in MODELS}
             for _ in range(args.repeats):
-                for mode in ("adv", "bsl"):
+                for mode in MODELS:
                     if path == "step":
                         times[mode].append(time_step_path(models[mode], batches, args.steps, jit))
                     else:
@@ -140,11 +144,13 @@ def main(argv=None) -> int:
                    "adv_ms_per_step": 1e3 * med["adv"], "bsl_ms_per_step": 1e3 * med["bsl"],
                    "adv_examples_per_s": args.batch_size / med["adv"], "bsl_examples_per_s": args.batch_size / med["bsl"],
                    "adv_over_bsl_time_per_step": med["adv"] / med["bsl"],
+                   "bsl_sg2_ms_per_step": 1e3 * med["bsl_sg2"],
                    "runs_ms": {m: [round(1e3 * v, 3) for v in vals] for m, vals in times.items()}}
             rows.append(row)
             print(f"{path:>4} jit={str(jit):5}  ADV {row['adv_ms_per_step']:7.2f} ms/step "
                   f"({row['adv_examples_per_s']:8.0f} ex/s)  BSL {row['bsl_ms_per_step']:7.2f} ms/step "
-                  f"({row['bsl_examples_per_s']:8.0f} ex/s)  ADV/BSL {row['adv_over_bsl_time_per_step']:.2f}x", flush=True)
+                  f"({row['bsl_examples_per_s']:8.0f} ex/s)  ADV/BSL {row['adv_over_bsl_time_per_step']:.2f}x  "
+                  f"[BSL with S_G=2 {row['bsl_sg2_ms_per_step']:.2f} ms]", flush=True)
     result = {
         "benchmark": "adv_culture train step throughput: ADV (S_C=1, S_G=2) vs BSL (1 update), same batches",
         "command": "python benchmarks/bench_adv_culture.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip(),

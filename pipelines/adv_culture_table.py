@@ -54,7 +54,15 @@ def experiments(settings):
                   for a in E.CORPORA for b in E.CORPORA if a != b for m in ("bsl", "adv")]
     if "multi" in settings:
         names += [E.experiment_name("multi", m) for m in ("bsl", "adv")]
+    if "ablation" in settings:   # not in the paper: G's objective pushes C to uniform (domain confusion)
+        names += [E.experiment_name("cross", "adv_confusion", source=a, target=b)
+                  for a in E.CORPORA for b in E.CORPORA if a != b]
+        names += [E.experiment_name("multi", "adv_confusion")]
     return names
+
+
+LABEL = {"bsl": "BSL", "adv": "ADV", "adv_confusion": "ADV-conf (ablation)"}
+MODELS = ("bsl", "adv", "adv_confusion")
 
 
 def _atomic_json(path: Path, obj) -> None:
@@ -80,7 +88,8 @@ def _cell(s, key):
 
 def markdown(summary: dict, meta: dict) -> str:
     L = [f"Measured with `{meta['command']}` ({meta['seeds']} seeds, {meta['epochs']} epochs, batch "
-         f"{meta['batch_size']}, {meta['date']}, {meta['seconds']:.0f} s). Mean ± std (ddof=1) over seeds, %; "
+         f"{meta['batch_size']}, {meta['date']}; training + scoring time summed over the runs: "
+         f"{meta['seconds']:.0f} s on {meta['cpus']} CPU cores). Mean ± std (ddof=1) over seeds, %; "
          "predictions pooled over the folds of each seed. ACC = weighted accuracy, MAF1 = macro-F1, "
          "UAR = unweighted average recall. IS10 features, 4 classes (neutral, happy, angry, sad). "
          "Paper rows: Liang et al. 2019 on CHEAVD 2.0 (Chinese) and AFEW (English) video corpora, "
@@ -109,11 +118,11 @@ def markdown(summary: dict, meta: dict) -> str:
             if a == b:
                 continue
             mono = summary.get(E.experiment_name("mono", "bsl", corpus=b), {}).get(b)
-            for m in ("bsl", "adv"):
+            for m in MODELS:
                 s = summary.get(E.experiment_name("cross", m, source=a, target=b), {}).get(b)
                 if not s:
                     continue
-                L.append(f"| {NAMES[a]} -> {NAMES[b]} | {m.upper()} | " + " | ".join(_cell(s, k) for k in METRICS)
+                L.append(f"| {NAMES[a]} -> {NAMES[b]} | {LABEL[m]} | " + " | ".join(_cell(s, k) for k in METRICS)
                          + f" | {_cell(mono, 'accuracy') if mono and m == 'bsl' else ''} |")
             sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b), {}).get(b)
             sa = summary.get(E.experiment_name("cross", "adv", source=a, target=b), {}).get(b)
@@ -122,6 +131,16 @@ def markdown(summary: dict, meta: dict) -> str:
     if gains:
         L.append("| **mean ADV - BSL over the 6 directions** | | " + " | ".join(
             f"{sum(g[k] for g in gains) / len(gains):+.2f}" for k in METRICS) + " | |")
+    conf = []
+    for a in E.CORPORA:
+        for b in E.CORPORA:
+            sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b), {}).get(b)
+            sc = summary.get(E.experiment_name("cross", "adv_confusion", source=a, target=b), {}).get(b)
+            if a != b and sb and sc:
+                conf.append({k: 100 * (sc[k]["mean"] - sb[k]["mean"]) for k in METRICS})
+    if conf:
+        L.append("| **mean ADV-conf - BSL over the 6 directions** | | " + " | ".join(
+            f"{sum(g[k] for g in conf) / len(conf):+.2f}" for k in METRICS) + " | |")
     L += ["", "| Paper (IS10) | model | ACC | MAF1 |", "|---|---|---|---|"]
     for d, v in PAPER["cross"].items():
         for m in ("bsl", "adv"):
@@ -131,10 +150,10 @@ def markdown(summary: dict, meta: dict) -> str:
           f"speaker {E.MULTI_K}-fold inside every corpus; tested per culture)", "",
           "| Model | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in E.CORPORA) + " |",
           "|---|" + "---|---|---|" * len(E.CORPORA)]
-    for m in ("bsl", "adv"):
+    for m in MODELS:
         s = summary.get(E.experiment_name("multi", m), {})
         if s:
-            L.append(f"| {m.upper()} | " + " | ".join(_cell(s[c], k) if c in s else "-" for c in E.CORPORA
+            L.append(f"| {LABEL[m]} | " + " | ".join(_cell(s[c], k) if c in s else "-" for c in E.CORPORA
                                                      for k in METRICS) + " |")
     L += ["", "| Paper (IS10) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|"]
     for m in ("bsl", "adv"):
@@ -145,7 +164,7 @@ def markdown(summary: dict, meta: dict) -> str:
 
 
 def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path, projector_dir: Path | None,
-                max_points: int = 600, seed: int = 0) -> dict:
+                max_points: int = 600, seed: int = 0, variants=("bsl", "adv")) -> dict:
     """Fig. 2: G's output of the cross-culture setting ``source -> target``, BSL vs ADV, by culture."""
     import matplotlib
     matplotlib.use("Agg")
@@ -158,8 +177,8 @@ def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path
     from emozoo.models.adv_culture.adv_culture_task import Part, make_culture_folds, train_fold
 
     info = {"source": source, "target": target, "epochs": epochs, "seed": seed}
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), dpi=72)
-    for ax, mode in zip(axes, ("bsl", "adv")):
+    fig, axes = plt.subplots(1, len(variants), figsize=(4 * len(variants), 3.6), dpi=72)
+    for ax, mode in zip(axes, variants):
         cfg = get_experiment(E.experiment_name("cross", mode, source=source, target=target))
         (fold,), classes = make_culture_folds(cfg.data, root=root)
         params = {k: v for k, v in cfg.model.params.items() if k != "balance_cultures"}
@@ -176,7 +195,7 @@ def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path
         for c, colour in ((0, "tab:blue"), (1, "tab:orange")):
             sel = both.c[idx] == c
             ax.scatter(emb[sel, 0], emb[sel, 1], s=5, c=colour, alpha=0.6, label=NAMES[fold.cultures[c]])
-        ax.set_title(f"{mode.upper()}: linear culture probe on z {100 * probe:.0f}%", fontsize=9)
+        ax.set_title(f"{LABEL[mode]}: linear culture probe on z {100 * probe:.0f}%", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
         if projector_dir is not None:
@@ -198,7 +217,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=E.CPU_PRESET["seeds"])
     ap.add_argument("--epochs", type=int, default=E.CPU_PRESET["epochs"])
-    ap.add_argument("--settings", default="mono,cross,multi")
+    ap.add_argument("--settings", default="mono,cross,multi",
+                    help="comma list of mono, cross, multi, ablation (ablation: ADV with the domain-confusion "
+                         "generator objective, not in the paper; adds ~8 min on 2 cores)")
     ap.add_argument("--out", default=str(REPO / "benchmarks/results/adv_culture.json"))
     ap.add_argument("--markdown", default=str(REPO / "docs/methods/adv_culture_table.md"))
     ap.add_argument("--tsne", default=str(REPO / "docs/methods/adv_culture_tsne.png"),
@@ -240,17 +261,23 @@ def main(argv=None) -> int:
                 _atomic_json(out, results)
         results["summary"] = summarise(results)
         results["seconds"] = spent + time.time() - t0
-        meta = {"command": "python pipelines/adv_culture_table.py", "seeds": args.seeds, "epochs": args.epochs,
+        default = ap.get_default("settings")
+        command = "python pipelines/adv_culture_table.py" + (f" --settings {args.settings}"
+                                                             if args.settings != default else "")
+        run_seconds = sum(r["seconds"] for name in experiments(args.settings.split(","))
+                          for r in results["runs"].get(name, {}).values())
+        meta = {"command": command, "seeds": args.seeds, "epochs": args.epochs, "cpus": os.cpu_count(),
                 "batch_size": E.CPU_PRESET["batch_size"], "date": time.strftime("%Y-%m-%d", time.gmtime()),
-                "seconds": results["seconds"]}
+                "seconds": run_seconds}
         md = markdown(results["summary"], meta)
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(md)
         print(md)
         if args.tsne:
             src, tgt = args.tsne_pair.split(",")
+            variants = ("bsl", "adv") + (("adv_confusion",) if "ablation" in args.settings else ())
             results["tsne"] = tsne_figure(src, tgt, Path(args.tsne), args.epochs, Path(args.root),
-                                          REPO / "runs" / "adv_culture_tsne")
+                                          REPO / "runs" / "adv_culture_tsne", variants=variants)
             print("Fig. 2:", json.dumps(results["tsne"]))
         _atomic_json(out, results)
     except EmozooError as exc:

@@ -9,6 +9,8 @@ Speech cultures: EmoDB (German), CASIA (Mandarin), RAVDESS (English); IS10 featu
   unlabelled), tested on B; the six ordered pairs (Table 3);
 * ``adv_culture/multi/emodb+casia+ravdess/is10/{bsl,adv}``: all three cultures labelled, smaller
   ones upsampled, k = 4 speaker folds inside every corpus, tested per culture (Table 4).
+* ``.../adv_confusion`` (cross and multi): ablation, not in the paper: G minimises
+  ``L_emo + alpha * L_conf`` (C pushed to the uniform culture distribution) instead of eq. 5.
 
 The defaults are the *CPU preset* of ``pipelines/adv_culture_table.py``: the paper's network and
 optimiser (G 512-256, E and C 500, dropout, Adam 1e-4 for the three optimisers, alpha 1,
@@ -34,10 +36,15 @@ MONO_K = {"emodb": 5, "casia": 4, "ravdess": 5}   # speaker folds: CASIA has onl
 MULTI_K = 4
 
 
-def _exp(name, mode, data, description) -> ExperimentConfig:
+# model variants: the paper's two, and an ablation of the generator objective (not in the paper)
+VARIANTS = {"bsl": {"mode": "bsl"}, "adv": {"mode": "adv"},
+            "adv_confusion": {"mode": "adv", "generator_objective": "confusion"}}
+
+
+def _exp(name, variant, data, description) -> ExperimentConfig:
     # culture index i = the i-th corpus (the cross-culture target last); the source cultures are labelled
     cultures = list(data.corpora) + ([data.target] if data.target else [])
-    model = {**MODEL, "mode": mode, "num_cultures": len(cultures), "culture_names": cultures,
+    model = {**MODEL, **VARIANTS[variant], "num_cultures": len(cultures), "culture_names": cultures,
              "labelled_cultures": list(range(len(data.corpora)))}
     return ExperimentConfig(name=name, model=ModelConfig("adv_culture", model),
                             data=data, optimizer=OptimizerConfig("adam", LEARNING_RATE),
@@ -83,7 +90,7 @@ def _register_multi(mode, features):
     def factory():
         return _exp(name, mode, DataConfig(corpora=CORPORA, features=features, protocol="multi_corpus",
                                            protocol_kwargs={"k": MULTI_K}, valid_speakers=0),
-                    f"multi-culture {'+'.join(CORPORA)}, {features}, {mode.upper()}: all cultures labelled, "
+                    f"multi-culture {'+'.join(CORPORA)}, {features}, {mode}: all cultures labelled, "
                     f"smaller ones upsampled, speaker {MULTI_K}-fold in every corpus, tested per culture (Table 4)")
 
 
@@ -92,7 +99,7 @@ for _f in FEATURES:
         _register_mono(_c, _f)
         for _t in CORPORA:
             if _t != _c:
-                for _m in ("bsl", "adv"):
+                for _m in VARIANTS:
                     _register_cross(_c, _t, _m, _f)
-    for _m in ("bsl", "adv"):
+    for _m in VARIANTS:
         _register_multi(_m, _f)

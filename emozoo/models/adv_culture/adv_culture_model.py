@@ -13,6 +13,7 @@ from emozoo.models import register_model
 from emozoo.models.adv_culture.culture_standardization import CultureStandardization
 
 MODES = ("adv", "bsl")
+GENERATOR_OBJECTIVES = ("paper", "confusion")
 
 
 def _mlp(units, dropout, activation, name):
@@ -87,6 +88,12 @@ class AdversarialCultureModel(keras.Model):
         culture_steps: S_C (paper: 1).
         generator_steps: S_G (paper: 2): E/G updates per batch (also in BSL mode).
         learning_rate: Adam learning rate of the optimisers ``compile()`` creates (paper: 1e-4).
+        generator_objective: ``"paper"``: ``L_gen = L_emo - alpha * L_cul`` (eq. 5); ``"confusion"``
+            (not in the paper, an ablation): ``L_gen = L_emo + alpha * L_conf`` with ``L_conf`` the
+            cross-entropy between the uniform culture distribution and C's prediction (the domain
+            confusion loss of Tzeng et al., the paper's ref. [12]): G is rewarded for making C
+            *uncertain*, not confidently wrong (eq. 5 is unbounded: a G that flips the cultures
+            maximises it while z still carries culture).
         labelled_cultures: culture indices whose emotion labels may be used (``None`` = all);
             labels of other cultures are masked out of L_emo even when present (a second guard,
             beside ``y = -1``, that the target culture's labels never train E or G).
@@ -112,6 +119,7 @@ class AdversarialCultureModel(keras.Model):
                  generator_units: Sequence[int] = (512, 256), emotion_units: Sequence[int] = (500,),
                  culture_units: Sequence[int] = (500,), dropout: float = 0.5, alpha: float = 1.0,
                  culture_steps: int = 1, generator_steps: int = 2, learning_rate: float = 1e-4,
+                 generator_objective: str = "paper",
                  labelled_cultures: Sequence[int] | None = None, feature_names: Sequence[str] = ("features",),
                  input_dims: Sequence[int] | None = None, culture_names: Sequence[str] | None = None,
                  activation: str = "relu", **kwargs):
@@ -128,6 +136,7 @@ class AdversarialCultureModel(keras.Model):
         self.culture_steps = int(culture_steps)
         self.generator_steps = int(generator_steps)
         self.learning_rate = float(learning_rate)
+        self.generator_objective = str(generator_objective).lower()
         self.labelled_cultures = None if labelled_cultures is None else tuple(int(c) for c in labelled_cultures)
         self.feature_names = tuple(str(n) for n in feature_names)
         self.input_dims = None if input_dims is None else tuple(int(d) for d in input_dims)
@@ -154,12 +163,16 @@ class AdversarialCultureModel(keras.Model):
         self.emotion_loss_tracker = keras.metrics.Mean(name="emotion_loss")
         self.culture_loss_tracker = keras.metrics.Mean(name="culture_loss")
         self.culture_accuracy_tracker = keras.metrics.Mean(name="culture_accuracy")
+        self.confusion_loss_tracker = keras.metrics.Mean(name="confusion_loss")
         self.confusion = ConfusionMatrixMetric(self.num_classes, name="confusion")
         self.emotion_optimizer = None
         self.culture_optimizer = None
         self.build((None, self.input_dim))
 
     def _validate(self):
+        if self.generator_objective not in GENERATOR_OBJECTIVES:
+            raise ExperimentError(f"generator_objective must be one of {GENERATOR_OBJECTIVES}, "
+                                  f"got {self.generator_objective!r}")
         if self.mode not in MODES:
             raise ExperimentError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.num_classes < 2 or self.input_dim < 1:
@@ -272,6 +285,13 @@ class AdversarialCultureModel(keras.Model):
             correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), culture), tf.float32)
         return loss, correct
 
+    def _per_example_confusion_loss(self, logits):
+        """Cross-entropy between the uniform culture distribution and C's prediction."""
+        if self.num_cultures == 2:
+            l = logits[:, 0]
+            return 0.5 * (tf.nn.softplus(-l) + tf.nn.softplus(l))
+        return -tf.reduce_mean(tf.nn.log_softmax(logits, axis=-1), axis=-1)
+
     def _emotion_terms(self, y, mask, logits):
         y_safe = tf.where(mask > 0, y, tf.zeros_like(y))
         per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_safe, logits=logits)
@@ -311,7 +331,7 @@ class AdversarialCultureModel(keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.emotion_loss_tracker, self.culture_loss_tracker,
-                self.culture_accuracy_tracker, self.confusion]
+                self.culture_accuracy_tracker, self.confusion_loss_tracker, self.confusion]
 
     def _prepare(self, data):
         """Normalised features, culture labels, labelled mask and the step's global counts."""
@@ -338,17 +358,21 @@ class AdversarialCultureModel(keras.Model):
         """One Adam update of theta_E on L_emo and of theta_G on L_gen, C fixed (inner loop 2)."""
         g_vars = self.feature_generator.trainable_variables
         e_vars = self.emotion_classifier.trainable_variables
-        per_cul = correct = None
+        per_cul = correct = per_conf = None
         with tf.GradientTape() as tape:
             z = self.feature_generator(xn, training=True)
             logits = self.emotion_classifier(z, training=True)
             per_emo = self._emotion_terms(y, mask, logits)
             emotion_loss = tf.reduce_sum(per_emo * w) / n_lab                    # L_emo (eq. 2)
             if self.adversarial:
-                per_cul, correct = self._per_example_culture_loss(
-                    c_lab, self.culture_classifier(z, training=True))              # C fixed: not updated here
+                c_logits = self.culture_classifier(z, training=True)             # C fixed: not updated here
+                per_cul, correct = self._per_example_culture_loss(c_lab, c_logits)
                 culture_loss = tf.reduce_sum(per_cul) / n_all                    # L_cul (eq. 4)
-                generator_loss = emotion_loss - self.alpha * culture_loss        # L_gen (eq. 5)
+                if self.generator_objective == "paper":
+                    generator_loss = emotion_loss - self.alpha * culture_loss    # L_gen = L_emo - alpha L_cul (eq. 5)
+                else:                                                            # ablation: domain confusion
+                    per_conf = self._per_example_confusion_loss(c_logits)
+                    generator_loss = emotion_loss + self.alpha * tf.reduce_sum(per_conf) / n_all
             else:
                 generator_loss = emotion_loss
         # L_cul does not depend on theta_E, so d L_gen / d theta_E = d L_emo / d theta_E: one
@@ -356,7 +380,7 @@ class AdversarialCultureModel(keras.Model):
         grads = tape.gradient(generator_loss, g_vars + e_vars)
         self.emotion_optimizer.apply_gradients(zip(grads[len(g_vars):], e_vars))   # Adam update theta_E, L_emo
         self.optimizer.apply_gradients(zip(grads[:len(g_vars)], g_vars))          # Adam update theta_G, L_gen
-        return logits, per_emo, per_cul, correct
+        return logits, per_emo, per_cul, correct, per_conf
 
     def train_step(self, data):
         """One round of Algorithm 1 on this batch: S_C updates of C, then S_G updates of E and G."""
@@ -367,7 +391,7 @@ class AdversarialCultureModel(keras.Model):
             for _ in range(self.culture_steps):                    # for iter in S_C (unrolled in the graph)
                 self.culture_update(xn, c_lab, n_all)
         for _ in range(self.generator_steps):                      # for iter in S_G
-            logits, per_emo, per_cul, correct = self.generator_update(xn, c_lab, y, w, mask, n_lab, n_all)
+            logits, per_emo, per_cul, correct, per_conf = self.generator_update(xn, c_lab, y, w, mask, n_lab, n_all)
         # metrics of the last G/E iteration (per-example values, summed over replicas by the trackers)
         self.emotion_loss_tracker.update_state(per_emo, sample_weight=mask * w)   # mean over labelled examples
         self.loss_tracker.update_state(per_emo, sample_weight=mask * w)
@@ -375,6 +399,8 @@ class AdversarialCultureModel(keras.Model):
         if self.adversarial:
             self.culture_loss_tracker.update_state(per_cul)
             self.culture_accuracy_tracker.update_state(correct)
+            if per_conf is not None:
+                self.confusion_loss_tracker.update_state(per_conf)
         return self._results()
 
     def test_step(self, data):
@@ -405,8 +431,12 @@ class AdversarialCultureModel(keras.Model):
         out = {"loss": self.loss_tracker.result(), "emotion_loss": self.emotion_loss_tracker.result()}
         if self.adversarial:
             cl = self.culture_loss_tracker.result()
-            out.update({"culture_loss": cl, "generator_loss": out["emotion_loss"] - self.alpha * cl,
-                        "culture_accuracy": self.culture_accuracy_tracker.result()})
+            out.update({"culture_loss": cl, "culture_accuracy": self.culture_accuracy_tracker.result()})
+            if self.generator_objective == "paper":
+                out["generator_loss"] = out["emotion_loss"] - self.alpha * cl
+            else:
+                out["confusion_loss"] = self.confusion_loss_tracker.result()
+                out["generator_loss"] = out["emotion_loss"] + self.alpha * out["confusion_loss"]
         out.update(self.confusion.result())
         return out
 
@@ -496,7 +526,7 @@ class AdversarialCultureModel(keras.Model):
                 "generator_units": list(self.generator_units), "emotion_units": list(self.emotion_units),
                 "culture_units": list(self.culture_units), "dropout": self.dropout, "alpha": self.alpha,
                 "culture_steps": self.culture_steps, "generator_steps": self.generator_steps,
-                "learning_rate": self.learning_rate,
+                "learning_rate": self.learning_rate, "generator_objective": self.generator_objective,
                 "labelled_cultures": None if self.labelled_cultures is None else list(self.labelled_cultures),
                 "feature_names": list(self.feature_names),
                 "input_dims": None if self.input_dims is None else list(self.input_dims),

@@ -73,6 +73,26 @@ def test_culture_update_decreases_and_generator_update_increases_culture_loss():
             assert after_g > before_g, ("G update must increase L_cul", before_g, after_g)
 
 
+def test_confusion_objective_generator_update_moves_culture_classifier_towards_uniform():
+    """Ablation objective (not in the paper): G's update lowers the uniform-target cross-entropy."""
+    keras.utils.set_random_seed(0)
+    x, c, y, _ = separable_problem()
+    m = AdversarialCultureModel(**{**TINY, "generator_units": (16, 8), "culture_units": (16,),
+                                   "generator_objective": "confusion"})
+    m.fit_normalization(x)
+    m.compile(optimizer=keras.optimizers.Adam(1e-2))
+    xn, c_lab, yy, w, mask, n_lab, n_all = m._prepare(batch(x, c, y))
+    conf = lambda: float(tf.reduce_mean(m._per_example_confusion_loss(  # noqa: E731
+        m.culture_classifier(m.feature_generator(xn, training=False), training=False))))
+    for _ in range(3):
+        m.culture_update(xn, c_lab, n_all)
+        before = conf()
+        m.generator_update(xn, c_lab, yy, w, mask, n_lab, n_all)
+        assert conf() < before
+    logs = m.train_on_batch(*batch(x, c, y), return_dict=True)
+    assert "confusion_loss" in logs and np.isfinite(logs["generator_loss"])
+
+
 def test_prediction_does_not_depend_on_culture_classifier(tmp_path):
     x, c, y, _ = separable_problem(n=32)
     m = AdversarialCultureModel(**{**TINY, "dropout": 0.3})
