@@ -241,9 +241,9 @@ class FaceCropper:
 
     def config(self) -> str:
         """Everything that determines the crops (for a store's ``extract.json``)."""
-        import mtcnn
+        from importlib.metadata import version
 
-        return (f"mtcnn-{getattr(mtcnn, '__version__', '?')}:min_face={self.min_face_size},"
+        return (f"mtcnn-{version('mtcnn')}:min_face={self.min_face_size},"
                 f"thresholds={','.join(map(str, self.thresholds))};largest;margin={self.margin};"
                 f"align={self.align};grey=601;size={self.size};policy={self.policy}")
 
