@@ -25,7 +25,9 @@ setup(
         "safetensors>=0.4",
     ],
     extras_require={
-        "test": ["pytest>=8", "librosa>=0.10", "tokenizers>=0.15"],
+        # apache-beam: tests/extract/test_beam_extract.py (the --runner path); it pins protobuf<7,
+        # pyarrow<26, pillow<13, all within tensorflow's and emozoo's ranges
+        "test": ["pytest>=8", "librosa>=0.10", "tokenizers>=0.15", "apache-beam>=2.60"],
         "gpu": ["tensorflow[and-cuda]~=2.21.0"],
         "beam": ["apache-beam>=2.60"],
     },

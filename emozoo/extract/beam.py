@@ -55,6 +55,8 @@ def _direct_args(pipeline_args: Sequence[str], workers: int) -> list[str]:
         args.append(f"--direct_num_workers={max(1, workers)}")
     if not any(a.startswith("--direct_running_mode") for a in args):
         args.append("--direct_running_mode=multi_processing")
+    if not any(a.startswith("--default_sdk_harness_log_level") for a in args):
+        args.append("--default_sdk_harness_log_level=WARNING")   # the workers' INFO lines drown the output
     return args
 
 

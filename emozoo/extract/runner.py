@@ -103,19 +103,25 @@ def plan_shards(manifest: Manifest, *, split_by: str = "split",
     return plan
 
 
-def _fingerprint(rows: Sequence[ManifestRow]) -> str:
+def _fingerprint(rows: Sequence[ManifestRow], with_text: bool = False) -> str:
+    """Hash of what the stored values depend on; ``with_text``: the (non-empty) transcripts too,
+    for stores of row extractors (text embeddings), so an edited transcript is not skipped on resume."""
     h = hashlib.sha256()
     for r in rows:
-        h.update(json.dumps([r.clip_id, r.path, r.emotion, r.speaker, r.culture, r.split], ensure_ascii=False)
-                 .encode("utf-8"))
+        key = [r.clip_id, r.path, r.emotion, r.speaker, r.culture, r.split]
+        if with_text and r.transcript:
+            key.append(r.transcript)
+        h.update(json.dumps(key, ensure_ascii=False).encode("utf-8"))
     return h.hexdigest()[:16]
 
 
 def _plan_record(plan, extractors, classes, label_set, compression) -> dict:
+    with_text = any(e.input == "row" for e in extractors)
     return {
         "features": {e.name: e.config for e in extractors},
         "classes": list(classes), "label_set": label_set, "compression": compression,
-        "shards": {split: [[_shard_name(split, k, len(shards), compression), len(rows), _fingerprint(rows)]
+        "shards": {split: [[_shard_name(split, k, len(shards), compression), len(rows),
+                            _fingerprint(rows, with_text)]
                            for k, rows in enumerate(shards)] for split, shards in plan.items()},
     }
 

