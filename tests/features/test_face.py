@@ -146,3 +146,16 @@ def test_video_previous_frame_policy(data_dir, tmp_path):
 def _decoded(path):
     from emozoo.data.video import read_video
     return read_video(path, grey=False)
+
+
+def test_alignment_levels_the_eyes():
+    from emozoo.features.face import _rotate_to_eyes
+
+    rgb = np.zeros((100, 100, 3), np.uint8)
+    rgb[38:43, 28:33] = 255                                     # left eye at (30, 40)
+    rgb[58:63, 68:73] = 255                                     # right eye at (70, 60)
+    box = FaceBox(20, 20, 60, 60, 0.99, {"left_eye": (30.0, 40.0), "right_eye": (70.0, 60.0)})
+    out = _rotate_to_eyes(rgb, box)[:, :, 0].astype(float)
+    rows = [np.unravel_index(np.argmax(out[:, sl]), out[:, sl].shape)[0] for sl in (slice(0, 50), slice(50, 100))]
+    assert abs(rows[0] - rows[1]) <= 1 and abs(rows[0] - 50) <= 2   # level, about the centre row
+    assert _rotate_to_eyes(rgb, FaceBox(0, 0, 10, 10, 0.9)) is rgb  # no landmarks: unchanged
