@@ -112,6 +112,10 @@ def _sweep(root: Path, reg: dict) -> None:
     if staging.exists():
         for p in staging.iterdir():
             shutil.rmtree(p, ignore_errors=True)
+        try:
+            staging.rmdir()
+        except OSError:
+            pass
     live = {e["path"] for e in reg["models"].values()}
     for entry in reg["models"].values():
         parent = root / entry["path"].split("/")[0]

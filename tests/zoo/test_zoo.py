@@ -84,7 +84,7 @@ def test_interrupted_export_leaves_registry_unchanged(zoo, tiny_model):
         publish("tiny", broken, {**CARD, "description": "new"}, zoo)
     assert (zoo / "registry.json").read_text() == before
     assert sorted(p.name for p in (zoo / "tiny").iterdir()) == versions
-    assert not any((zoo / ".staging").iterdir())
+    assert not (zoo / ".staging").exists() or not any((zoo / ".staging").iterdir())
     emozoo.load("tiny", zoo)  # the previous model still loads
 
 

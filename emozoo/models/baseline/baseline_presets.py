@@ -17,7 +17,7 @@ PRESETS = {
         "train_command": "python -m emozoo.train --experiment baseline/emodb/is10/all "
                          "--model-dir runs/baseline_emodb_is10_all",
         "training_corpora": ["emodb"],
-        "protocol": "all EmoDB speakers but one, held out for model selection on validation UAR; 4-class clips only",
+        "protocol": "all EmoDB speakers but two, held out for model selection on validation UAR; 4-class clips only",
         "label_set": "4class",
         "input": {
             "file": "mono audio file (any rate: resampled to 16 kHz), IS10 computed in Python with openSMILE",
