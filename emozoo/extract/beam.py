@@ -174,7 +174,7 @@ def run_pipeline(jobs: Sequence[tuple], classes: Sequence[str], compression: str
                  progress: bool = True) -> dict:
     """Run the extraction of ``jobs`` on Beam ``runner``; blocks until done.
 
-    Returns ``{"runner", "units", "clips", "seconds"}``. Raises :class:`EmozooError`
+    Returns ``{"runner", "clips", "shards", "seconds"}``. Raises :class:`EmozooError`
     when Beam is missing or the pipeline fails.
     """
     from apache_beam.options.pipeline_options import PipelineOptions

@@ -416,7 +416,7 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
 
     total = sum(len(r) for shards in plan.values() for r in shards)
     bar = None
-    if progress:
+    if progress and runner is None:       # a Beam run prints its own start and end lines
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=f"extract {corpus} [{','.join(features)}]", unit="clip")
     jobs = []
@@ -431,9 +431,6 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
             elif bar is not None:
                 bar.update(len(rows))
     if runner is not None:
-        if bar is not None:
-            bar.close()
-            bar = None
         if jobs:
             from emozoo.extract.beam import run_pipeline
             run_pipeline(jobs, classes, compression, segment=segment, runner=runner,
