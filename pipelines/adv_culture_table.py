@@ -45,19 +45,20 @@ PAPER = {
 }
 
 
-def experiments(settings):
+def experiments(settings, features="is10"):
+    f = dict(features=features)
     names = []
     if "mono" in settings:
-        names += [E.experiment_name("mono", "bsl", corpus=c) for c in E.CORPORA]
+        names += [E.experiment_name("mono", "bsl", corpus=c, **f) for c in E.CORPORA]
     if "cross" in settings:
-        names += [E.experiment_name("cross", m, source=a, target=b)
+        names += [E.experiment_name("cross", m, source=a, target=b, **f)
                   for a in E.CORPORA for b in E.CORPORA if a != b for m in ("bsl", "adv")]
     if "multi" in settings:
-        names += [E.experiment_name("multi", m) for m in ("bsl", "adv")]
+        names += [E.experiment_name("multi", m, **f) for m in ("bsl", "adv")]
     if "ablation" in settings:   # not in the paper: G's objective pushes C to uniform (domain confusion)
-        names += [E.experiment_name("cross", "adv_confusion", source=a, target=b)
+        names += [E.experiment_name("cross", "adv_confusion", source=a, target=b, **f)
                   for a in E.CORPORA for b in E.CORPORA if a != b]
-        names += [E.experiment_name("multi", "adv_confusion")]
+        names += [E.experiment_name("multi", "adv_confusion", **f)]
     return names
 
 
@@ -86,12 +87,14 @@ def _cell(s, key):
     return f"{100 * s[key]['mean']:.2f} ± {100 * s[key]['std']:.2f}"
 
 
-def markdown(summary: dict, meta: dict) -> str:
+def markdown(summary: dict, meta: dict, features: str = "is10") -> str:
+    F = dict(features=features)
+    label = {"is10": "IS10", "egemaps": "eGeMAPS"}.get(features, features)
     L = [f"Measured with `{meta['command']}` ({meta['seeds']} seeds, {meta['epochs']} epochs, batch "
          f"{meta['batch_size']}, {meta['date']}; training + scoring time summed over the runs: "
          f"{meta['seconds']:.0f} s on {meta['cpus']} CPU cores). Mean ± std (ddof=1) over seeds, %; "
          "predictions pooled over the folds of each seed. ACC = weighted accuracy, MAF1 = macro-F1, "
-         "UAR = unweighted average recall. IS10 features, 4 classes (neutral, happy, angry, sad). "
+         f"UAR = unweighted average recall. {label} features, 4 classes (neutral, happy, angry, sad). "
          "Paper rows: Liang et al. 2019 on CHEAVD 2.0 (Chinese) and AFEW (English) video corpora, "
          "their official test sets: different corpora, speakers, sizes and class balance; for "
          "reference only, not comparable number for number.", ""]
@@ -101,9 +104,9 @@ def markdown(summary: dict, meta: dict) -> str:
           "|---|" + "---|---|---|" * len(E.CORPORA)]
     row = []
     for c in E.CORPORA:
-        s = summary.get(E.experiment_name("mono", "bsl", corpus=c), {}).get(c)
+        s = summary.get(E.experiment_name("mono", "bsl", corpus=c, **F), {}).get(c)
         row += [_cell(s, k) if s else "-" for k in METRICS]
-    L.append("| IS10 (ours) | " + " | ".join(row) + " |")
+    L.append(f"| {label} (ours) | " + " | ".join(row) + " |")
     L += ["", "| Paper (IS10) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|",
           f"| IS10 | {PAPER['mono']['CHEAVD 2.0'][0]} | {PAPER['mono']['CHEAVD 2.0'][1]} | "
           f"{PAPER['mono']['AFEW'][0]} | {PAPER['mono']['AFEW'][1]} |", ""]
@@ -117,15 +120,15 @@ def markdown(summary: dict, meta: dict) -> str:
         for b in E.CORPORA:
             if a == b:
                 continue
-            mono = summary.get(E.experiment_name("mono", "bsl", corpus=b), {}).get(b)
+            mono = summary.get(E.experiment_name("mono", "bsl", corpus=b, **F), {}).get(b)
             for m in MODELS:
-                s = summary.get(E.experiment_name("cross", m, source=a, target=b), {}).get(b)
+                s = summary.get(E.experiment_name("cross", m, source=a, target=b, **F), {}).get(b)
                 if not s:
                     continue
                 L.append(f"| {NAMES[a]} -> {NAMES[b]} | {LABEL[m]} | " + " | ".join(_cell(s, k) for k in METRICS)
                          + f" | {_cell(mono, 'accuracy') if mono and m == 'bsl' else ''} |")
-            sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b), {}).get(b)
-            sa = summary.get(E.experiment_name("cross", "adv", source=a, target=b), {}).get(b)
+            sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b, **F), {}).get(b)
+            sa = summary.get(E.experiment_name("cross", "adv", source=a, target=b, **F), {}).get(b)
             if sa and sb:
                 gains.append({k: 100 * (sa[k]["mean"] - sb[k]["mean"]) for k in METRICS})
     if gains:
@@ -134,8 +137,8 @@ def markdown(summary: dict, meta: dict) -> str:
     conf = []
     for a in E.CORPORA:
         for b in E.CORPORA:
-            sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b), {}).get(b)
-            sc = summary.get(E.experiment_name("cross", "adv_confusion", source=a, target=b), {}).get(b)
+            sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b, **F), {}).get(b)
+            sc = summary.get(E.experiment_name("cross", "adv_confusion", source=a, target=b, **F), {}).get(b)
             if a != b and sb and sc:
                 conf.append({k: 100 * (sc[k]["mean"] - sb[k]["mean"]) for k in METRICS})
     if conf:
@@ -151,7 +154,7 @@ def markdown(summary: dict, meta: dict) -> str:
           "| Model | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in E.CORPORA) + " |",
           "|---|" + "---|---|---|" * len(E.CORPORA)]
     for m in MODELS:
-        s = summary.get(E.experiment_name("multi", m), {})
+        s = summary.get(E.experiment_name("multi", m, **F), {})
         if s:
             L.append(f"| {LABEL[m]} | " + " | ".join(_cell(s[c], k) if c in s else "-" for c in E.CORPORA
                                                      for k in METRICS) + " |")
@@ -220,14 +223,20 @@ def main(argv=None) -> int:
     ap.add_argument("--settings", default="mono,cross,multi",
                     help="comma list of mono, cross, multi, ablation (ablation: ADV with the domain-confusion "
                          "generator objective, not in the paper; adds ~8 min on 2 cores)")
-    ap.add_argument("--out", default=str(REPO / "benchmarks/results/adv_culture.json"))
-    ap.add_argument("--markdown", default=str(REPO / "docs/methods/adv_culture_table.md"))
-    ap.add_argument("--tsne", default=str(REPO / "docs/methods/adv_culture_tsne.png"),
-                    help="Fig. 2 PNG ('' to skip)")
+    ap.add_argument("--features", default="is10", choices=E.FEATURES, help="feature stores (tfrecords/<corpus>_<features>)")
+    ap.add_argument("--out", help="results JSON (default benchmarks/results/adv_culture[_<features>].json)")
+    ap.add_argument("--markdown", help="tables (default docs/methods/adv_culture_table[_<features>].md)")
+    ap.add_argument("--tsne", help="Fig. 2 PNG ('' to skip; default docs/methods/adv_culture_tsne.png for is10, "
+                                   "skipped for other features)")
     ap.add_argument("--tsne-pair", default="casia,ravdess", help="source,target of Fig. 2")
     ap.add_argument("--root", default=str(REPO), help="folder the store paths (tfrecords/...) resolve against")
     ap.add_argument("--fresh", action="store_true", help="ignore finished runs in --out")
     args = ap.parse_args(argv)
+    suffix = "" if args.features == "is10" else f"_{args.features}"
+    args.out = args.out or str(REPO / f"benchmarks/results/adv_culture{suffix}.json")
+    args.markdown = args.markdown or str(REPO / f"docs/methods/adv_culture_table{suffix}.md")
+    if args.tsne is None:
+        args.tsne = str(REPO / "docs/methods/adv_culture_tsne.png") if args.features == "is10" else ""
 
     from emozoo.errors import EmozooError
     from emozoo.models.adv_culture.adv_culture_task import make_culture_folds, run_setting
@@ -242,7 +251,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     spent = float(results.get("seconds", 0.0))
     try:
-        for name in experiments(args.settings.split(",")):
+        for name in experiments(args.settings.split(","), args.features):
             cfg = apply_overrides(get_experiment(name), [f"trainer.epochs={args.epochs}"])
             runs = results["runs"].setdefault(name, {})
             todo = [s for s in range(args.seeds) if str(s) not in runs]
@@ -260,16 +269,18 @@ def main(argv=None) -> int:
                 results["seconds"] = spent + time.time() - t0
                 _atomic_json(out, results)
         results["summary"] = summarise(results)
+        results["features"] = args.features
         results["seconds"] = spent + time.time() - t0
         default = ap.get_default("settings")
-        command = "python pipelines/adv_culture_table.py" + (f" --settings {args.settings}"
-                                                             if args.settings != default else "")
-        run_seconds = sum(r["seconds"] for name in experiments(args.settings.split(","))
+        command = ("python pipelines/adv_culture_table.py"
+                   + (f" --features {args.features}" if args.features != "is10" else "")
+                   + (f" --settings {args.settings}" if args.settings != default else ""))
+        run_seconds = sum(r["seconds"] for name in experiments(args.settings.split(","), args.features)
                           for r in results["runs"].get(name, {}).values())
         meta = {"command": command, "seeds": args.seeds, "epochs": args.epochs, "cpus": os.cpu_count(),
                 "batch_size": E.CPU_PRESET["batch_size"], "date": time.strftime("%Y-%m-%d", time.gmtime()),
                 "seconds": run_seconds}
-        md = markdown(results["summary"], meta)
+        md = markdown(results["summary"], meta, args.features)
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(md)
         print(md)

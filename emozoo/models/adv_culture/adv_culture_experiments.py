@@ -1,6 +1,7 @@
 """Registered experiments of the cross-culture adversarial method (Liang et al. 2019, sec. 4.2).
 
-Speech cultures: EmoDB (German), CASIA (Mandarin), RAVDESS (English); IS10 features; 4 classes
+Speech cultures: EmoDB (German), CASIA (Mandarin), RAVDESS (English); IS10 features (and the same
+experiments with ``egemaps`` in place of ``is10``); 4 classes
 (neutral, happy, angry, sad). Names:
 
 * ``adv_culture/mono/<corpus>/is10/bsl``: mono-culture, speaker-independent k folds (k = 5;
@@ -25,7 +26,7 @@ from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, Optim
 
 CORPORA = ("emodb", "casia", "ravdess")
 CULTURE = {"emodb": "German", "casia": "Mandarin", "ravdess": "English"}
-FEATURES = ("is10",)
+FEATURES = ("is10", "egemaps")   # openSMILE IS10 (1582) and eGeMAPS v02 (88) functionals
 
 # Liang et al. 2019 sec. 4.2
 MODEL = dict(generator_units=[512, 256], emotion_units=[500], culture_units=[500], dropout=0.5, alpha=1.0,

@@ -58,9 +58,10 @@ def test_mono_and_multi_are_speaker_independent(stores):
 
 def test_registry_and_one_tiny_run(stores):
     names = list_experiments("adv_culture/")
-    assert len([n for n in names if n.startswith("adv_culture/cross/") and n.endswith(("/bsl", "/adv"))]) == 12
+    assert len([n for n in names if n.startswith("adv_culture/cross/") and n.endswith(("/is10/bsl", "/is10/adv"))]) == 12
+    assert "adv_culture/cross/casia_to_ravdess/egemaps/adv" in names
     assert "adv_culture/cross/emodb_to_casia/is10/adv" in names and "adv_culture/multi/emodb+casia+ravdess/is10/bsl" in names
-    assert len([n for n in names if n.startswith("adv_culture/mono/")]) == 3
+    assert len([n for n in names if n.startswith("adv_culture/mono/") and "/is10/" in n]) == 3
     cfg = get_experiment("adv_culture/cross/emodb_to_casia/is10/adv")
     assert cfg.model.name == "adv_culture" and cfg.model.params["mode"] == "adv"
     assert (cfg.model.params["culture_steps"], cfg.model.params["generator_steps"], cfg.model.params["alpha"]) == (1, 2, 1.0)
