@@ -369,6 +369,8 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
         raise FeatureError("no features requested; pass e.g. features=['is10']")
     if workers < 1:
         raise SchemaError(f"workers must be >= 1, got {workers}")
+    if runner is not None:
+        from emozoo.extract.beam import run_pipeline   # before touching any store: fails when Beam is missing
     segment = None
     if segment_seconds is not None:
         hop = segment_seconds if segment_hop is None else segment_hop
@@ -432,7 +434,6 @@ def extract_corpus(manifest: Manifest, features: Sequence[str], *, corpus: str |
                 bar.update(len(rows))
     if runner is not None:
         if jobs:
-            from emozoo.extract.beam import run_pipeline
             run_pipeline(jobs, classes, compression, segment=segment, runner=runner,
                          pipeline_args=pipeline_args, workers=workers, progress=progress)
     elif workers <= 1 or len(jobs) <= 1:

@@ -233,3 +233,18 @@ def test_segmenting_long_recordings(synth, tmp_path):
         _run(manifest, tmp_path, features=["fbank"], validate=False, segment_seconds=3.0)
     with pytest.raises(SchemaError, match="hop"):
         _run(manifest, tmp_path / "y", features=["fbank"], validate=False, segment_seconds=-1.0)
+
+
+def test_runner_needs_beam_and_beam_options_need_runner(synth, tmp_path, capsys, monkeypatch):
+    import sys
+    synth.to_csv(tmp_path / "synth.csv")
+    base = ["--corpus", "csv", "--manifest", str(tmp_path / "synth.csv"), "--features", "short68",
+            "--out", str(tmp_path / "s"), "--no-progress", "--no-validate"]
+    monkeypatch.setitem(sys.modules, "apache_beam", None)          # as where Beam is not installed
+    monkeypatch.delitem(sys.modules, "emozoo.extract.beam", raising=False)
+    assert main(base + ["--runner", "DirectRunner"]) == 2
+    assert 'pip install -e ".[beam]"' in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()                            # refused before any store was touched
+    with pytest.raises(SystemExit):
+        main(base + ["--direct_num_workers=2"])
+    assert "need --runner" in capsys.readouterr().err
