@@ -15,8 +15,10 @@ import tensorflow as tf
 def predict_logits(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Logits of ``model`` on ``x`` computed eagerly in chunks, outside any strategy (no collectives)."""
     out = []
-    for i in range(0, len(x), batch_size):
-        out.append(keras.ops.convert_to_numpy(model(tf.constant(x[i:i + batch_size]), training=False)))
+    n = len(tf.nest.flatten(x)[0])   # x: an array or a dict of arrays (model inputs)
+    for i in range(0, n, batch_size):
+        chunk = tf.nest.map_structure(lambda a: tf.constant(a[i:i + batch_size]), x)
+        out.append(keras.ops.convert_to_numpy(model(chunk, training=False)))
     return np.concatenate(out) if out else np.zeros((0, getattr(model, "num_classes", 0)), np.float32)
 
 

@@ -100,6 +100,7 @@ class Fold:
     valid: FeatureTable | None
     test: FeatureTable | None
     sizes: dict
+    unlabelled: FeatureTable | None = None   # labels withheld (cross-culture target), for models that use it
 
     @property
     def slug(self) -> str:
@@ -116,7 +117,10 @@ def _fold(name: str, table: FeatureTable, split, test_table: FeatureTable | None
     valid = table.take(_index(table, split.valid)) if len(split.valid) else None
     tt = test_table if test_table is not None else table
     test = tt.take(_index(tt, split.test)) if len(split.test) else None
-    return Fold(name, train, valid, test, split.sizes())
+    unl = tt.take(_index(tt, split.unlabelled)) if len(split.unlabelled) else None
+    if unl is not None:
+        unl = dataclasses.replace(unl, y=np.full(len(unl), -1, np.int64))   # the labels are never passed on
+    return Fold(name, train, valid, test, split.sizes(), unl)
 
 
 def make_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Fold], tuple]:
@@ -142,8 +146,12 @@ def make_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Fold], tupl
         if target.classes != source.classes:
             raise SchemaError(f"target store {target.store} has classes {target.classes}, source {source.classes}")
         split = protocols.cross_corpus(src_m, table_manifest(target, data.target),
-                                       valid_speakers=data.valid_speakers, seed=seed, unlabelled_target=False)
+                                       valid_speakers=data.valid_speakers, seed=seed,
+                                       unlabelled_target=bool(kw.get("transductive", False)))
         folds = [_fold(f"{'+'.join(data.corpora)}_to_{data.target}", source, split, target)]
+    elif p == "multi_corpus":
+        ms = [table_manifest(t, c) for t, c in zip(tables, data.corpora)]
+        folds = [_fold(s.name, source, s) for s in protocols.multi_corpus(ms, k=int(kw.get("k", 5)), seed=seed)]
     elif p == "all":
         split = protocols.cross_corpus(src_m, Manifest([]), valid_speakers=data.valid_speakers, seed=seed,
                                        unlabelled_target=False)

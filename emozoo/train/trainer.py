@@ -63,14 +63,14 @@ def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, 
     ``e`` sees the batches it would have seen without the crash.
     """
     n = len(y)
-    tensors = (x, y, w) if w is not None else (x, y)
+    tensors = (x, y, w) if w is not None else (x, y)   # x: an array or a dict of arrays (model inputs)
     if shuffle:
         rng = np.random.default_rng(seed)
         perms = np.stack([rng.permutation(n) for _ in range(epochs)])[start_epoch:]
-        consts = [tf.constant(t) for t in tensors]
+        consts = tf.nest.map_structure(tf.constant, tensors)
         ds = tf.data.Dataset.from_tensor_slices(perms).flat_map(
             lambda p: tf.data.Dataset.from_tensor_slices(p).batch(batch_size))
-        ds = ds.map(lambda idx: tuple(tf.gather(c, idx) for c in consts))
+        ds = ds.map(lambda idx: tf.nest.map_structure(lambda c: tf.gather(c, idx), consts))
     else:
         ds = tf.data.Dataset.from_tensor_slices(tensors).batch(batch_size)
     opts = tf.data.Options()
@@ -105,17 +105,23 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     k, dim = len(classes), fold.train.x.shape[1]
     with strategy.scope():
         model = build_model(cfg.model.name, num_classes=k, input_dim=dim, **cfg.model.params)
-        if hasattr(model, "fit_normalization"):
+        if hasattr(model, "prepare_fold"):           # model-specific statistics of the training side
+            model.prepare_fold(fold)
+        elif hasattr(model, "fit_normalization"):
             model.fit_normalization(fold.train.x)     # statistics of the training fold only
         model.compile(optimizer=make_optimizer(cfg.optimizer))
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         patch_multi_worker_build(model)
-    w = class_weights(fold.train.y, k) if tr.class_weighting == "balanced" else None
+    # a model with ``fold_arrays`` builds its own inputs (e.g. adv_culture: culture labels, and the
+    # unlabelled target rows with y = -1); the others take the features and labels of the fold
+    arrays = getattr(model, "fold_arrays", lambda f, part, **kw: (getattr(f, part).x, getattr(f, part).y))
+    train_x, train_y = arrays(fold, "train", seed=seed)
+    w = class_weights(train_y, k) if tr.class_weighting == "balanced" else None
     start = _backup_epoch(fold_dir / "backup")
-    train_ds = _dataset(fold.train.x, fold.train.y, w, tr.batch_size, shuffle=True, seed=seed,
+    train_ds = _dataset(train_x, train_y, w, tr.batch_size, shuffle=True, seed=seed,
                         epochs=tr.epochs, start_epoch=start)
-    steps = -(-len(fold.train.y) // tr.batch_size)
-    valid_ds = (_dataset(fold.valid.x, fold.valid.y, None, tr.batch_size, shuffle=False, seed=seed)
+    steps = -(-len(train_y) // tr.batch_size)
+    valid_ds = (_dataset(*arrays(fold, "valid"), None, tr.batch_size, shuffle=False, seed=seed)
                 if fold.valid is not None and len(fold.valid) else None)
     log_dir = fold_dir / "logs"
     selection = ModelSelection(fold_dir, monitor="val_uar" if valid_ds is not None else "",
@@ -141,7 +147,7 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
               if selection.state["best"] != -np.inf else None,
               "epochs_run": len(selection.state["epochs"]), "starts": selection.state["starts"]}
     if fold.test is not None and len(fold.test):
-        logits = predict_logits(model, fold.test.x)
+        logits = predict_logits(model, arrays(fold, "test")[0])
         prob = tf.nn.softmax(logits).numpy()
         pred = prob.argmax(-1).astype(np.int64)
         result["test"] = classification_report(fold.test.y, pred, classes)
