@@ -167,8 +167,9 @@ def publish(name: str, build: Callable[[Path], None], card: dict, root: str | os
 
 
 def load(name: str, root: str | os.PathLike | None = None):
-    """The zoo model ``name`` as a :class:`emozoo.zoo.predictor.Predictor`, after verifying checksums."""
-    from emozoo.zoo.predictor import Predictor
+    """The zoo model ``name`` as a :class:`~emozoo.zoo.predictor.Predictor` (feature models) or
+    :class:`~emozoo.zoo.predictor.FacePredictor` (face models), after verifying checksums."""
+    from emozoo.zoo.predictor import make_predictor
 
     root = zoo_dir(root)
     reg = read_registry(root)
@@ -177,4 +178,4 @@ def load(name: str, root: str | os.PathLike | None = None):
                                  f"(registry {root / REGISTRY})")
     entry = reg["models"][name]
     folder = verify(entry, root)
-    return Predictor(folder, entry)
+    return make_predictor(folder, entry)

@@ -88,3 +88,63 @@ class Predictor:
 
     def predict_labels(self, inputs, sample_rate: int | None = None) -> list[str]:
         return [self.labels[i] for i in self.predict(inputs, sample_rate).argmax(-1)]
+
+
+class FacePredictor:
+    """A loaded zoo model that takes faces (``dface_fer2013``): ``classify`` and ``embed`` signatures.
+
+    ``predict`` takes image file paths (the largest MTCNN face is cropped as in training,
+    the whole image when no face is found: :class:`emozoo.features.face.FaceCropper` with
+    policy ``full``), or face crops ``[N, size, size, 1]`` / ``[size, size]`` in 0..255, and
+    returns probabilities ``[N, K]``; ``embed`` returns the Dface embeddings ``[N, D]``.
+    """
+
+    def __init__(self, folder: str | os.PathLike, card: dict):
+        import tensorflow as tf
+
+        self.path = Path(folder)
+        self.card = card
+        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
+        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
+        self.size = int(self.preprocessing.get("size", 48))
+        self._model = tf.saved_model.load(str(self.path))
+        self._cropper = None
+
+    def __repr__(self):
+        return f"FacePredictor({self.card.get('name')!r}, labels={list(self.labels)})"
+
+    def faces(self, inputs) -> np.ndarray:
+        """``[N, size, size, 1]`` float32 faces in 0..255 from paths, one image or a batch of crops."""
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
+        if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, (str, os.PathLike)) for i in inputs):
+            if self._cropper is None:
+                from emozoo.features.face import FaceCropper
+                self._cropper = FaceCropper(size=self.size, policy="full")
+            return np.stack([self._cropper.crop_image(p).image for p in inputs]).astype(np.float32)
+        arr = np.asarray(inputs, np.float32)
+        if arr.ndim == 2:
+            arr = arr[None, :, :, None]
+        elif arr.ndim == 3:
+            arr = arr[..., None] if arr.shape[-1] != 1 else arr[None]
+        if arr.ndim != 4 or arr.shape[1:] != (self.size, self.size, 1):
+            raise SchemaError(f"faces must be [N, {self.size}, {self.size}, 1] grey crops in 0..255 or image "
+                              f"paths; got shape {arr.shape}")
+        return arr
+
+    def predict(self, inputs, sample_rate: int | None = None) -> np.ndarray:
+        import tensorflow as tf
+        return self._model.classify(tf.constant(self.faces(inputs)))["probabilities"].numpy()
+
+    def embed(self, inputs) -> np.ndarray:
+        import tensorflow as tf
+        return self._model.embed(tf.constant(self.faces(inputs)))["embedding"].numpy()
+
+    def predict_labels(self, inputs, sample_rate: int | None = None) -> list[str]:
+        return [self.labels[i] for i in self.predict(inputs).argmax(-1)]
+
+
+def make_predictor(folder: str | os.PathLike, card: dict):
+    """The predictor class a model's ``preprocessing.json`` asks for (faces or features)."""
+    pre = json.loads((Path(folder) / "assets" / "preprocessing.json").read_text())
+    return (FacePredictor if pre.get("input") == "face" else Predictor)(folder, card)
