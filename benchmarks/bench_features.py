@@ -25,14 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from _machine import cpu_name as _cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def main(argv=None) -> int:
@@ -45,12 +38,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_features.json"))
     args = p.parse_args(argv)
 
-    if hasattr(os, "sched_setaffinity"):
-        core = args.core if args.core is not None else min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {core})
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from _machine import pin_one_core
+    tf = pin_one_core(args.core)
 
     from emozoo.data.audio import load_audio
     from emozoo.data.corpora import load_manifest

@@ -44,14 +44,7 @@ FALLBACK = [
 ]
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from _machine import cpu_name as _cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def _texts(n: int) -> tuple[list[str], str]:
@@ -83,14 +76,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-saved-model", action="store_true", help="skip the SavedModel measurement")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_lexical.json"))
     args = p.parse_args(argv)
-    if hasattr(os, "sched_setaffinity"):
-        core = args.core if args.core is not None else min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {core})
+    from _machine import pin_one_core
+    tf = pin_one_core(args.core)
 
     import numpy as np
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     from emozoo.features import lexical
 
     texts, source = _texts(args.n)
