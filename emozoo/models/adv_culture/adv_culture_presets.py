@@ -1,16 +1,16 @@
 """Zoo presets of the cross-culture adversarial method: the model cards of what ``saved_models/`` will hold.
 
-Status: the entries are described here; exporting and publishing them goes through
-``python -m emozoo.export --preset NAME`` (``emozoo/export``, ``emozoo/zoo``), which needs the
-trainer hook of docs/methods/adv_culture.md (culture labels and unlabelled data) to train the
-experiment it names. The inference SavedModel is written by
-:meth:`AdversarialCultureModel.export_inference`: normalisation + G + E only (no C), signatures
-``serve_features(features)`` (culture unknown: pooled normalisation statistics) and
-``serve_features_culture(features, culture)``.
+``adv_culture_speech`` is retrained, exported and published by
+``python pipelines/publish_adv_culture_speech.py`` (it adds to this card the exact ``command``, the
+measured ``metrics`` read from ``benchmarks/results/adv_culture.json`` and the training facts).
+The SavedModel holds normalisation + G + E only (no C), signatures ``serve_features(features)``
+(culture unknown: the pooled normalisation row, fitted on all three cultures together) and
+``serve_features_culture(features, culture)``; ``emozoo.load`` uses ``serve_features``.
 """
 
-LICENCE = ("trained on EmoDB (research use), CASIA (terms of its distributor) and RAVDESS "
-           "(CC BY-NC-SA 4.0): research / non-commercial use only")
+LICENCE = ("trained on EmoDB (TU Berlin: research use), CASIA (research use) and RAVDESS "
+           "(CC BY-NC-SA 4.0: non-commercial, share-alike, attribution); the trained weights inherit "
+           "these terms: research / non-commercial use only")
 
 PRESETS = {
     "adv_culture_speech": {
@@ -19,10 +19,15 @@ PRESETS = {
                        "culture classifier C used in training only), trained multi-culture on EmoDB (German), "
                        "CASIA (Mandarin) and RAVDESS (English); neutral/happy/angry/sad",
         "experiment": "adv_culture/multi/emodb+casia+ravdess/is10/adv",
-        "train_command": "python -m emozoo.train --experiment adv_culture/multi/emodb+casia+ravdess/is10/adv "
-                         "--model-dir runs/adv_culture_speech",
+        "train_command": "python pipelines/publish_adv_culture_speech.py",
         "training_corpora": ["emodb", "casia", "ravdess"],
-        "protocol": "multi-culture: all three corpora labelled, smaller ones upsampled, culture-specific z-normalisation",
+        "protocol": "multi-culture ADV (S_C 1, S_G 2, alpha 1, Adam 1e-4) on all labelled 4-class clips of the "
+                    "three IS10 stores (emodb 339, casia 800, ravdess 672), smaller cultures upsampled, CPU preset "
+                    "(10 epochs, batch 64, seed 0, no model selection), culture-specific z-normalisation",
+        "normalisation": "culture-specific z-normalisation inside the SavedModel; serve_features (what emozoo.load "
+                         "uses: the culture of a new clip is unknown) applies the pooled statistics row, fitted on "
+                         "the clips of all three cultures together; serve_features_culture(features, culture) "
+                         "applies a known culture's row (0 emodb, 1 casia, 2 ravdess, -1 pooled)",
         "label_set": "4class",
         "input": {
             "file": "mono audio file (any rate: resampled to 16 kHz), IS10 computed in Python with openSMILE "
@@ -33,7 +38,9 @@ PRESETS = {
         "paper": "Liang, Chen, Zhao, Jin, Liu, Lu: Cross-culture multimodal emotion recognition with adversarial "
                  "learning, ICASSP 2019",
         "licence": LICENCE,
-        "metrics_source": "benchmarks/results/adv_culture.json, multi-culture ADV rows (5 seeds, speaker 4-fold)",
+        "metrics_source": "benchmarks/results/adv_culture.json, multi-culture ADV rows per test culture (5 seeds, "
+                          "speaker 4-fold inside every corpus; BSL rows beside them for reference). The published "
+                          "model is trained on all clips, so these are estimates of the recipe, not of it",
         "metrics_command": "python pipelines/adv_culture_table.py",
     },
 }
