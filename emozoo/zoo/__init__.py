@@ -19,6 +19,7 @@ model; stale staging and version folders are swept on the next publish.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -68,6 +69,22 @@ def read_registry(root: str | os.PathLike | None = None) -> dict:
     if not isinstance(reg.get("models"), dict):
         raise IntegrityError(f"{path} has no 'models' mapping; restore it from git")
     return reg
+
+
+@contextlib.contextmanager
+def _registry_lock(root: Path):
+    """An exclusive advisory lock on ``root/.registry.lock`` (POSIX ``flock``; a no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:                  # pragma: no cover - Windows
+        yield
+        return
+    with open(root / ".registry.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _write_registry(reg: dict, root: Path) -> None:
@@ -157,12 +174,13 @@ def publish(name: str, build: Callable[[Path], None], card: dict, root: str | os
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    reg = read_registry(root)
     entry = {**card, "name": name, "path": f"{name}/{version}", "files": files,
              "published": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    reg["models"][name] = entry
-    _write_registry(reg, root)           # the commit point
-    _sweep(root, reg)
+    with _registry_lock(root):           # concurrent publishers: no lost update of the registry
+        reg = read_registry(root)
+        reg["models"][name] = entry
+        _write_registry(reg, root)       # the commit point
+        _sweep(root, reg)
     return entry
 
 
