@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emozoo.errors import EmozooError, SchemaError
+from emozoo.errors import EmozooError, ExportError, SchemaError
 
 
 class Predictor:
@@ -143,7 +143,27 @@ class FacePredictor:
         return [self.labels[i] for i in self.predict(inputs).argmax(-1)]
 
 
+# preprocessing.json "input" -> "module:Class" of its predictor; method packages add their own
+# kinds (e.g. a conversation or video input) with :func:`register_predictor`. Imported lazily.
+_PREDICTORS: dict[str, str] = {"features": f"{__name__}:Predictor", "face": f"{__name__}:FacePredictor"}
+
+
+def register_predictor(input_kind: str, target: str) -> None:
+    """Route models whose ``assets/preprocessing.json`` says ``"input": input_kind`` to the class
+    ``target`` (``"package.module:ClassName"``, called as ``Class(folder, card)``)."""
+    _PREDICTORS[input_kind] = target
+
+
 def make_predictor(folder: str | os.PathLike, card: dict):
-    """The predictor class a model's ``preprocessing.json`` asks for (faces or features)."""
+    """The predictor class a model's ``preprocessing.json`` asks for (``input``: features, face,
+    or a kind registered by a method package)."""
+    import importlib
+
     pre = json.loads((Path(folder) / "assets" / "preprocessing.json").read_text())
-    return (FacePredictor if pre.get("input") == "face" else Predictor)(folder, card)
+    kind = pre.get("input", "features")
+    if kind not in _PREDICTORS:
+        importlib.import_module("emozoo.models").discover()   # method packages register their kinds
+    if kind not in _PREDICTORS:
+        raise ExportError(f"{folder}: preprocessing.json asks for input {kind!r}; known: {sorted(_PREDICTORS)}")
+    module, cls = _PREDICTORS[kind].split(":")
+    return getattr(importlib.import_module(module), cls)(folder, card)
