@@ -335,3 +335,15 @@ class FaceCropper:
 
         frames, times = read_video(path, fps=fps, max_frames=max_frames, grey=False)
         return self.crop_frames(frames, times, policy=policy, name=os.fspath(path))
+
+
+def landmarks_in_crop(box: FaceBox, margin: float, size: int) -> dict:
+    """The MTCNN landmarks of ``box`` in pixel coordinates of its ``size x size`` crop.
+
+    The crop is :func:`square_region` ``(left, top, side)`` resized to ``size`` (no alignment):
+    a landmark ``(x, y)`` maps to ``((x - left) * size / side, (y - top) * size / side)``.
+    Used to place eye and mouth regions on saliency maps (:mod:`emozoo.explain`).
+    """
+    left, top, side = square_region(box, margin)
+    scale = float(size) / float(side)
+    return {k: ((x - left) * scale, (y - top) * scale) for k, (x, y) in box.landmarks.items()}

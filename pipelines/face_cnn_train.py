@@ -1,0 +1,98 @@
+"""Train the face CNN of issue 9: per-culture JAFFE / CK+48 over 5 subject-disjoint splits with
+cross-culture tests, and FER2013 (official splits) over seeds.
+
+    EMOZOO_DATA_DIR=../shared/data python pipelines/face_cnn_prepare.py     # the face stores, once
+    python pipelines/face_cnn_train.py --out runs/face_cnn                   # paper-size network
+
+Preset sizes: ``--preset gpu`` (default; the Khorrami-size network, 150 epochs per culture split,
+60 FER2013 epochs, 3 seeds: what the committed results used, run under ``KERAS_BACKEND=jax``
+on one GPU) and ``--preset cpu`` (the smaller ``cpu`` network, 40 culture epochs, 8 FER2013
+epochs, 2 seeds, for the shared 2-core CPU). Single arguments override the preset.
+
+Output (``--out``): ``culture/<corpus>/split{k}.{weights.h5,json}``, ``fer2013/seed{s}.{weights.h5,json}``,
+``config.json``. ``pipelines/face_cnn_table.py`` turns them into tables, figures and TensorBoard logs.
+Needs numpy + Keras only (no TensorFlow under the JAX backend).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PRESETS = {
+    "gpu": {"arch": "khorrami", "culture_epochs": 150, "fer_epochs": 60, "seeds": "0,1,2"},
+    "cpu": {"arch": "cpu", "culture_epochs": 40, "fer_epochs": 8, "seeds": "0,1"},
+}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", choices=sorted(PRESETS), default="gpu")
+    p.add_argument("--stores", default=str(REPO / "tfrecords"), help="folder of the face_cnn_* stores")
+    p.add_argument("--out", default=str(REPO / "runs" / "face_cnn"))
+    p.add_argument("--tasks", default="culture,fer2013")
+    p.add_argument("--corpora", default="jaffe,ckplus")
+    p.add_argument("--splits", type=int, default=5)
+    p.add_argument("--arch")
+    p.add_argument("--culture-epochs", type=int)
+    p.add_argument("--fer-epochs", type=int)
+    p.add_argument("--seeds")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--fer-batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--decay-rate", type=float, default=0.95)
+    p.add_argument("--fer-limit", type=int, default=0, help="first N FER2013 training faces only (smoke)")
+    a = p.parse_args(argv)
+    for k, v in PRESETS[a.preset].items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+
+    import keras
+    import numpy as np
+
+    from emozoo.models.face_cnn.face_cnn_data import load_faces, store_dir
+    from emozoo.models.face_cnn.face_cnn_task import TrainConfig, run_benchmark, run_culture
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = {"backend": keras.backend.backend(), "keras": keras.__version__, "machine": platform.node(),
+           "python": platform.python_version(), "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])}
+    try:
+        import jax
+        env["devices"] = [str(d) for d in jax.devices()] if env["backend"] == "jax" else []
+    except Exception:  # noqa: BLE001
+        pass
+    (out / "config.json").write_text(json.dumps({"args": vars(a), "env": env}, indent=1))
+    print(json.dumps(env), flush=True)
+    tasks = a.tasks.split(",")
+    if "culture" in tasks:
+        cfg = TrainConfig(arch=a.arch, epochs=a.culture_epochs, batch_size=a.batch_size, learning_rate=a.lr,
+                          decay_rate=a.decay_rate)
+        stores = {c: load_faces(store_dir(c, a.stores)) for c in a.corpora.split(",")}
+        for corpus in stores:
+            t0 = time.time()
+            run_culture(stores, corpus, cfg, n_splits=a.splits, out=out / "culture")
+            print(f"{corpus}: {a.splits} splits in {time.time() - t0:.0f} s", flush=True)
+    if "fer2013" in tasks:
+        data = load_faces(store_dir("fer2013", a.stores))
+        if a.fer_limit:
+            keep = np.concatenate([np.flatnonzero(data["split"] == "train")[:a.fer_limit],
+                                   np.flatnonzero(data["split"] != "train")])
+            data = {k: (v[keep] if v.ndim and len(v) == len(data["y"]) else v) for k, v in data.items()}
+        cfg = TrainConfig(arch=a.arch, epochs=a.fer_epochs, batch_size=a.fer_batch_size, learning_rate=a.lr,
+                          decay_rate=a.decay_rate)
+        run_benchmark(data, cfg, seeds=[int(s) for s in str(a.seeds).split(",")], out=out / "fer2013")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
