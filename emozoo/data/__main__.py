@@ -4,6 +4,8 @@
     python -m emozoo.data inspect --corpus csv --manifest my_corpus.csv
     python -m emozoo.data write --corpus emodb --out tfrecords/emodb [--label-set 4class]
     python -m emozoo.data manifest --corpus emodb --out manifests/emodb.jsonl
+    python -m emozoo.data audit --emobox emodb            # audit EmoBox's folds of a corpus
+    python -m emozoo.data audit --train tr.jsonl --test te.jsonl [--corpus emodb] [--strict]
 """
 from __future__ import annotations
 
@@ -65,7 +67,23 @@ def main(argv=None) -> int:
     w.add_argument("--gzip", action="store_true", help="GZIP-compress the shards")
     w.add_argument("--split-by", default="split", help="manifest column naming the store splits")
     w.add_argument("--no-progress", action="store_true")
+    a = sub.add_parser("audit", help="audit a partition (speaker overlap, class balance, duplicates)")
+    a.add_argument("--emobox", help="audit every EmoBox fold of this corpus (emodb, casia, ravdess)")
+    a.add_argument("--emobox-dir", help="EmoBox partitions folder (default <data dir>/emobox)")
+    a.add_argument("--train", help="train partition file (JSONL or CSV with key, emo[, speaker, wav])")
+    a.add_argument("--test", help="test partition file")
+    a.add_argument("--corpus", default="", help="corpus whose naming rules/clips give speakers (e.g. emodb)")
+    a.add_argument("--data-dir", help="folder holding the corpora (default $EMOZOO_DATA_DIR)")
+    a.add_argument("--no-hash", action="store_true", help="do not hash the matched media files")
+    a.add_argument("--json", help="also write the full report as JSON to this file")
+    a.add_argument("--strict", action="store_true", help="exit with status 1 when the audit finds an error")
     args = p.parse_args(argv)
+    if args.cmd == "audit":
+        try:
+            return _audit(args)
+        except EmozooError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     try:
         manifest, modality = _manifest(args)
         if args.label_set:
@@ -92,6 +110,37 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _audit(args) -> int:
+    from emozoo.data import audit
+    if args.emobox:
+        rep = audit.audit_emobox(args.emobox, root=args.emobox_dir, data_dir=args.data_dir,
+                                 hash_media=not args.no_hash)
+        print(rep["text"])
+        print("\nsummary: " + json.dumps(rep["summary"], indent=1))
+        errors = [f for f in rep["set"]["findings"] if f["level"] == "error"]
+        out = rep
+    elif args.train and args.test:
+        from emozoo.data.emobox import read_partition
+        manifest = None
+        if args.corpus:
+            try:
+                from emozoo.data.corpora import load_manifest
+                manifest = load_manifest(args.corpus, data_dir=args.data_dir)
+            except EmozooError:
+                manifest = None
+        r = audit.audit_partition(read_partition(args.train), read_partition(args.test), name=f"{args.train} | {args.test}",
+                                  corpus=args.corpus, manifest=manifest, hash_media=not args.no_hash)
+        print(r.format())
+        errors = r.errors
+        out = r.to_json()
+    else:
+        raise EmozooError("audit needs --emobox CORPUS, or --train FILE --test FILE")
+    if args.json:
+        from pathlib import Path
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+    return 1 if (args.strict and errors) else 0
 
 
 def _guess_modality(manifest: Manifest) -> str:

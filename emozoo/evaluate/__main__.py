@@ -1,4 +1,7 @@
-"""``python -m emozoo.evaluate --model-dir DIR`` or ``--model NAME --corpus X [--protocol all]``.
+"""``python -m emozoo.evaluate --model-dir DIR`` or ``--model NAME --corpus X [--protocol all]``,
+or ``--protocol emobox --corpus emodb|casia|ravdess --experiment NAME [--seeds N] [--out DIR]``
+(train and test an experiment on EmoBox's folds; ``--protocol loso|speaker_kfold`` with
+``--experiment`` runs the same model on our speaker-independent folds; see docs/emobox.md).
 
 Writes accuracy (= WA), UAR, macro-F1 (usual and seed 003's UAR/MAP formula), weighted F1,
 per-class recall/precision/F1 and the confusion matrix as JSON + Markdown + PNG.
@@ -21,12 +24,29 @@ def main(argv=None) -> int:
     ap.add_argument("--store", help="feature store folder (default tfrecords/<corpus>_<feature>)")
     ap.add_argument("--out", help="output folder")
     ap.add_argument("--zoo-dir")
+    ap.add_argument("--experiment", help="with --protocol emobox|loso|speaker_kfold: the experiment to train "
+                                         "per fold (e.g. emobox/emodb/compare/paper)")
+    ap.add_argument("--seeds", type=int, help="seeds per fold (default: the experiment's)")
+    ap.add_argument("--folds", default="", help="comma-separated fold numbers to run (default all)")
+    ap.add_argument("--no-refit", action="store_true",
+                    help="test the early-stopped model instead of refitting on the whole training side")
+    ap.add_argument("--data-dir", help="data directory (default $EMOZOO_DATA_DIR)")
     args = ap.parse_args(argv)
     from emozoo.errors import EmozooError
     from emozoo.evaluate import evaluate_model, evaluate_run
 
     try:
-        if args.model_dir:
+        if args.experiment:
+            if not args.corpus or args.protocol not in ("emobox", "loso", "speaker_kfold"):
+                ap.error("--experiment needs --corpus and --protocol emobox, loso or speaker_kfold")
+            from emozoo.evaluate.emobox import run_protocol
+            from emozoo.experiments import get_experiment
+            cfg = get_experiment(args.experiment)
+            out = args.out or f"runs/emobox/{args.experiment.replace('/', '_')}_{args.protocol}"
+            run_protocol(cfg, args.corpus, out, protocol=args.protocol, seeds=args.seeds, refit=not args.no_refit,
+                         data_dir=args.data_dir, store=args.store,
+                         folds=tuple(int(f) for f in args.folds.split(",") if f.strip()))
+        elif args.model_dir:
             s = evaluate_run(args.model_dir, args.out)
             print("  ".join(f"{k} {100 * s[k]['mean']:.2f} +- {100 * s[k]['std']:.2f}"
                             for k in ("accuracy", "uar", "macro_f1", "macro_f1_uar_map", "weighted_f1")))

@@ -156,3 +156,43 @@ def summarise_runs(reports: Sequence[Mapping], keys: Sequence[str] = SCALARS) ->
         out[k] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
                   "values": vals.tolist()}
     return out
+
+
+# -- EmoBox (Ma et al. 2024) ------------------------------------------------------------------------
+# EmoBox scores a fold with scikit-learn (EmoBox/EmoEval.py, ComputePerformance):
+#   WA = accuracy_score, UA = balanced_accuracy_score, Macro-F1 = f1_score(average="macro"),
+# and reports each metric averaged over the corpus's folds. The only difference from the functions
+# above is macro-F1's class set: scikit-learn averages over the classes present in y_true OR y_pred
+# (a class predicted but absent from the fold counts with F1 = 0), ``macro_f1`` over those in y_true.
+EMOBOX_SCALARS = ("ua", "wa", "macro_f1")
+
+
+def emobox_macro_f1(y_true=None, y_pred=None, num_classes=None, *, cm=None) -> float:
+    """EmoBox's macro-F1 (``f1_score(average="macro")``): mean per-class F1 over the classes that occur
+    in the labels or the predictions; an undefined precision or recall counts as 0."""
+    c = _cm(cm, y_true, y_pred, num_classes)
+    tp = np.diag(c).astype(np.float64)
+    support, predicted = c.sum(axis=1), c.sum(axis=0)
+    used = (support > 0) | (predicted > 0)
+    if not used.any():
+        raise MetricError("no examples to score")
+    denom = support + predicted   # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (support + predicted)
+    f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+    return float(f1[used].mean())
+
+
+def emobox_scores(y_true, y_pred, num_classes: int | None = None) -> dict:
+    """One fold scored as EmoBox does: ``ua`` (balanced accuracy = :func:`uar`), ``wa`` (accuracy),
+    ``macro_f1`` (:func:`emobox_macro_f1`), plus the confusion matrix and the number of examples."""
+    c = confusion_matrix(y_true, y_pred, num_classes)
+    return {"ua": uar(cm=c), "wa": accuracy(cm=c), "macro_f1": emobox_macro_f1(cm=c),
+            "num_examples": int(c.sum()), "confusion_matrix": c.tolist()}
+
+
+def emobox_fold_average(fold_scores: Sequence[Mapping], keys: Sequence[str] = EMOBOX_SCALARS) -> dict:
+    """EmoBox's corpus score: each metric's plain mean over folds (not pooled over the folds' examples),
+    with the per-fold values kept."""
+    if not fold_scores:
+        raise MetricError("emobox_fold_average needs at least one fold")
+    return {k: {"mean": float(np.mean([float(s[k]) for s in fold_scores])),
+                "folds": [float(s[k]) for s in fold_scores]} for k in keys}
