@@ -34,30 +34,42 @@ from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
 from emozoo.models.adv_culture import adv_culture_experiments as E  # noqa: E402
 
 METRICS = ("accuracy", "macro_f1", "uar")
-NAMES = {"emodb": "EmoDB (de)", "casia": "CASIA (zh)", "ravdess": "RAVDESS (en)"}
-# The paper's IS10 rows (CHEAVD 2.0 Chinese / AFEW English test sets): ACC, MAF1.
+NAMES = {"emodb": "EmoDB (de)", "casia": "CASIA (zh)", "ravdess": "RAVDESS (en)",
+         "jaffe": "JAFFE (ja)", "ckplus": "CK+48 (en-US)"}
+# The paper's rows (CHEAVD 2.0 Chinese / AFEW English test sets): ACC, MAF1, per feature.
 PAPER = {
-    "mono": {"CHEAVD 2.0": (56.33, 55.16), "AFEW": (52.12, 52.04)},
-    "cross": {"AFEW -> CHEAVD 2.0": {"bsl": (41.27, 40.96), "adv": (42.36, 41.24)},
-              "CHEAVD 2.0 -> AFEW": {"bsl": (47.17, 46.95), "adv": (50.88, 49.84)}},
-    "multi": {"CHEAVD 2.0": {"bsl": (52.39, 50.83), "adv": (54.65, 53.53)},
-              "AFEW": {"bsl": (51.24, 50.58), "adv": (53.32, 52.88)}},
+    "is10": {
+        "mono": {"CHEAVD 2.0": (56.33, 55.16), "AFEW": (52.12, 52.04)},
+        "cross": {"AFEW -> CHEAVD 2.0": {"bsl": (41.27, 40.96), "adv": (42.36, 41.24)},
+                  "CHEAVD 2.0 -> AFEW": {"bsl": (47.17, 46.95), "adv": (50.88, 49.84)}},
+        "multi": {"CHEAVD 2.0": {"bsl": (52.39, 50.83), "adv": (54.65, 53.53)},
+                  "AFEW": {"bsl": (51.24, 50.58), "adv": (53.32, 52.88)}},
+    },
+    "dface": {
+        "mono": {"CHEAVD 2.0": (64.76, 61.59), "AFEW": (60.80, 60.55)},
+        "cross": {"AFEW -> CHEAVD 2.0": {"bsl": (51.68, 51.82), "adv": (53.89, 52.64)},
+                  "CHEAVD 2.0 -> AFEW": {"bsl": (54.96, 52.81), "adv": (59.29, 58.54)}},
+        "multi": {"CHEAVD 2.0": {"bsl": (62.57, 59.89), "adv": (65.03, 62.62)},
+                  "AFEW": {"bsl": (60.00, 59.04), "adv": (61.50, 60.83)}},
+    },
 }
+PAPER["egemaps"] = PAPER["is10"]   # the paper has no eGeMAPS row: its IS10 rows are shown
 
 
 def experiments(settings, features="is10"):
     f = dict(features=features)
+    C = E.corpora_of(features)
     names = []
     if "mono" in settings:
-        names += [E.experiment_name("mono", "bsl", corpus=c, **f) for c in E.CORPORA]
+        names += [E.experiment_name("mono", "bsl", corpus=c, **f) for c in C]
     if "cross" in settings:
         names += [E.experiment_name("cross", m, source=a, target=b, **f)
-                  for a in E.CORPORA for b in E.CORPORA if a != b for m in ("bsl", "adv")]
+                  for a in C for b in C if a != b for m in ("bsl", "adv")]
     if "multi" in settings:
         names += [E.experiment_name("multi", m, **f) for m in ("bsl", "adv")]
     if "ablation" in settings:   # not in the paper: G's objective pushes C to uniform (domain confusion)
         names += [E.experiment_name("cross", "adv_confusion", source=a, target=b, **f)
-                  for a in E.CORPORA for b in E.CORPORA if a != b]
+                  for a in C for b in C if a != b]
         names += [E.experiment_name("multi", "adv_confusion", **f)]
     return names
 
@@ -89,35 +101,42 @@ def _cell(s, key):
 
 def markdown(summary: dict, meta: dict, features: str = "is10") -> str:
     F = dict(features=features)
-    label = {"is10": "IS10", "egemaps": "eGeMAPS"}.get(features, features)
+    C = E.corpora_of(features)
+    face = E.modality_of(features) == "face"
+    paper = PAPER[features]
+    label = {"is10": "IS10", "egemaps": "eGeMAPS", "dface": "Dface"}.get(features, features)
+    who = "subject" if face else "speaker"
+    classes = ("6 emotions JAFFE and CK+48 share (anger, disgust, fear, happy, sadness, surprise)" if face
+               else "4 classes (neutral, happy, angry, sad)")
+    plabel = "Dface" if face else "IS10"
     L = [f"Measured with `{meta['command']}` ({meta['seeds']} seeds, {meta['epochs']} epochs, batch "
          f"{meta['batch_size']}, {meta['date']}; training + scoring time summed over the runs: "
          f"{meta['seconds']:.0f} s on {meta['cpus']} CPU cores). Mean ± std (ddof=1) over seeds, %; "
          "predictions pooled over the folds of each seed. ACC = weighted accuracy, MAF1 = macro-F1, "
-         f"UAR = unweighted average recall. {label} features, 4 classes (neutral, happy, angry, sad). "
-         "Paper rows: Liang et al. 2019 on CHEAVD 2.0 (Chinese) and AFEW (English) video corpora, "
+         f"UAR = unweighted average recall. {label} features, {classes}. "
+         f"Paper rows ({plabel}): Liang et al. 2019 on CHEAVD 2.0 (Chinese) and AFEW (English) video corpora, "
          "their official test sets: different corpora, speakers, sizes and class balance; for "
          "reference only, not comparable number for number.", ""]
     # Table 2
-    L += ["**Table 2: mono-culture** (speaker-independent k folds inside each culture, BSL network)", "",
-          "| Feature | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in E.CORPORA) + " |",
-          "|---|" + "---|---|---|" * len(E.CORPORA)]
+    L += [f"**Table 2: mono-culture** ({who}-independent k folds inside each culture, BSL network)", "",
+          "| Feature | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in C) + " |",
+          "|---|" + "---|---|---|" * len(C)]
     row = []
-    for c in E.CORPORA:
+    for c in C:
         s = summary.get(E.experiment_name("mono", "bsl", corpus=c, **F), {}).get(c)
         row += [_cell(s, k) if s else "-" for k in METRICS]
     L.append(f"| {label} (ours) | " + " | ".join(row) + " |")
-    L += ["", "| Paper (IS10) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|",
-          f"| IS10 | {PAPER['mono']['CHEAVD 2.0'][0]} | {PAPER['mono']['CHEAVD 2.0'][1]} | "
-          f"{PAPER['mono']['AFEW'][0]} | {PAPER['mono']['AFEW'][1]} |", ""]
+    L += ["", f"| Paper ({plabel}) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|",
+          f"| {plabel} | {paper['mono']['CHEAVD 2.0'][0]} | {paper['mono']['CHEAVD 2.0'][1]} | "
+          f"{paper['mono']['AFEW'][0]} | {paper['mono']['AFEW'][1]} |", ""]
     # Table 3
     L += ["**Table 3: cross-culture** (emotion labels of the source only; C sees source + unlabelled "
           "target; tested on all of the target)", "",
           "| Train -> test | model | ACC | MAF1 | UAR | mono-culture ACC of the target (upper bound) |",
           "|---|---|---|---|---|---|"]
     gains = []
-    for a in E.CORPORA:
-        for b in E.CORPORA:
+    for a in C:
+        for b in C:
             if a == b:
                 continue
             mono = summary.get(E.experiment_name("mono", "bsl", corpus=b, **F), {}).get(b)
@@ -132,42 +151,42 @@ def markdown(summary: dict, meta: dict, features: str = "is10") -> str:
             if sa and sb:
                 gains.append({k: 100 * (sa[k]["mean"] - sb[k]["mean"]) for k in METRICS})
     if gains:
-        L.append("| **mean ADV - BSL over the 6 directions** | | " + " | ".join(
+        L.append(f"| **mean ADV - BSL over the {len(gains)} directions** | | " + " | ".join(
             f"{sum(g[k] for g in gains) / len(gains):+.2f}" for k in METRICS) + " | |")
     conf = []
-    for a in E.CORPORA:
-        for b in E.CORPORA:
+    for a in C:
+        for b in C:
             sb = summary.get(E.experiment_name("cross", "bsl", source=a, target=b, **F), {}).get(b)
             sc = summary.get(E.experiment_name("cross", "adv_confusion", source=a, target=b, **F), {}).get(b)
             if a != b and sb and sc:
                 conf.append({k: 100 * (sc[k]["mean"] - sb[k]["mean"]) for k in METRICS})
     if conf:
-        L.append("| **mean ADV-conf - BSL over the 6 directions** | | " + " | ".join(
+        L.append(f"| **mean ADV-conf - BSL over the {len(conf)} directions** | | " + " | ".join(
             f"{sum(g[k] for g in conf) / len(conf):+.2f}" for k in METRICS) + " | |")
-    L += ["", "| Paper (IS10) | model | ACC | MAF1 |", "|---|---|---|---|"]
-    for d, v in PAPER["cross"].items():
+    L += ["", f"| Paper ({plabel}) | model | ACC | MAF1 |", "|---|---|---|---|"]
+    for d, v in paper["cross"].items():
         for m in ("bsl", "adv"):
             L.append(f"| {d} | {m.upper()} | {v[m][0]} | {v[m][1]} |")
     # Table 4
-    L += ["", "**Table 4: multi-culture** (all three cultures labelled, smaller ones upsampled; "
-          f"speaker {E.MULTI_K}-fold inside every corpus; tested per culture)", "",
-          "| Model | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in E.CORPORA) + " |",
-          "|---|" + "---|---|---|" * len(E.CORPORA)]
+    L += ["", f"**Table 4: multi-culture** (all {len(C)} cultures labelled, smaller ones upsampled; "
+          f"{who} {E.MULTI_K[E.modality_of(features)]}-fold inside every corpus; tested per culture)", "",
+          "| Model | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in C) + " |",
+          "|---|" + "---|---|---|" * len(C)]
     for m in MODELS:
         s = summary.get(E.experiment_name("multi", m, **F), {})
         if s:
-            L.append(f"| {LABEL[m]} | " + " | ".join(_cell(s[c], k) if c in s else "-" for c in E.CORPORA
+            L.append(f"| {LABEL[m]} | " + " | ".join(_cell(s[c], k) if c in s else "-" for c in C
                                                      for k in METRICS) + " |")
-    L += ["", "| Paper (IS10) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|"]
+    L += ["", f"| Paper ({plabel}) | CHEAVD 2.0 ACC | MAF1 | AFEW ACC | MAF1 |", "|---|---|---|---|---|"]
     for m in ("bsl", "adv"):
-        p = PAPER["multi"]
+        p = paper["multi"]
         L.append(f"| {m.upper()} | {p['CHEAVD 2.0'][m][0]} | {p['CHEAVD 2.0'][m][1]} | "
                  f"{p['AFEW'][m][0]} | {p['AFEW'][m][1]} |")
     return "\n".join(L) + "\n"
 
 
 def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path, projector_dir: Path | None,
-                max_points: int = 600, seed: int = 0, variants=("bsl", "adv")) -> dict:
+                max_points: int = 600, seed: int = 0, variants=("bsl", "adv"), features: str = "is10") -> dict:
     """Fig. 2: G's output of the cross-culture setting ``source -> target``, BSL vs ADV, by culture."""
     import matplotlib
     matplotlib.use("Agg")
@@ -179,10 +198,10 @@ def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path
 
     from emozoo.models.adv_culture.adv_culture_task import Part, make_culture_folds, train_fold
 
-    info = {"source": source, "target": target, "epochs": epochs, "seed": seed}
+    info = {"source": source, "target": target, "epochs": epochs, "seed": seed, "features": features}
     fig, axes = plt.subplots(1, len(variants), figsize=(4 * len(variants), 3.6), dpi=72)
     for ax, mode in zip(axes, variants):
-        cfg = get_experiment(E.experiment_name("cross", mode, source=source, target=target))
+        cfg = get_experiment(E.experiment_name("cross", mode, source=source, target=target, features=features))
         (fold,), classes = make_culture_folds(cfg.data, root=root)
         params = {k: v for k, v in cfg.model.params.items() if k != "balance_cultures"}
         model, _ = train_fold(fold, classes, params, epochs=epochs, batch_size=cfg.trainer.batch_size,
@@ -219,16 +238,18 @@ def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=E.CPU_PRESET["seeds"])
-    ap.add_argument("--epochs", type=int, default=E.CPU_PRESET["epochs"])
+    ap.add_argument("--epochs", type=int, help="default: the CPU preset of the modality "
+                                               f"({E.EPOCHS['speech']} speech, {E.EPOCHS['face']} face)")
     ap.add_argument("--settings", default="mono,cross,multi",
                     help="comma list of mono, cross, multi, ablation (ablation: ADV with the domain-confusion "
                          "generator objective, not in the paper; adds ~8 min on 2 cores)")
-    ap.add_argument("--features", default="is10", choices=E.FEATURES, help="feature stores (tfrecords/<corpus>_<features>)")
+    ap.add_argument("--features", default="is10", choices=E.FEATURES + E.FACE_FEATURES,
+                    help="feature stores (tfrecords/<corpus>_<features>); dface = the face cultures JAFFE and CK+48")
     ap.add_argument("--out", help="results JSON (default benchmarks/results/adv_culture[_<features>].json)")
     ap.add_argument("--markdown", help="tables (default docs/methods/adv_culture_table[_<features>].md)")
     ap.add_argument("--tsne", help="Fig. 2 PNG ('' to skip; default docs/methods/adv_culture_tsne.png for is10, "
-                                   "skipped for other features)")
-    ap.add_argument("--tsne-pair", default="casia,ravdess", help="source,target of Fig. 2")
+                                   "docs/methods/adv_culture_tsne_dface.png for dface, skipped for egemaps)")
+    ap.add_argument("--tsne-pair", help="source,target of Fig. 2 (default casia,ravdess; jaffe,ckplus for dface)")
     ap.add_argument("--root", default=str(REPO), help="folder the store paths (tfrecords/...) resolve against")
     ap.add_argument("--fresh", action="store_true", help="ignore finished runs in --out")
     args = ap.parse_args(argv)
@@ -236,7 +257,11 @@ def main(argv=None) -> int:
     args.out = args.out or str(REPO / f"benchmarks/results/adv_culture{suffix}.json")
     args.markdown = args.markdown or str(REPO / f"docs/methods/adv_culture_table{suffix}.md")
     if args.tsne is None:
-        args.tsne = str(REPO / "docs/methods/adv_culture_tsne.png") if args.features == "is10" else ""
+        args.tsne = {"is10": str(REPO / "docs/methods/adv_culture_tsne.png"),
+                     "dface": str(REPO / "docs/methods/adv_culture_tsne_dface.png")}.get(args.features, "")
+    face = E.modality_of(args.features) == "face"
+    args.tsne_pair = args.tsne_pair or ("jaffe,ckplus" if face else "casia,ravdess")
+    args.epochs = args.epochs or E.EPOCHS[E.modality_of(args.features)]
 
     from emozoo.errors import EmozooError
     from emozoo.models.adv_culture.adv_culture_task import make_culture_folds, run_setting
@@ -288,7 +313,8 @@ def main(argv=None) -> int:
             src, tgt = args.tsne_pair.split(",")
             variants = ("bsl", "adv") + (("adv_confusion",) if "ablation" in args.settings else ())
             results["tsne"] = tsne_figure(src, tgt, Path(args.tsne), args.epochs, Path(args.root),
-                                          REPO / "runs" / "adv_culture_tsne", variants=variants)
+                                          REPO / "runs" / f"adv_culture_tsne{suffix}", variants=variants,
+                                          features=args.features)
             print("Fig. 2:", json.dumps(results["tsne"]))
         _atomic_json(out, results)
     except EmozooError as exc:

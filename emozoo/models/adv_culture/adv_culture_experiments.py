@@ -13,6 +13,13 @@ experiments with ``egemaps`` in place of ``is10``); 4 classes
 * ``.../adv_confusion`` (cross and multi): ablation, not in the paper: G minimises
   ``L_emo + alpha * L_conf`` (C pushed to the uniform culture distribution) instead of eq. 5.
 
+Face cultures (the paper's facial modality): JAFFE (Japanese posers) and CK+48 (American
+posers), Dface embeddings (``tfrecords/{jaffe,ckplus}_dface``, the DenseNet trained here on
+FER2013), the 6 emotions they share (label set ``6basic``), subject-disjoint folds; the same
+names with ``dface``: ``adv_culture/mono/jaffe/dface/bsl``,
+``adv_culture/cross/jaffe_to_ckplus/dface/{bsl,adv,adv_confusion}``,
+``adv_culture/multi/jaffe+ckplus/dface/{bsl,adv,adv_confusion}``.
+
 The defaults are the *CPU preset* of ``pipelines/adv_culture_table.py``: the paper's network and
 optimiser (G 512-256, E and C 500, dropout, Adam 1e-4 for the three optimisers, alpha 1,
 S_C 1, S_G 2) trained for a fixed number of epochs with batch 64 and no model selection, sized
@@ -21,20 +28,40 @@ trainer.epochs=...`` trains longer; the paper gives neither its epoch count nor 
 """
 from __future__ import annotations
 
+import dataclasses
+
 from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
                                 register_experiment)
 
 CORPORA = ("emodb", "casia", "ravdess")
-CULTURE = {"emodb": "German", "casia": "Mandarin", "ravdess": "English"}
+CULTURE = {"emodb": "German", "casia": "Mandarin", "ravdess": "English", "jaffe": "Japanese", "ckplus": "American"}
 FEATURES = ("is10", "egemaps")   # openSMILE IS10 (1582) and eGeMAPS v02 (88) functionals
+FACE_CORPORA = ("jaffe", "ckplus")
+FACE_FEATURES = ("dface",)       # Dface (DenseNet-BC trained on FER2013) 336-dim face embeddings
+
+
+def modality_of(features: str) -> str:
+    """``"face"`` for the face features (Dface), ``"speech"`` otherwise."""
+    return "face" if features in FACE_FEATURES else "speech"
+
+
+def corpora_of(features: str) -> tuple:
+    return FACE_CORPORA if modality_of(features) == "face" else CORPORA
+
+
+LABEL_SET = {"speech": "4class", "face": "6basic"}
 
 # Liang et al. 2019 sec. 4.2
 MODEL = dict(generator_units=[512, 256], emotion_units=[500], culture_units=[500], dropout=0.5, alpha=1.0,
              culture_steps=1, generator_steps=2, learning_rate=1e-4)
 LEARNING_RATE = 1e-4
 CPU_PRESET = dict(epochs=10, batch_size=64, seeds=5, patience=0, min_epochs=0, tensorboard=True)
-MONO_K = {"emodb": 5, "casia": 4, "ravdess": 5}   # speaker folds: CASIA has only 4 speakers
-MULTI_K = 4
+MONO_K = {"emodb": 5, "casia": 4, "ravdess": 5,   # speaker folds: CASIA has only 4 speakers
+          "jaffe": 5, "ckplus": 5}                  # JAFFE: 10 posers, 2 per fold
+MULTI_K = {"speech": 4, "face": 5}
+# the face sets are ~10x smaller than the speech ones (213 JAFFE, 927 CK+48 images): more epochs
+# give the same number of updates (see docs/methods/adv_culture.md)
+EPOCHS = {"speech": CPU_PRESET["epochs"], "face": 20}
 
 
 # model variants: the paper's two, and an ablation of the generator objective (not in the paper)
@@ -47,13 +74,17 @@ def _exp(name, variant, data, description) -> ExperimentConfig:
     cultures = list(data.corpora) + ([data.target] if data.target else [])
     model = {**MODEL, **VARIANTS[variant], "num_cultures": len(cultures), "culture_names": cultures,
              "labelled_cultures": list(range(len(data.corpora)))}
+    modality = modality_of(data.features)
+    data = dataclasses.replace(data, label_set=LABEL_SET[modality])
+    trainer = {**CPU_PRESET, "epochs": EPOCHS[modality]}
     return ExperimentConfig(name=name, model=ModelConfig("adv_culture", model),
                             data=data, optimizer=OptimizerConfig("adam", LEARNING_RATE),
-                            trainer=TrainerConfig(**CPU_PRESET), description=description)
+                            trainer=TrainerConfig(**trainer), description=description)
 
 
 def experiment_name(setting: str, mode: str, *, corpus: str = "", source: str = "", target: str = "",
-                    corpora=CORPORA, features: str = "is10") -> str:
+                    corpora=None, features: str = "is10") -> str:
+    corpora = corpora or corpora_of(features)
     if setting == "mono":
         return f"adv_culture/mono/{corpus}/{features}/{mode}"
     if setting == "cross":
@@ -65,12 +96,13 @@ def experiment_name(setting: str, mode: str, *, corpus: str = "", source: str = 
 
 def _register_mono(corpus, features):
     name = experiment_name("mono", "bsl", corpus=corpus, features=features)
+    who = "subject" if modality_of(features) == "face" else "speaker"
 
     @register_experiment(name)
     def factory():
         return _exp(name, "bsl", DataConfig(corpora=(corpus,), features=features, protocol="speaker_kfold",
                                             protocol_kwargs={"k": MONO_K[corpus]}, valid_speakers=0),
-                    f"mono-culture {corpus} ({CULTURE[corpus]}), {features}, speaker k-fold, BSL (Table 2)")
+                    f"mono-culture {corpus} ({CULTURE[corpus]}), {features}, {who} k-fold, BSL (Table 2)")
 
 
 def _register_cross(src, tgt, mode, features):
@@ -86,19 +118,20 @@ def _register_cross(src, tgt, mode, features):
 
 def _register_multi(mode, features):
     name = experiment_name("multi", mode, features=features)
+    corpora, k = corpora_of(features), MULTI_K[modality_of(features)]
 
     @register_experiment(name)
     def factory():
-        return _exp(name, mode, DataConfig(corpora=CORPORA, features=features, protocol="multi_corpus",
-                                           protocol_kwargs={"k": MULTI_K}, valid_speakers=0),
-                    f"multi-culture {'+'.join(CORPORA)}, {features}, {mode}: all cultures labelled, "
-                    f"smaller ones upsampled, speaker {MULTI_K}-fold in every corpus, tested per culture (Table 4)")
+        return _exp(name, mode, DataConfig(corpora=corpora, features=features, protocol="multi_corpus",
+                                           protocol_kwargs={"k": k}, valid_speakers=0),
+                    f"multi-culture {'+'.join(corpora)}, {features}, {mode}: all cultures labelled, "
+                    f"smaller ones upsampled, speaker {k}-fold in every corpus, tested per culture (Table 4)")
 
 
-for _f in FEATURES:
-    for _c in CORPORA:
+for _f in FEATURES + FACE_FEATURES:
+    for _c in corpora_of(_f):
         _register_mono(_c, _f)
-        for _t in CORPORA:
+        for _t in corpora_of(_f):
             if _t != _c:
                 for _m in VARIANTS:
                     _register_cross(_c, _t, _m, _f)

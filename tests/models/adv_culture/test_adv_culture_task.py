@@ -74,6 +74,23 @@ def test_registry_and_one_tiny_run(stores):
     assert "culture_accuracy" in r["folds"][0]["final"]
 
 
+def test_face_settings_are_registered_with_the_shared_emotions():
+    names = list_experiments("adv_culture/")
+    face = [n for n in names if "/dface/" in n]
+    assert {"adv_culture/mono/jaffe/dface/bsl", "adv_culture/mono/ckplus/dface/bsl",
+            "adv_culture/cross/jaffe_to_ckplus/dface/bsl", "adv_culture/cross/ckplus_to_jaffe/dface/adv",
+            "adv_culture/multi/jaffe+ckplus/dface/adv"} <= set(face)
+    cfg = get_experiment("adv_culture/cross/ckplus_to_jaffe/dface/adv")
+    # the 6 emotions JAFFE and CK+48 share; Dface stores; two cultures -> sigmoid culture output
+    assert cfg.data.label_set == "6basic" and cfg.data.store_for("jaffe") == "tfrecords/jaffe_dface"
+    assert cfg.model.params["num_cultures"] == 2 and cfg.model.params["culture_names"] == ["ckplus", "jaffe"]
+    assert cfg.model.params["labelled_cultures"] == [0]
+    multi = get_experiment("adv_culture/multi/jaffe+ckplus/dface/bsl")
+    assert multi.data.corpora == ("jaffe", "ckplus") and multi.data.protocol_kwargs == {"k": 5}
+    # speech experiments keep their 4 classes
+    assert get_experiment("adv_culture/multi/emodb+casia+ravdess/is10/adv").data.label_set == "4class"
+
+
 def test_trainer_hooks_prepare_fold_and_fold_arrays():
     """The hooks ``python -m emozoo.train`` uses (docs/methods/adv_culture_trainer.diff)."""
     from emozoo.models.adv_culture import AdversarialCultureModel

@@ -1,14 +1,16 @@
-"""The published zoo model ``adv_culture_speech`` (pipelines/publish_adv_culture_speech.py) loads and predicts."""
+"""The published zoo models ``adv_culture_speech`` and ``adv_culture_face``
+(pipelines/publish_adv_culture_{speech,face}.py) load with ``emozoo.load`` and predict on real files."""
 import numpy as np
 import pytest
 
 import emozoo
+from emozoo.errors import SchemaError
 from emozoo.zoo import read_registry
 
 NAME = "adv_culture_speech"
 
-pytestmark = pytest.mark.skipif(NAME not in read_registry()["models"],
-                                reason=f"{NAME} is not published (python pipelines/publish_adv_culture_speech.py)")
+speech_published = pytest.mark.skipif(NAME not in read_registry()["models"],
+                                      reason=f"{NAME} is not published (python pipelines/publish_adv_culture_speech.py)")
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +18,7 @@ def model():
     return emozoo.load(NAME)
 
 
+@speech_published
 def test_card(model):
     card = model.card
     assert card["method"] == "adv_culture" and card["label_set"] == "4class"
@@ -26,6 +29,7 @@ def test_card(model):
     assert model.labels == ("neutral", "happy", "angry", "sad")
 
 
+@speech_published
 def test_random_features(model):
     x = np.random.default_rng(0).normal(size=(2, 1582)).astype("float32")
     p = model.predict(x)
@@ -33,6 +37,7 @@ def test_random_features(model):
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
 
 
+@speech_published
 def test_unknown_culture_uses_pooled_row(model):
     x = np.random.default_rng(1).normal(size=(3, 1582)).astype("float32")
     import tensorflow as tf
@@ -41,9 +46,69 @@ def test_unknown_culture_uses_pooled_row(model):
     np.testing.assert_allclose(model.predict(x), pooled["probabilities"].numpy(), atol=1e-6)
 
 
+@speech_published
 @pytest.mark.data
 def test_real_emodb_file(model, data_dir):
     p = model.predict(str(data_dir / "emodb" / "wav" / "03a01Wa.flac"))
     assert p.shape == (1, 4)
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
     assert np.all(p >= 0)
+
+
+FACE = "adv_culture_face"
+face_published = pytest.mark.skipif(FACE not in read_registry()["models"],
+                                    reason=f"{FACE} is not published (python pipelines/publish_adv_culture_face.py)")
+
+
+@pytest.fixture(scope="module")
+def face_model():
+    return emozoo.load(FACE)
+
+
+@face_published
+def test_face_card(face_model):
+    card = face_model.card
+    assert type(face_model).__name__ == "FacePredictor"
+    assert card["method"] == "adv_culture" and card["label_set"] == "6basic"
+    assert card["command"].startswith("python pipelines/publish_adv_culture_face.py")
+    assert "non-commercial" in card["licence"]
+    assert set(card["metrics"]["test_cultures_adv"]) == {"jaffe", "ckplus"}
+    # the card carries the measured tables of every face setting (mono, cross, multi)
+    tables = card["metrics"]["tables"]
+    assert {"adv_culture/mono/jaffe/dface/bsl", "adv_culture/cross/jaffe_to_ckplus/dface/adv",
+            "adv_culture/multi/jaffe+ckplus/dface/bsl"} <= set(tables)
+    assert face_model.labels == ("angry", "disgust", "fear", "happy", "sad", "surprise")
+    assert face_model.preprocessing["input"] == "face" and face_model.preprocessing["size"] == 48
+
+
+@face_published
+def test_face_crops_and_pooled_row(face_model):
+    import tensorflow as tf
+
+    faces = np.random.default_rng(0).uniform(0, 255, size=(3, 48, 48, 1)).astype("float32")
+    p = face_model.predict(faces)
+    assert p.shape == (3, 6)
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    pooled = face_model._model.classify_culture(face=tf.constant(faces), culture=tf.constant([-1, -1, -1]))
+    np.testing.assert_allclose(p, pooled["probabilities"].numpy(), atol=1e-6)
+    # the model's input features are the Dface embeddings of the zoo's dface_fer2013
+    from emozoo.models.dface.dface_export import load_dface
+
+    dface, _ = load_dface()
+    np.testing.assert_allclose(face_model.embed(faces), dface.embed(tf.constant(faces))["embedding"].numpy(),
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(SchemaError, match="48"):
+        face_model.predict(np.zeros((1, 32, 32, 1), "float32"))
+
+
+@face_published
+@pytest.mark.data
+def test_face_real_files(face_model, data_dir):
+    files = [data_dir / "jaffe" / "KA.HA1.29.tiff", data_dir / "jaffe" / "KA.SU1.36.tiff",
+             data_dir / "ckplus48" / "happy" / sorted((data_dir / "ckplus48" / "happy").iterdir())[0].name,
+             data_dir / "ckplus48" / "surprise" / sorted((data_dir / "ckplus48" / "surprise").iterdir())[0].name]
+    p = face_model.predict([str(f) for f in files])
+    assert p.shape == (4, 6) and np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    # images the model was trained on: their (clear, posed) expressions come out right
+    assert face_model.predict_labels([str(f) for f in files]) == ["happy", "surprise", "happy", "surprise"]
