@@ -1,0 +1,12 @@
+"""Semi-supervised multimodal emotion recognition with CT-GAN (Liang, Chen, Jin 2019).
+
+* :mod:`.ssgan_model`: :class:`SemiSupervisedGAN` (G, D, multimodal C; Algorithm 1 in
+  ``train_step``; FSBase/MFSBase with ``mode="fsbase"``).
+* :mod:`.ssgan_task`: data assembly (labelled fractions, unlabelled pools, the four
+  normalisation strategies), training with model selection on validation UAR, SSBase
+  (pseudo-label self-training), scoring; used by ``pipelines/ssgan_table.py``.
+* :mod:`.fuzzy_labels`: annotator votes -> soft targets, tie-aware scoring (sec. IV-B).
+* :mod:`.ssgan_experiments`: registered experiments ``ssgan/...``.
+* :mod:`.ssgan_presets`: zoo entries ``ssgan_speech``, ``ssgan_face``.
+"""
+from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN  # noqa: F401

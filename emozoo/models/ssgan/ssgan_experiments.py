@@ -1,0 +1,91 @@
+"""Registered experiments of the semi-supervised CT-GAN method (Liang, Chen, Jin 2019).
+
+Names (``python pipelines/ssgan_table.py --experiment NAME`` runs one; ``--setting`` runs the
+table of a setting over its fractions):
+
+* ``ssgan/speech/frac{10,20,50}``: RAVDESS labelled fraction, EmoDB + CASIA unlabelled,
+  128-frame Fbank crops, conv G/D; FSBase, SSBase, SSGAN (Tables II/IV shape);
+* ``ssgan/face/frac{10,20,50}``: FER2013 labelled fraction of a training pool, the rest of the
+  pool unlabelled, conv G/D on 48x48 faces; FSBase, SSBase, SSGAN;
+* ``ssgan/multimodal/frac{10,20,50}``: RAVDESS audio-visual features (MFCC + AU), dense G/D per
+  modality, MFSBase and MSSGAN (Table VI shape);
+* ``ssgan/functionals/frac20``: the dense variant on eGeMAPS (normalisation ablation).
+* ``.../paper``: the same with the paper-sized network (D 128-256-512-1024, G 512-256-128-64,
+  128x128 crops, batch 64) for GPUs.
+
+``model.params["run"]`` holds the :class:`emozoo.models.ssgan.ssgan_task.RunSpec` fields; the
+CPU preset (D 16-32-64, G 64-32-16 on 2x2-pooled 64x64 crops, batch 32 labelled + 32
+unlabelled, 300 steps with validation UAR every 25) is what the tables in
+``benchmarks/RESULTS.md`` were measured with. These experiments need unlabelled pools and
+labelled fractions that ``python -m emozoo.train`` does not build: run them with the pipeline.
+"""
+from __future__ import annotations
+
+from emozoo.experiments import DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig, \
+    register_experiment
+from emozoo.models.ssgan.ssgan_model import CPU_CONV, PAPER_CONV
+
+FRACTIONS = (0.1, 0.2, 0.5)
+FOLDS = 5
+
+CPU_PRESETS = {
+    "speech": dict(setting="speech", labelled_corpus="ravdess", unlabelled_corpora=("emodb", "casia"),
+                   feature="fbank", pool=2, model={"conv": dict(CPU_CONV)}, steps=300, eval_every=25,
+                   ssbase_steps=100, batch=32, unlabelled_batch=32, models=("fsbase", "ssbase", "ssgan")),
+    "face": dict(setting="face", model={"conv": dict(CPU_CONV)}, steps=300, eval_every=25, ssbase_steps=100,
+                 batch=32, unlabelled_batch=32, face_pool=4000, valid_size=600,
+                 models=("fsbase", "ssbase", "ssgan")),
+    "multimodal": dict(setting="multimodal", steps=300, eval_every=25, batch=32, unlabelled_batch=32,
+                       models=("mfsbase", "mssgan")),
+    "functionals": dict(setting="functionals", labelled_corpus="ravdess", unlabelled_corpora=("emodb", "casia"),
+                        feature="egemaps", steps=300, eval_every=25, batch=32, unlabelled_batch=32,
+                        models=("fsbase", "ssgan")),
+}
+# paper-sized (sec. IV-B): 128x128 crops, D 128-256-512-1024, G 512-256-128-64, batch 64; for GPUs
+PAPER_PRESETS = {
+    "speech": {**CPU_PRESETS["speech"], "pool": 1, "model": {"conv": dict(PAPER_CONV)}, "batch": 64,
+               "unlabelled_batch": 64, "steps": 5000, "eval_every": 100, "ssbase_steps": 1000},
+    "face": {**CPU_PRESETS["face"], "model": {"conv": {"d_channels": (128, 256, 512, 1024),
+                                                       "g_channels": (512, 256, 128, 64)}},
+             "batch": 64, "unlabelled_batch": 64, "steps": 5000, "eval_every": 100, "ssbase_steps": 1000,
+             "face_pool": 28709},
+}
+DESCRIPTIONS = {
+    "speech": "RAVDESS labelled fraction (actor 5-fold), EmoDB+CASIA unlabelled, Fbank crops, conv SSGAN",
+    "face": "FER2013 labelled fraction of a training pool, rest unlabelled, 48x48 faces, conv SSGAN",
+    "multimodal": "RAVDESS AV (MFCC+AU) labelled fraction (actor 5-fold), other training clips unlabelled, MSSGAN",
+    "functionals": "RAVDESS eGeMAPS labelled fraction, EmoDB+CASIA unlabelled, dense SSGAN",
+}
+
+
+def experiment_name(setting: str, fraction: float, paper: bool = False) -> str:
+    return f"ssgan/{setting}/frac{int(round(100 * fraction))}" + ("/paper" if paper else "")
+
+
+def _register(setting: str, fraction: float, paper: bool):
+    name = experiment_name(setting, fraction, paper)
+    run = {**(PAPER_PRESETS if paper else CPU_PRESETS)[setting], "fraction": fraction}
+
+    @register_experiment(name)
+    def factory():
+        corpora = ((run.get("labelled_corpus", "fer2013" if setting == "face" else "ravdess_av"),)
+                   + tuple(run.get("unlabelled_corpora", ())))
+        return ExperimentConfig(
+            name=name, model=ModelConfig("ssgan", {"run": dict(run)}),
+            data=DataConfig(corpora=corpora if setting in ("speech", "functionals") else corpora[:1],
+                            features=run.get("feature", "face" if setting == "face" else "mfcc+au"),
+                            protocol="speaker_kfold" if setting != "face" else "official",
+                            protocol_kwargs={"k": FOLDS, "labelled_fraction": fraction}, valid_speakers=0,
+                            label_set="7basic" if setting == "face" else "4class"),
+            optimizer=OptimizerConfig("adam", 2e-4, {"beta_1": 0.5}),
+            trainer=TrainerConfig(epochs=run["steps"] // run["eval_every"], batch_size=run["batch"], seeds=FOLDS,
+                                  patience=0, tensorboard=False),
+            description=f"{DESCRIPTIONS[setting]}; labelled fraction {fraction:g}"
+                        + ("; paper-sized network (GPU)" if paper else "; CPU preset"))
+
+
+for _s in CPU_PRESETS:
+    for _f in (FRACTIONS if _s != "functionals" else (0.2,)):
+        _register(_s, _f, False)
+        if _s in PAPER_PRESETS:
+            _register(_s, _f, True)

@@ -1,0 +1,71 @@
+"""K+1 losses (emozoo.losses.kplus1) against a numpy computation of eq. 2/4/5 on a fixed batch."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from emozoo.errors import SchemaError
+from emozoo.losses import kplus1
+
+RNG = np.random.default_rng(3)
+K = 4
+LAB = RNG.normal(0, 2, (6, K + 1)).astype(np.float32)      # labelled logits (K classes + fake)
+REAL = RNG.normal(0, 2, (10, K + 1)).astype(np.float32)    # labelled + unlabelled
+FAKE = RNG.normal(0, 2, (8, K + 1)).astype(np.float32)
+Y = np.array([0, 1, 2, 3, 1, 0])
+
+
+def _softmax(l):
+    e = np.exp(l - l.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_terms_equal_numpy():
+    p_lab, p_real, p_fake = _softmax(LAB.astype(np.float64)), _softmax(REAL.astype(np.float64)), \
+        _softmax(FAKE.astype(np.float64))
+    sup = -np.mean(np.log(p_lab[np.arange(6), Y]))                    # -E log D(y|x')
+    fake = -np.mean(np.log(p_fake[:, K]))                              # -E log D(K+1|G(z))
+    real = -np.mean(np.log(1 - p_real[:, K]))                          # -E log(1 - D(K+1|x))
+    np.testing.assert_allclose(kplus1.supervised_loss(LAB, Y).numpy(), sup, rtol=1e-5)
+    np.testing.assert_allclose(kplus1.fake_loss(FAKE).numpy(), fake, rtol=1e-5)
+    np.testing.assert_allclose(kplus1.real_loss(REAL).numpy(), real, rtol=1e-5)
+    t = kplus1.discriminator_loss(LAB, Y, REAL, FAKE, consistency=0.5, lam=2.0)
+    np.testing.assert_allclose(t["total"].numpy(), sup + fake + real + 2.0 * 0.5, rtol=1e-5)
+    # eq. 3 (saturating generator loss, replaced by eq. 5 in the paper)
+    np.testing.assert_allclose(kplus1.saturating_generator_loss(FAKE).numpy(), -np.mean(np.log(1 - p_fake[:, K])),
+                               rtol=1e-5)
+    # FSBase: plain K-class cross-entropy on the first K logits
+    pk = _softmax(LAB[:, :K].astype(np.float64))
+    np.testing.assert_allclose(kplus1.classifier_loss(LAB, Y).numpy(), -np.mean(np.log(pk[np.arange(6), Y])),
+                               rtol=1e-5)
+
+
+def test_fuzzy_targets_and_feature_matching():
+    q = np.array([[1 / 3, 0, 2 / 3, 0], [0.5, 0.5, 0, 0]] * 3, np.float32)
+    p = _softmax(LAB.astype(np.float64))[:, :K]
+    np.testing.assert_allclose(kplus1.supervised_loss(LAB, q).numpy(), -np.mean((q * np.log(p)).sum(-1)), rtol=1e-5)
+    # one-hot soft targets give the integer-label loss
+    np.testing.assert_allclose(kplus1.supervised_loss(LAB, np.eye(K)[Y]).numpy(),
+                               kplus1.supervised_loss(LAB, Y).numpy(), rtol=1e-6)
+    hf, hr = RNG.normal(size=(8, 5)).astype(np.float32), RNG.normal(size=(10, 5)).astype(np.float32)
+    np.testing.assert_allclose(kplus1.feature_matching_loss(hf, hr).numpy(),
+                               np.sum((hf.mean(0) - hr.mean(0)) ** 2), rtol=1e-5)
+
+
+def test_stable_for_large_logits():
+    big = np.array([[500.0, -500.0, 0.0, 0.0, -500.0]], np.float32)
+    assert np.isfinite(kplus1.real_loss(big).numpy()) and kplus1.real_loss(big).numpy() < 1e-6
+    assert np.isfinite(kplus1.fake_loss(big).numpy())
+
+
+@pytest.mark.parametrize("logits,labels", [(np.zeros((4, 5, 1)), np.zeros(4, int)),
+                                           (np.zeros((4, 2)), np.zeros(4, int)),
+                                           (np.zeros((4, 5)), np.zeros((4, 3))),
+                                           (np.zeros((4, 5)), np.zeros(4, np.float32))])
+def test_bad_shapes_raise(logits, labels):
+    with pytest.raises(SchemaError):
+        kplus1.supervised_loss(tf.constant(logits, tf.float32), labels)
+
+
+def test_feature_width_mismatch_raises():
+    with pytest.raises(SchemaError, match="one width"):
+        kplus1.feature_matching_loss(np.zeros((2, 3)), np.zeros((2, 4)))
