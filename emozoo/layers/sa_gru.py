@@ -78,7 +78,7 @@ class SelfAttentionGRU(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.d,)
 
     def compute_mask(self, inputs, mask=None):
-        return mask
+        return None          # padded positions of R are zero; the model keeps the mask itself
 
     def get_config(self):
         return {**super().get_config(), "gru_units": self.gru_units, "num_heads": self.num_heads,

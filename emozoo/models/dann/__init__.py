@@ -1,0 +1,16 @@
+"""DANN for emotion recognition (Lian, Tao, Liu, Huang 2019, "Domain adversarial learning for
+emotion recognition").
+
+* :mod:`.dann_model`: :class:`DANNConversationModel` (AT-Fusion -> SA-GRU -> emotion classifier,
+  speaker/domain classifier behind a gradient reversal layer; eq. 1-5) and
+  :class:`DANNUtteranceModel` (the utterance-level twin for speech corpora).
+* :mod:`.dann_task`: conversations from feature stores, the IEMOCAP TS settings, MELD official
+  splits, LOSO for speech; training and scoring (used by ``pipelines/dann_*.py``).
+* :mod:`.dann_experiments`: registered experiments ``dann/...``.
+* :mod:`.dann_presets`: zoo model cards; :mod:`.dann_predictor`: ``emozoo.load('dann_iemocap')``.
+"""
+from emozoo.models.dann.dann_model import DANNConversationModel, DANNUtteranceModel  # noqa: F401
+
+from emozoo.zoo.predictor import register_predictor as _register_predictor
+
+_register_predictor("conversation", "emozoo.models.dann.dann_predictor:ConversationPredictor")

@@ -1,0 +1,92 @@
+"""Registered experiments of DANN (Lian et al. 2019).
+
+* ``dann/iemocap/text/<ts>/{ci,dann}``: IEMOCAP conversations (MiniLM sentence embeddings of the
+  transcripts: the text modality; audio is licensed and not in shared data), TS settings
+  ``ts_1234, ts_123, ts_134, ts_234, ts_23`` (train on the listed sessions, test on session 5,
+  the others unlabelled target data), speaker domain (10 speakers), 4 classes (Table 2);
+* ``dann/meld/text/{7class,4class}/{ci,dann}``: MELD official splits, speaker domain;
+* ``dann/speech/<corpus>/is10/{ci,dann}``: the utterance-level variant, leave-one-speaker-out on
+  EmoDB / CASIA / RAVDESS IS10 functionals, speaker domain (test speaker unlabelled in training).
+
+``ci`` is the paper's comparison system CI: the same model with ``lambda = 0`` in eq. (5).
+
+The defaults are the **CPU preset** (``CPU_PRESET``): the paper's network (d = 100, bi-GRU 50+50,
+4 heads, L2 1e-5, batch of 20 conversations, lambda 1) trained with Adam 1e-3 for 30 epochs,
+5 seeds, because the paper's schedule (Adam 1e-4, >= 200 epochs, 20 seeds: ``PAPER_PRESET``)
+takes ~1.5 s per epoch here and the table has 50 runs. ``--preset paper`` of the pipelines (or
+``--override``) restores it.
+"""
+from __future__ import annotations
+
+from emozoo.data.protocols import IEMOCAP_TS
+from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
+                                register_experiment)
+
+# Lian et al. 2019, sec. 3.2
+MODEL = dict(fusion_units=100, gru_units=50, num_heads=4, l2=1e-5, grl_lambda=1.0, domain_units=[100],
+             emotion_units=[])
+PAPER_PRESET = dict(epochs=200, batch_size=20, seeds=20, learning_rate=1e-4)
+CPU_PRESET = dict(epochs=30, batch_size=20, seeds=5, learning_rate=1e-3)
+VARIANTS = {"ci": {"grl_lambda": 0.0}, "dann": {"grl_lambda": 1.0}}
+SPEECH_CORPORA = ("emodb", "casia", "ravdess")
+SPEECH_MODEL = dict(encoder_units=[256, 100], domain_units=[100], emotion_units=[], l2=1e-5, dropout=0.2)
+SPEECH_PRESET = dict(epochs=40, batch_size=32, seeds=5, learning_rate=1e-3)
+
+
+def _trainer(preset):
+    return TrainerConfig(epochs=preset["epochs"], batch_size=preset["batch_size"], seeds=preset["seeds"],
+                         patience=0, tensorboard=False)
+
+
+def _register_iemocap(setting, variant):
+    name = f"dann/iemocap/text/{setting.lower()}/{variant}"
+
+    @register_experiment(name)
+    def factory():
+        return ExperimentConfig(
+            name=name, model=ModelConfig("dann_conversation", {**MODEL, **VARIANTS[variant]}),
+            data=DataConfig(corpora=("iemocap_text",), features="minilm", stores={"iemocap_text": "tfrecords/iemocap_text_minilm"},
+                            protocol=setting.lower(), protocol_kwargs={"domain": "speaker"}, valid_speakers=0),
+            optimizer=OptimizerConfig("adam", CPU_PRESET["learning_rate"]), trainer=_trainer(CPU_PRESET),
+            description=f"IEMOCAP {setting} (test session 5), text (MiniLM), speaker domain, "
+                        f"{'CI (lambda 0)' if variant == 'ci' else 'DANN (lambda 1)'}: Table 2")
+
+
+def _register_meld(subset, variant):
+    name = f"dann/meld/text/{subset}/{variant}"
+
+    @register_experiment(name)
+    def factory():
+        return ExperimentConfig(
+            name=name, model=ModelConfig("dann_conversation", {**MODEL, **VARIANTS[variant]}),
+            data=DataConfig(corpora=("meld",), features="minilm", stores={"meld": "tfrecords/meld_minilm"},
+                            protocol="official", protocol_kwargs={"domain": "speaker", "subset": subset,
+                                                                  "min_speaker_turns": 50},
+                            label_set="7basic", valid_speakers=0),
+            optimizer=OptimizerConfig("adam", CPU_PRESET["learning_rate"]), trainer=_trainer(CPU_PRESET),
+            description=f"MELD official splits, {subset}, text (MiniLM), speaker domain "
+                        f"(speakers with >= 50 turns, others pooled), {variant}")
+
+
+def _register_speech(corpus, variant):
+    name = f"dann/speech/{corpus}/is10/{variant}"
+
+    @register_experiment(name)
+    def factory():
+        return ExperimentConfig(
+            name=name, model=ModelConfig("dann", {**SPEECH_MODEL, **VARIANTS[variant]}),
+            data=DataConfig(corpora=(corpus,), features="is10", protocol="loso", valid_speakers=0),
+            optimizer=OptimizerConfig("adam", SPEECH_PRESET["learning_rate"]), trainer=_trainer(SPEECH_PRESET),
+            description=f"{corpus} IS10, leave-one-speaker-out, utterance-level DANN with speaker domain "
+                        f"(held-out speaker's clips unlabelled target data), {variant}")
+
+
+for _s in IEMOCAP_TS:
+    for _v in VARIANTS:
+        _register_iemocap(_s, _v)
+for _sub in ("7class", "4class"):
+    for _v in VARIANTS:
+        _register_meld(_sub, _v)
+for _c in SPEECH_CORPORA:
+    for _v in VARIANTS:
+        _register_speech(_c, _v)

@@ -1,0 +1,307 @@
+"""Data assembly, training and scoring of the DANN settings (Lian et al. 2019, sec. 3).
+
+Conversations come from a sentence-embedding store that keeps *every* turn (``iemocap_text_minilm``:
+unlabelled turns have emotion ""; ``meld_minilm``), joined with the store's ``manifest.jsonl``
+(dialogue id, turn index, speaker, session, split). A :class:`ConvFold` holds padded arrays:
+
+* ``train``: every conversation the method may see during training: emotion labels only on the
+  labelled turns of the *training* side (other turns -1: frustrated/other turns kept as context,
+  unlabelled sessions, the test session); domain index on every real turn of every conversation
+  (training AND unlabelled target data feed the domain classifier, eq. 5);
+* ``test``: the test conversations with their true labels (scored on labelled turns only).
+
+IEMOCAP: the TS settings of :func:`emozoo.data.protocols.iemocap_ts` (train on the listed
+sessions, test on session 5, the remaining sessions unlabelled). MELD: official splits, test
+dialogues unlabelled in training. Domains: ``speaker`` (one class per speaker; MELD lumps speakers
+with fewer than ``min_speaker_turns`` turns into one ``other`` class) or ``set`` (0 = training side,
+1 = unlabelled/test side).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from emozoo.data import protocols
+from emozoo.data.labels import get_label_set
+from emozoo.data.manifest import Manifest, ManifestRow
+from emozoo.data.tfrecord import load_spec, read_store
+from emozoo.errors import SchemaError, SplitError
+from emozoo.evaluation.metrics import classification_report
+
+DOMAINS = ("speaker", "set")
+
+
+@dataclasses.dataclass
+class Dialogue:
+    dialogue_id: str
+    clip_ids: list
+    x: np.ndarray            # [L, D]
+    emotion: list            # class names ("" = unlabelled)
+    speaker: list
+    session: int
+    split: str
+
+
+def load_dialogues(store: str | os.PathLike, feature: str = "minilm") -> tuple[list[Dialogue], tuple]:
+    """All conversations of a store (every turn, in spoken order) and the store's classes."""
+    store = Path(store)
+    if not (store / "spec.json").exists() or not (store / "manifest.jsonl").exists():
+        raise SchemaError(f"no conversation store at {store} (spec.json + manifest.jsonl); build it with "
+                          f"`python -m emozoo.extract --corpus iemocap_text --features {feature} --out {store}`")
+    spec = load_spec(store)
+    if feature not in spec.names:
+        raise SchemaError(f"store {store} has no feature {feature!r}; it has {spec.names}")
+    vec = {}
+    for ex in read_store(store, features=["clip_id", feature]).as_numpy_iterator():
+        vec[ex["clip_id"].decode()] = ex[feature]
+    rows = {}
+    with open(store / "manifest.jsonl") as f:
+        for line in f:
+            r = json.loads(line)
+            if not r.get("dialogue_id"):
+                raise SchemaError(f"{store}/manifest.jsonl row {r.get('clip_id')!r} has no dialogue_id: "
+                                  "conversational models need dialogue_id and turn_index")
+            rows.setdefault(r["dialogue_id"], []).append(r)
+    classes = tuple(spec.classes)
+    out = []
+    for did, rs in rows.items():
+        rs.sort(key=lambda r: int(r["turn_index"]))
+        missing = [r["clip_id"] for r in rs if r["clip_id"] not in vec]
+        if missing:
+            raise SchemaError(f"{store}: turns {missing[:3]} of dialogue {did} are in manifest.jsonl but not in "
+                              "the TFRecords; re-extract the store")
+        emo = [r["emotion"] if r["emotion"] in classes else "" for r in rs]
+        out.append(Dialogue(did, [r["clip_id"] for r in rs], np.stack([vec[r["clip_id"]] for r in rs]).astype(np.float32),
+                            emo, [r["speaker"] for r in rs], int((rs[0].get("extras") or {}).get("session", 0) or 0),
+                            rs[0].get("split", "")))
+    return out, classes
+
+
+def _manifest(dialogues: Sequence[Dialogue], corpus: str) -> Manifest:
+    rows = []
+    for d in dialogues:
+        for i, (cid, emo, spk) in enumerate(zip(d.clip_ids, d.emotion, d.speaker)):
+            rows.append(ManifestRow(clip_id=cid, corpus=corpus, speaker=spk, emotion=emo, dialogue_id=d.dialogue_id,
+                                    turn_index=i, split=d.split, extras={"session": d.session}))
+    return Manifest(rows, name=corpus)
+
+
+@dataclasses.dataclass
+class Batch:
+    """Padded conversations: ``x [N, L, D]``, ``mask [N, L]``, ``y [N, L]`` (-1 = no label),
+    ``domain [N, L]`` (-1 = none), ``speaker`` / ``clip_id`` ``[N, L]`` str ("" on padding)."""
+
+    x: np.ndarray
+    mask: np.ndarray
+    y: np.ndarray
+    domain: np.ndarray
+    speaker: np.ndarray
+    clip_id: np.ndarray
+    dialogue_id: list
+
+    def inputs(self, modality: str = "text", with_domain: bool = True) -> dict:
+        d = {modality: self.x, "mask": self.mask}
+        if with_domain:
+            d["domain"] = self.domain
+        return d
+
+    def __len__(self):
+        return len(self.x)
+
+
+@dataclasses.dataclass
+class ConvFold:
+    name: str
+    train: Batch
+    test: Batch
+    classes: tuple
+    domains: tuple
+    sizes: dict
+
+
+def pad(dialogues: Sequence[Dialogue], y_of, dom_of, max_len: int | None = None) -> Batch:
+    L = max_len or max(len(d.clip_ids) for d in dialogues)
+    n, D = len(dialogues), dialogues[0].x.shape[1]
+    x = np.zeros((n, L, D), np.float32)
+    mask = np.zeros((n, L), np.float32)
+    y = np.full((n, L), -1, np.int32)
+    dom = np.full((n, L), -1, np.int32)
+    spk = np.full((n, L), "", dtype=object)
+    cid = np.full((n, L), "", dtype=object)
+    for i, d in enumerate(dialogues):
+        k = min(L, len(d.clip_ids))
+        x[i, :k] = d.x[:k]
+        mask[i, :k] = 1
+        for j in range(k):
+            y[i, j] = y_of(d, j)
+            dom[i, j] = dom_of(d, j)
+            spk[i, j] = d.speaker[j]
+            cid[i, j] = d.clip_ids[j]
+    return Batch(x, mask, y, dom, spk.astype(str), cid.astype(str), [d.dialogue_id for d in dialogues])
+
+
+def _domain_index(dialogues, domain: str, train_side: set, min_turns: int = 0):
+    if domain == "set":
+        return ("train", "target"), lambda d, j: 0 if d.clip_ids[j] in train_side else 1
+    if domain != "speaker":
+        raise SplitError(f"domain must be one of {DOMAINS}, got {domain!r}")
+    counts = Counter(s for d in dialogues for s in d.speaker)
+    keep = sorted(s for s, c in counts.items() if c >= min_turns)
+    names = tuple(keep) + (("other",) if len(keep) < len(counts) else ())
+    index = {s: i for i, s in enumerate(keep)}
+    other = len(keep)
+    return names, lambda d, j: index.get(d.speaker[j], other)
+
+
+def iemocap_fold(dialogues: Sequence[Dialogue], classes, setting: str = "TS_1234", *, domain: str = "speaker",
+                 label_set: str = "4class") -> ConvFold:
+    """One TS setting (Table 2): emotion labels of the listed sessions' labelled turns; domain labels
+    on every turn of every session (sessions not listed, including 5, are unlabelled target data);
+    tested on session 5's labelled turns."""
+    split = protocols.iemocap_ts(_manifest(dialogues, "iemocap_text"), setting)
+    train_ids = {r.clip_id for r in split.train}
+    test_ids = {r.clip_id for r in split.test}
+    cls = {c: i for i, c in enumerate(classes)}
+    names, dom_of = _domain_index(dialogues, domain, train_ids)
+    L = max(len(d.clip_ids) for d in dialogues)
+    train = pad(dialogues, lambda d, j: cls[d.emotion[j]] if d.clip_ids[j] in train_ids and d.emotion[j] else -1,
+                dom_of, L)
+    test_d = [d for d in dialogues if d.clip_ids[0] in test_ids]
+    test = pad(test_d, lambda d, j: cls[d.emotion[j]] if d.emotion[j] else -1, lambda d, j: -1, L)
+    sizes = {"train_labelled": int((train.y >= 0).sum()), "domain_rows": int((train.domain >= 0).sum()),
+             "test_labelled": int((test.y >= 0).sum()), "dialogues": len(dialogues), "test_dialogues": len(test_d)}
+    return ConvFold(f"iemocap/{setting.lower()}", train, test, tuple(classes), names, sizes)
+
+
+MELD_4CLASS = {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad"}
+
+
+def meld_fold(dialogues: Sequence[Dialogue], classes, *, subset: str = "7class", domain: str = "speaker",
+              min_speaker_turns: int = 50, max_len: int | None = None) -> ConvFold:
+    """MELD official splits: emotion labels of train; domain labels on train, dev and test turns
+    (test unlabelled target data); tested on the official test dialogues. ``subset="4class"`` keeps
+    neutral/joy/anger/sadness (as neutral/happy/angry/sad) and leaves the other turns unlabelled
+    (context); scored on those four only."""
+    if subset == "4class":
+        names4 = ("neutral", "happy", "angry", "sad")
+        mapping = {c: MELD_4CLASS[c] for c in classes if c in MELD_4CLASS}
+        if len(mapping) != 4:
+            raise SchemaError(f"MELD store classes {classes} lack one of {sorted(MELD_4CLASS)}")
+        label = lambda e: names4.index(mapping[e]) if e in mapping else -1  # noqa: E731
+        out_classes = names4
+    elif subset == "7class":
+        label = lambda e: classes.index(e) if e else -1  # noqa: E731
+        out_classes = tuple(classes)
+    else:
+        raise SplitError(f"MELD subset must be 7class or 4class, got {subset!r}")
+    train_side = {c for d in dialogues if d.split == "train" for c in d.clip_ids}
+    names, dom_of = _domain_index(dialogues, domain, train_side, min_speaker_turns)
+    L = max_len or max(len(d.clip_ids) for d in dialogues)
+    train = pad(dialogues, lambda d, j: label(d.emotion[j]) if d.split == "train" else -1, dom_of, L)
+    test_d = [d for d in dialogues if d.split == "test"]
+    test = pad(test_d, lambda d, j: label(d.emotion[j]), lambda d, j: -1, L)
+    sizes = {"train_labelled": int((train.y >= 0).sum()), "domain_rows": int((train.domain >= 0).sum()),
+             "test_labelled": int((test.y >= 0).sum()), "dialogues": len(dialogues), "test_dialogues": len(test_d)}
+    return ConvFold(f"meld/{subset}", train, test, out_classes, names, sizes)
+
+
+def build_conversation_model(fold: ConvFold, params: dict, modality: str = "text"):
+    from emozoo.models.dann.dann_model import DANNConversationModel
+    params = dict(params)
+    lr = float(params.pop("learning_rate", 1e-4))
+    model = DANNConversationModel(num_classes=len(fold.classes), input_dims=(fold.train.x.shape[-1],),
+                                  modalities=(modality,), num_domains=len(fold.domains), learning_rate=lr, **params)
+    model.compile()
+    return model
+
+
+def predict_turns(model, batch: Batch, modality: str = "text", batch_size: int = 32):
+    """Probabilities ``[n_labelled, K]``, true labels, speakers and clip ids of the labelled turns."""
+    prob = np.asarray(model.predict(batch.inputs(modality, with_domain=False), batch_size=batch_size, verbose=0))
+    keep = batch.y >= 0
+    return prob[keep], batch.y[keep], batch.speaker[keep], batch.clip_id[keep]
+
+
+def train_conversations(fold: ConvFold, params: dict, *, epochs: int, batch_size: int, seed: int,
+                        callbacks=(), verbose: int = 0):
+    """Train one model on ``fold`` (all conversations, ``batch_size`` conversations per step)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_conversation_model(fold, params)
+    hist = model.fit(fold.train.inputs(), fold.train.y, batch_size=batch_size, epochs=epochs, shuffle=True,
+                     verbose=verbose, callbacks=list(callbacks))
+    return model, hist.history
+
+
+def run_conversation(fold: ConvFold, params: dict, *, epochs: int, batch_size: int, seed: int) -> dict:
+    """Train and score; returns the classification report (WA = accuracy, UAR) and facts."""
+    t0 = time.time()
+    model, hist = train_conversations(fold, params, epochs=epochs, batch_size=batch_size, seed=seed)
+    prob, y, _, _ = predict_turns(model, fold.test)
+    rep = classification_report(y, prob.argmax(-1), fold.classes)
+    return {"fold": fold.name, "seed": seed, "report": rep, "sizes": fold.sizes, "epochs": epochs,
+            "final": {k: float(v[-1]) for k, v in hist.items()}, "seconds": round(time.time() - t0, 1),
+            "model": model}
+
+
+def reinitialize(model, fold: ConvFold, params: dict, seed: int) -> None:
+    """Fresh weights (drawn as a new model with ``seed`` would draw them), zeroed optimiser state and
+    ``lambda`` from ``params``: the runs of a table reuse one traced train function (CI and DANN
+    too: ``lambda`` is a variable)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    fresh = build_conversation_model(fold, params)
+    model.set_weights(fresh.get_weights())
+    model.set_lambda(float(params.get("grl_lambda", 1.0)))
+    for v in model.optimizer.variables:
+        if "learning_rate" not in v.path:
+            v.assign(np.zeros(v.shape, v.dtype))
+    keras.utils.set_random_seed(seed)
+
+
+def run_many(fold: ConvFold, runs: Sequence[tuple], *, epochs: int, batch_size: int, model=None, on_result=None,
+             keep_embeddings=()):
+    """Train and score ``runs`` = ``[(key, params, seed), ...]`` on one fold with one reused model.
+
+    ``keep_embeddings``: keys whose ``r_i`` (all real turns of all conversations) are returned too.
+    Returns ``(model, {key: result})``.
+    """
+    out = {}
+    for key, params, seed in runs:
+        t0 = time.time()
+        if model is None:
+            import keras
+            keras.utils.set_random_seed(seed)
+            model = build_conversation_model(fold, params)
+        else:
+            reinitialize(model, fold, params, seed)
+        hist = model.fit(fold.train.inputs(), fold.train.y, batch_size=batch_size, epochs=epochs, shuffle=True,
+                         verbose=0)
+        prob, y, _, _ = predict_turns(model, fold.test)
+        res = {"fold": fold.name, "seed": seed, "grl_lambda": float(params.get("grl_lambda", 1.0)),
+               "report": classification_report(y, prob.argmax(-1), fold.classes), "sizes": fold.sizes,
+               "epochs": epochs, "final": {k: float(v[-1]) for k, v in hist.history.items()},
+               "seconds": round(time.time() - t0, 1)}
+        if key in keep_embeddings:
+            res["embeddings"] = embeddings(model, fold.train)
+        out[key] = res
+        if on_result:
+            on_result(key, res)
+    return model, out
+
+
+def embeddings(model, batch: Batch, modality: str = "text") -> dict:
+    """``r_i`` of every real turn of ``batch`` with its speaker, label (-1 none) and clip id."""
+    r = np.asarray(model.embed(batch.inputs(modality, with_domain=False)))
+    keep = batch.mask > 0
+    return {"r": r[keep].astype(np.float32), "speaker": batch.speaker[keep], "y": batch.y[keep],
+            "clip_id": batch.clip_id[keep]}
