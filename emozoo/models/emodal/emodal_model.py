@@ -186,7 +186,10 @@ class EMODalModel(keras.Model):
         self.audio_tracker = keras.metrics.Mean(name="audio_specific_loss")
         self.visual_tracker = keras.metrics.Mean(name="visual_specific_loss")
         self.confusion = ConfusionMatrixMetric(self.num_classes, name="confusion")
-        self._build_all()
+        if self.visual_branch == "dense":   # the recorded build shape is the serving signature of export()
+            self.build((None, self.audio_dim + self.visual_dim))
+        else:
+            self.build({"audio": (None, self.audio_dim), "image": (None, self.image_size, self.image_size, 1)})
 
     # -- construction ---------------------------------------------------------------------
     def _validate(self):
@@ -231,7 +234,8 @@ class EMODalModel(keras.Model):
             layers.append(keras.layers.RandomContrast(float(a["contrast"]), value_range=(0, 1), name="aug_contrast"))
         return keras.Sequential(layers, name="image_augmentation") if layers else None
 
-    def _build_all(self):
+    def build(self, input_shape):
+        """Build every sub-network from the configured dimensions (``input_shape`` is only recorded)."""
         f = (None, self.feature_dim)
         self.audio_standardization.build((None, self.audio_dim))
         if self.audio_network is not None:

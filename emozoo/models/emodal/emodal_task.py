@@ -4,8 +4,8 @@
 the trainer's own :func:`emozoo.train.data.make_folds` (same protocol, same actor groups as
 ``python -m emozoo.train --experiment ...``), and for every seed and fold builds
 :class:`EMODalModel`, fits the z-normalisation on the training actors, trains with Adam
-(``fit`` with ``steps_per_execution`` = one epoch, early stopping on validation UAR with the
-best weights restored) and scores the test actors. Predictions are pooled over the folds per
+(:class:`FoldTrainer`: compiled epochs, early stopping on validation UAR with the best weights
+restored) and scores the test actors. Predictions are pooled over the folds per
 seed (``emozoo.evaluation.metrics.classification_report``), then summarised over seeds (mean +-
 std). It does the same work as the generic trainer without its per-epoch checkpoints, TensorBoard
 files and projector, which is what makes 5 seeds x 6 folds x 8 experiments fit on two CPU cores;
@@ -24,34 +24,92 @@ from emozoo.evaluation.metrics import SCALARS, classification_report, summarise_
 from emozoo.models import build_model
 
 
-def train_fold(cfg, fold, classes, seed: int, fold_index: int = 0, *, verbose: int = 0):
-    """Train one fold of ``cfg``; returns ``(model, history dict, best_epoch)``."""
-    tr = cfg.trainer
-    keras.utils.set_random_seed(seed * 1009 + fold_index)
-    model = build_model(cfg.model.name, num_classes=len(classes), input_dim=fold.train.x.shape[1],
-                        **cfg.model.params)
-    model.prepare_fold(fold)
-    steps = -(-len(fold.train) // tr.batch_size)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.optimizer.learning_rate), steps_per_execution=steps)
-    rng = np.random.default_rng(seed * 7919 + fold_index)
-    x, y = fold.train.x.astype(np.float32), fold.train.y.astype(np.int32)
-    perms = np.concatenate([rng.permutation(len(y)) for _ in range(tr.epochs)])
-    # one epoch = the permutation of that epoch (the last batch of an epoch may be short)
-    per_epoch = [tf.data.Dataset.from_tensor_slices((x[p], y[p])).batch(tr.batch_size)
-                 for p in np.split(perms, tr.epochs)]
-    ds = per_epoch[0]
-    for d in per_epoch[1:]:
-        ds = ds.concatenate(d)
-    callbacks, val = [], None
-    if fold.valid is not None and len(fold.valid):
-        val = (fold.valid.x.astype(np.float32), fold.valid.y.astype(np.int32))
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_uar", mode="max", patience=tr.patience or tr.epochs,
-                                                       restore_best_weights=True, start_from_epoch=tr.min_epochs))
-    hist = model.fit(ds.prefetch(2), epochs=tr.epochs, steps_per_epoch=steps, validation_data=val,
-                     validation_batch_size=512, callbacks=callbacks, verbose=verbose, shuffle=False)
-    h = hist.history
-    best = int(np.argmax(h["val_uar"])) + 1 if "val_uar" in h else len(h["loss"])
-    return model, h, best
+class FoldTrainer:
+    """Trains :class:`EMODalModel` folds of one experiment config with compiled (graph) epochs.
+
+    One model and one Adam optimiser are built per config and reused: every fold starts from the
+    fresh initial weights of a model built with that fold's seed (copied in), zeroed Adam moments
+    and its own normalisation statistics, so the ``tf.function`` of an epoch is traced once for all
+    folds and seeds (tracing, not arithmetic, is what costs on small data). An epoch is one pass
+    over a fresh permutation of the training fold in mini-batches of ``trainer.batch_size``, each an
+    ordinary ``EMODalModel.train_step`` (one Adam update on the combined loss). After every epoch
+    the validation actors are scored; the weights of the best validation UAR are kept (early
+    stopping after ``trainer.patience`` epochs without improvement, not before ``min_epochs``).
+    """
+
+    def __init__(self, cfg, classes, input_dim: int):
+        self.cfg, self.classes, self.input_dim = cfg, tuple(classes), int(input_dim)
+        self.model = self._build()
+        self.model.compile(optimizer=keras.optimizers.Adam(cfg.optimizer.learning_rate))
+        self.model.optimizer.build(self.model.trainable_variables)
+        model, bs = self.model, int(cfg.trainer.batch_size)
+        spec_x = tf.TensorSpec((None, self.input_dim), tf.float32)
+        spec_i = tf.TensorSpec((None,), tf.int32)
+
+        @tf.function(input_signature=[spec_x, spec_i, spec_i])
+        def epoch(x, y, perm):
+            n = tf.shape(perm)[0]
+            for i in tf.range((n + bs - 1) // bs):
+                idx = perm[i * bs:(i + 1) * bs]
+                model.train_step((tf.gather(x, idx), tf.gather(y, idx)))
+            return {m.name: m.result() for m in model.metrics[:-1]}
+
+        @tf.function(input_signature=[spec_x])
+        def logits(x):
+            return model(x, training=False)
+
+        self._epoch, self._logits = epoch, logits
+
+    def _build(self):
+        return build_model(self.cfg.model.name, num_classes=len(self.classes), input_dim=self.input_dim,
+                           **self.cfg.model.params)
+
+    def _reset(self, seed: int, fold_index: int):
+        keras.utils.set_random_seed(seed * 1009 + fold_index)
+        fresh = self._build()                                   # this fold's initial weights
+        for dst, src in zip(self.model.weights, fresh.weights):
+            dst.assign(src)
+        opt = self.model.optimizer
+        for v in list(opt._momentums) + list(opt._velocities) + [opt.iterations]:
+            v.assign(tf.zeros_like(v))
+        del fresh
+
+    def predict_proba(self, x) -> np.ndarray:
+        return tf.nn.softmax(self._logits(tf.constant(np.asarray(x, np.float32))), -1).numpy()
+
+    def fit(self, fold, seed: int, fold_index: int = 0):
+        """Train one fold; returns ``(history dict of per-epoch lists, best epoch (1-based))``."""
+        from emozoo.evaluation.metrics import uar
+
+        tr = self.cfg.trainer
+        self._reset(seed, fold_index)
+        self.model.prepare_fold(fold)                           # normalisation: training actors only
+        rng = np.random.default_rng(seed * 7919 + fold_index)
+        x = tf.constant(fold.train.x.astype(np.float32))
+        y = tf.constant(fold.train.y.astype(np.int32))
+        has_val = fold.valid is not None and len(fold.valid)
+        hist, best, best_epoch, best_weights, wait = {}, -np.inf, 0, None, 0
+        for e in range(tr.epochs):
+            self.model.reset_metrics()
+            logs = self._epoch(x, y, tf.constant(rng.permutation(len(fold.train)).astype(np.int32)))
+            for k, v in logs.items():
+                hist.setdefault(k, []).append(float(v))
+            if has_val:
+                val = float(uar(fold.valid.y, self.predict_proba(fold.valid.x).argmax(-1), len(self.classes)))
+                hist.setdefault("val_uar", []).append(val)
+                if val > best:
+                    best, best_epoch, wait = val, e + 1, 0
+                    best_weights = [w.numpy() for w in self.model.weights]
+                else:
+                    wait += 1
+                    if tr.patience and e + 1 >= tr.min_epochs and wait >= tr.patience:
+                        break
+        if best_weights is not None:
+            for w, b in zip(self.model.weights, best_weights):
+                w.assign(b)
+        else:
+            best_epoch = len(hist["loss"])
+        return hist, best_epoch
 
 
 def run_experiment_table(cfg, *, seeds: int, root=".", log=print) -> dict:
@@ -61,14 +119,15 @@ def run_experiment_table(cfg, *, seeds: int, root=".", log=print) -> dict:
     if cfg.model.name != "emodal":
         raise ExperimentError(f"{cfg.name} is not an emodal experiment")
     folds, classes = make_folds(cfg.data, root=root)
+    trainer = FoldTrainer(cfg, classes, folds[0].train.x.shape[1])
     per_seed = []
     for s in range(seeds):
         seed = cfg.trainer.seed + s
         t0 = time.time()
         y_true, y_pred, fold_rows = [], [], []
         for i, fold in enumerate(folds):
-            model, h, best = train_fold(cfg, fold, classes, seed, i)
-            prob = model.predict_proba(fold.test.x.astype(np.float32))
+            h, best = trainer.fit(fold, seed, i)
+            prob = trainer.predict_proba(fold.test.x)
             pred = prob.argmax(-1)
             y_true.append(fold.test.y)
             y_pred.append(pred)
@@ -81,7 +140,6 @@ def run_experiment_table(cfg, *, seeds: int, root=".", log=print) -> dict:
                                                                                      "hgr_score", "classify_loss",
                                                                                      "audio_specific_loss",
                                                                                      "visual_specific_loss")}})
-            keras.backend.clear_session()
         pooled = classification_report(np.concatenate(y_true), np.concatenate(y_pred), classes)
         per_seed.append({"seed": seed, "test": pooled, "folds": fold_rows, "seconds": round(time.time() - t0, 1)})
         log(f"  {cfg.name} seed {seed}: ACC {100 * pooled['accuracy']:.2f} UAR {100 * pooled['uar']:.2f} "
