@@ -95,7 +95,8 @@ def plot_modification(result: dict, classes, path, *, title: str = "") -> Path:
 
 
 def plot_grid(rows: dict, path, *, title: str = "", kind: str = "gradient") -> Path:
-    """Figs. 5-6 shape: one row per class, each cell a saliency map (``rows[class] = [maps]``)."""
+    """Figs. 5-6 shape: one row per class, each cell a saliency map (``rows[class] = [maps]``);
+    a cell ``("face", image)`` shows the face itself."""
     plt = _plt()
     names = list(rows)
     cols = max((len(v) for v in rows.values()), default=1) or 1
@@ -106,7 +107,9 @@ def plot_grid(rows: dict, path, *, title: str = "", kind: str = "gradient") -> P
             ax.axis("off")
             if c < len(rows[name]):
                 s = rows[name][c]
-                if kind == "gradient":
+                if isinstance(s, tuple) and s[0] == "face":
+                    ax.imshow(np.asarray(s[1]).squeeze(), cmap="gray", vmin=0, vmax=255)
+                elif kind == "gradient":
                     ax.imshow(gradient_image(s), cmap="gray", vmin=0, vmax=1)
                 else:
                     ax.imshow(np.asarray(s).squeeze(), cmap="gray", vmin=0, vmax=255)

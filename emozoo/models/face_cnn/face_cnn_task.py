@@ -42,6 +42,9 @@ class TrainConfig:
         weight_decay: L2 on kernels.
         rotation_degrees: max random rotation (either direction); flips are always on.
         arch_overrides: replaces entries of the preset (tests use tiny filters).
+        eval_every_steps: if > 0, every this many training steps record the training error of
+            the mini-batches since the last point and the validation error on the first
+            ``eval_subset`` validation rows (the per-step curves of Fig. 4).
     """
 
     arch: str = "khorrami"
@@ -53,6 +56,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     rotation_degrees: float = 15.0
     arch_overrides: dict = dataclasses.field(default_factory=dict)
+    eval_every_steps: int = 0
+    eval_subset: int = 1000
 
     def model_config(self, num_classes: int) -> dict:
         if self.arch not in ARCH_PRESETS:
@@ -89,6 +94,37 @@ def _best_weights_callback():
     return BestWeights()
 
 
+def _step_curve_callback(every: int, xv, yv):
+    import keras
+
+    class StepCurve(keras.callbacks.Callback):
+        """Fig. 4 points: every ``every`` steps, training error of the mini-batches since the last
+        point (from Keras' running epoch accuracy) and validation error on ``(xv, yv)``."""
+
+        def __init__(self):
+            super().__init__()
+            self.step, self.points = 0, []
+            self._seen, self._acc, self._mark = 0, 0.0, (0, 0.0)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._seen, self._acc, self._mark = 0, 0.0, (0, 0.0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            self._seen = batch + 1
+            self._acc = float(logs["accuracy"])
+            if self.step % every == 0:
+                n0, a0 = self._mark
+                n = self._seen - n0
+                window = (self._acc * self._seen - a0 * n0) / n if n > 0 else self._acc
+                pv = np.asarray(self.model.predict(xv, batch_size=256, verbose=0)).argmax(-1)
+                self.points.append({"step": self.step, "train_error": 1.0 - window,
+                                    "val_error": float((pv != yv).mean())})
+                self._mark = (self._seen, self._acc)
+
+    return StepCurve()
+
+
 def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed: int = 0, verbose: int = 0):
     """Train one model on ``x[parts["train"]]``, select the epoch on ``parts["valid"]``.
 
@@ -110,8 +146,12 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
     xt, yt = x[parts["train"]].astype("float32"), y[parts["train"]]
     xv, yv = x[parts["valid"]].astype("float32"), y[parts["valid"]]
     best = _best_weights_callback()
+    callbacks = [best]
+    if config.eval_every_steps:
+        curve = _step_curve_callback(config.eval_every_steps, xv[:config.eval_subset], yv[:config.eval_subset])
+        callbacks.append(curve)
     hist = model.fit(xt, yt, validation_data=(xv, yv), epochs=config.epochs, batch_size=config.batch_size,
-                     shuffle=True, callbacks=[best], verbose=verbose)
+                     shuffle=True, callbacks=callbacks, verbose=verbose)
     model.set_weights(best.weights)
     h = hist.history
     record = {"history": {"train_error": [1.0 - float(v) for v in h["accuracy"]],
@@ -122,6 +162,8 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
               "model_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in mcfg.items()},
               "train_config": dataclasses.asdict(config), "seed": int(seed),
               "sizes": {k: int(len(v)) for k, v in parts.items()}}
+    if config.eval_every_steps:
+        record["step_curve"] = curve.points
     return model, record
 
 
