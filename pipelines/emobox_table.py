@@ -85,13 +85,15 @@ def chosen(corpus) -> str:
     return json.loads(p.read_text())["chosen"]
 
 
-def final(corpora, seeds, log=print):
-    for c in corpora:
-        cfg = get_experiment(chosen(c))
-        run_protocol(cfg, c, RUNS / "final" / f"{c}_emobox", seeds=seeds, log=log)
-    for c in corpora:
-        cfg = get_experiment(chosen(c))
-        run_protocol(cfg, c, RUNS / "final" / f"{c}_{OURS[c][0]}", protocol=OURS[c][0], seeds=seeds, log=log)
+def final(corpora, seeds, which=("emobox", "ours"), log=print):
+    if "emobox" in which:
+        for c in corpora:
+            cfg = get_experiment(chosen(c))
+            run_protocol(cfg, c, RUNS / "final" / f"{c}_emobox", seeds=seeds, log=log)
+    if "ours" in which:
+        for c in corpora:
+            cfg = get_experiment(chosen(c))
+            run_protocol(cfg, c, RUNS / "final" / f"{c}_{OURS[c][0]}", protocol=OURS[c][0], seeds=seeds, log=log)
 
 
 def _pm(d, k, scale=100):
@@ -179,13 +181,14 @@ def main(argv=None):
     ap.add_argument("stage", choices=("grid", "final", "table"))
     ap.add_argument("--corpora", default="emodb,casia,ravdess")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--protocols", default="emobox,ours", help="final: emobox and/or ours (speaker-independent)")
     ap.add_argument("--folds", default="", help="grid: EmoBox fold numbers to select on (default all)")
     args = ap.parse_args(argv)
     corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
     if args.stage == "grid":
         grid(corpora, tuple(int(f) for f in args.folds.split(",") if f.strip()))
     elif args.stage == "final":
-        final(corpora, args.seeds)
+        final(corpora, args.seeds, tuple(p.strip() for p in args.protocols.split(",")))
     else:
         table(corpora)
 

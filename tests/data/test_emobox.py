@@ -184,3 +184,22 @@ def test_real_emobox_partitions_match_our_clips(data_dir):
             sum(f.entries["test"] for f in folds)
     assert all(k.split("-")[3] in ("02", "06") for k in rep["keys"])        # calm actor 01, fearful actor 03
     assert {k.split("-")[-1] for k in rep["keys"]} == {"01", "03"}
+
+
+def test_evaluate_emobox_rejects_unknown_corpus_and_4class_store(tmp_path, monkeypatch):
+    from tests.helpers import write_feature_store
+    from emozoo.errors import SchemaError
+    from emozoo.evaluate.emobox import run_protocol
+    from emozoo.experiments import get_experiment
+    from emozoo.train.data import load_table, table_manifest
+
+    cfg = get_experiment("emobox/casia/is10/paper")
+    with pytest.raises(SplitError, match="covers"):
+        run_protocol(cfg, "iemocap", tmp_path / "r")
+    # a 4-class store where EmoBox's CASIA needs all 6 classes: the error names the command that builds it
+    store = write_feature_store(tmp_path / "s", corpus="casia", speakers=4, per_class=1, dim=4)
+    speakers = ("spk0", "spk1", "spk2", "spk3")
+    root = _write_casia_emobox(tmp_path / "emobox", speakers)
+    with pytest.raises(SchemaError, match="--label-set casia6"):
+        run_protocol(cfg, "casia", tmp_path / "r", emobox_dir=root, store=str(store),
+                     manifest=_casia_manifest(speakers))
