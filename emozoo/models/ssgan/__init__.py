@@ -10,3 +10,7 @@
 * :mod:`.ssgan_presets`: zoo entries ``ssgan_speech``, ``ssgan_face``.
 """
 from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN  # noqa: F401
+from emozoo.zoo.predictor import register_predictor as _register_predictor  # noqa: E402
+
+# ``ssgan_speech`` takes waveforms (Fbank in the graph): preprocessing.json "input": "ssgan_waveform"
+_register_predictor("ssgan_waveform", "emozoo.models.ssgan.ssgan_zoo:WaveformPredictor")

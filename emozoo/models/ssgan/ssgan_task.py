@@ -440,6 +440,9 @@ def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str |
         [[s[0].reshape(-1).tolist(), s[1].reshape(-1).tolist()] for s in stats]
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
+        result["modalities"] = {n: m.get_config()["modalities"] for n, m in models.items()}
+        for n, m in models.items():        # the selected weights beside the JSON (zoo export reuses them)
+            m.save_weights(Path(out).with_name(f"{Path(out).stem}_{n}.weights.h5"))
         tmp = Path(str(out) + ".tmp")
         tmp.write_text(json.dumps(result))
         os.replace(tmp, out)
