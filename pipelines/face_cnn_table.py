@@ -92,6 +92,7 @@ def fer_summary(runs: Path) -> dict:
             "epoch_seconds_median": float(np.median(np.concatenate([r["epoch_seconds"][1:] or r["epoch_seconds"] for r in recs]))),
             "train_seconds": [r["train_seconds"] for r in recs],
             "histories": [r["history"] for r in recs],
+            "step_curves": [r.get("step_curve") or [] for r in recs],
             "train_config": recs[0]["train_config"], "model_config": recs[0]["model_config"]}
 
 
@@ -100,14 +101,22 @@ def plot_curves(fer: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    for key, label, colour in (("train_error", "training error", "tab:blue"), ("val_error", "validation error (PublicTest)", "tab:orange")):
-        h = np.asarray([r[key] for r in fer["histories"]])
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    curves = fer.get("step_curves") or []
+    n = min((len(c) for c in curves), default=0)
+    per_step = n > 1
+    for key, label, colour in (("train_error", "training error", "tab:blue"),
+                               ("val_error", "validation error (PublicTest)", "tab:orange")):
+        if per_step:          # Fig. 4: error against training steps (mini-batches)
+            h = np.asarray([[pt[key] for pt in c[:n]] for c in curves])
+            x = np.asarray([pt["step"] for pt in curves[0][:n]])
+        else:
+            h = np.asarray([r[key] for r in fer["histories"]])
+            x = np.arange(1, h.shape[1] + 1)
         m, s = h.mean(0), h.std(0)
-        ep = np.arange(1, h.shape[1] + 1)
-        ax.plot(ep, m, "o-", ms=2.5, color=colour, label=label)
-        ax.fill_between(ep, m - s, m + s, color=colour, alpha=0.25)
-    ax.set_xlabel("epoch")
+        ax.plot(x, m, "o-", ms=2.5, color=colour, label=label)
+        ax.fill_between(x, m - s, m + s, color=colour, alpha=0.25)
+    ax.set_xlabel("training step (mini-batch of 64)" if per_step else "epoch")
     ax.set_ylabel("error (1 - accuracy)")
     ax.set_title(f"Face CNN on FER2013: mean +- std over {len(fer['histories'])} seeds")
     ax.set_ylim(0, 1)
@@ -162,6 +171,13 @@ def write_tensorboard(fer: dict, logdir: Path) -> None:
     for seed, h in zip(fer["seeds"], fer["histories"]):
         write(logdir / f"seed{seed}" / "train", {"epoch_error": h["train_error"], "epoch_loss": h["train_loss"]})
         write(logdir / f"seed{seed}" / "validation", {"epoch_error": h["val_error"], "epoch_loss": h["val_loss"]})
+    for seed, c in zip(fer["seeds"], fer.get("step_curves") or []):
+        for part, key in (("train", "train_error"), ("validation", "val_error")):
+            w = tf.summary.create_file_writer(str(logdir / f"seed{seed}" / part))
+            with w.as_default():
+                for pt in c:
+                    tf.summary.scalar("step_error", float(pt[key]), step=int(pt["step"]))
+            w.flush()
     for part, key in (("train", "train_error"), ("validation", "val_error")):
         arr = np.asarray([h[key] for h in fer["histories"]])
         write(logdir / "mean_over_seeds" / part, {"epoch_error_mean": arr.mean(0), "epoch_error_std": arr.std(0)})
@@ -174,7 +190,7 @@ def markdown(cult: dict, fer: dict, runs: str) -> str:
         mc, tc = first["model_config"], first["train_config"]
         L += [f"Per-culture training and testing (Yousefi et al. Section 4.1.1) on the 6 emotions JAFFE and CK+48 share, "
               f"5 random subject-disjoint train/validation/test allocations (60/20/20 % of the posers, seed = split), "
-              f"Khorrami-size CNN (filters {mc['filters']}, 5x5, FC {mc['dense_units']}), SGD momentum {tc['momentum']}, "
+              f"CNN preset `{tc['arch']}` (Khorrami layout; filters {mc['filters']}, 5x5, FC {mc['dense_units']}), SGD momentum {tc['momentum']}, "
               f"lr {tc['learning_rate']} x {tc['decay_rate']}^epoch, {tc['epochs']} epochs, batch {tc['batch_size']}, "
               f"flip + rotation (+-{tc['rotation_degrees']:g} deg) augmentation; the epoch with the best validation accuracy is tested.",
               "", "| train on | test on | accuracy | UAR | macro-F1 |", "|---|---|---|---|---|"]
@@ -201,7 +217,8 @@ def markdown(cult: dict, fer: dict, runs: str) -> str:
               "", "| PrivateTest accuracy | PrivateTest UAR | PublicTest accuracy | selected epochs |", "|---|---|---|---|",
               f"| {_ms(fer['private_test_accuracy'])} | {_ms(fer['private_test_uar'])} | {_ms(fer['public_test_accuracy'])} | "
               f"{', '.join(str(b + 1) for b in fer['best_epochs'])} |", "",
-              "Training / validation error curves (Fig. 4 shape, mean +- std over seeds): "
+              "Training / validation error curves (Fig. 4 shape: every 100 steps, the training error of the last 100 "
+              "mini-batches and the error on a fixed random 1000 of the PublicTest faces; mean +- std band over seeds): "
               "`docs/figures/face_cnn/fer2013_error_curves.png`; TensorBoard: "
               f"`tensorboard --logdir {runs}/tensorboard`.", ""]
     return "\n".join(L)

@@ -8,7 +8,7 @@ Preset sizes: ``--preset gpu`` (the paper's Khorrami-size network, 100 epochs pe
 60 FER2013 epochs, 3 seeds; for a GPU machine, not run for the committed results) and ``--preset cpu`` (the ``cpu`` network: the same layers with a quarter of the channels,
 80 culture epochs (decay 0.97 per epoch), 6 FER2013 epochs (decay 0.8 per epoch), 3 seeds, for
 the shared 2-core CPU: what the committed results used). Single arguments override the preset. FER2013 records the Fig. 4 curve every
-``--eval-every`` steps (training error of the last mini-batches, error on 1000 PublicTest faces).
+``--eval-every`` steps (training error of the last mini-batches, error on a fixed random 1000 PublicTest faces).
 
 Output (``--out``): ``culture/<corpus>/split{k}.{weights.h5,json}``, ``fer2013/seed{s}.{weights.h5,json}``,
 ``config_<tasks>.json``. ``pipelines/face_cnn_table.py`` turns them into tables, figures and TensorBoard logs.

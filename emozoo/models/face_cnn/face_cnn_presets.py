@@ -6,8 +6,7 @@ training runs (``pipelines/face_cnn_train.py``) and merges them into the cards.
 
 TRAIN_COMMAND = ("EMOZOO_DATA_DIR=../shared/data python pipelines/face_cnn_prepare.py && "
                  "python pipelines/face_cnn_train.py --preset cpu --tasks culture --out runs/face_cnn && "
-                 "python pipelines/face_cnn_train.py --preset cpu --tasks fer2013 --fer-epochs 6 --seeds 0,1,2 "
-                 "--decay-rate 0.8 --out runs/face_cnn")
+                 "python pipelines/face_cnn_train.py --preset cpu --tasks fer2013 --out runs/face_cnn")
 PUBLISH_COMMAND = "python pipelines/publish_face_cnn.py --runs runs/face_cnn"
 PAPER = ("Yousefi, Thorstad & Agichtein, Learning Facial Emotion Representations across Cultures (CNN after "
          "Khorrami et al. 2015: 3 x [5x5 conv, ReLU, 2x2 max-pool], FC + ReLU + dropout, softmax)")

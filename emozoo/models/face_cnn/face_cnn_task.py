@@ -43,8 +43,8 @@ class TrainConfig:
         rotation_degrees: max random rotation (either direction); flips are always on.
         arch_overrides: replaces entries of the preset (tests use tiny filters).
         eval_every_steps: if > 0, every this many training steps record the training error of
-            the mini-batches since the last point and the validation error on the first
-            ``eval_subset`` validation rows (the per-step curves of Fig. 4).
+            the mini-batches since the last point and the validation error on a fixed random
+            subset of ``eval_subset`` validation rows (the per-step curves of Fig. 4).
     """
 
     arch: str = "khorrami"
@@ -148,7 +148,8 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
     best = _best_weights_callback()
     callbacks = [best]
     if config.eval_every_steps:
-        curve = _step_curve_callback(config.eval_every_steps, xv[:config.eval_subset], yv[:config.eval_subset])
+        sub = np.sort(np.random.default_rng(0).permutation(len(yv))[:config.eval_subset])   # fixed random subset
+        curve = _step_curve_callback(config.eval_every_steps, xv[sub], yv[sub])
         callbacks.append(curve)
     hist = model.fit(xt, yt, validation_data=(xv, yv), epochs=config.epochs, batch_size=config.batch_size,
                      shuffle=True, callbacks=callbacks, verbose=verbose)
