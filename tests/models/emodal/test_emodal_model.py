@@ -31,8 +31,11 @@ def test_dense_branch_passes_the_shared_model_checks(tmp_path):
     assert model.audio_head.kernel.shape == (3, 4) and model.visual_head.kernel.shape == (3, 4)
 
 
-def test_cnn_branch_architecture_and_training_step():
-    model = EMODalModel(**CNN)
+def test_cnn_branch_architecture_and_training_step_with_augmentation():
+    model = EMODalModel(**{**CNN, "augmentation": {"flip": True, "rotation": 0.05, "translation": 0.1,
+                                                   "contrast": 0.2}})
+    assert [type(l).__name__ for l in model.image_augmentation.layers] == [
+        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomContrast"]
     convs = [l for l in model.visual_network.layers if isinstance(l, keras.layers.Conv2D)]
     pools = [l for l in model.visual_network.layers if isinstance(l, keras.layers.MaxPooling2D)]
     assert len(convs) == 3 and all(c.kernel_size == (3, 3) for c in convs) and len(pools) == 3
@@ -112,13 +115,9 @@ def test_training_learns_a_paired_synthetic_task_and_the_common_loss_keeps_featu
 
 
 def test_augmentation_is_configurable_and_checked():
-    m = EMODalModel(**{**CNN, "augmentation": {"flip": True, "rotation": 0.05, "translation": 0.1,
-                                               "contrast": 0.2}})
-    assert [type(l).__name__ for l in m.image_augmentation.layers] == [
-        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomContrast"]
-    x = {"audio": np.zeros((4, 6), "float32"), "image": np.full((4, 16, 16, 1), 128.0, "float32")}
-    m.compile()
-    assert np.isfinite(m.train_on_batch(x, np.array([0, 1, 2, 0]), return_dict=True)["loss"])
+    m = EMODalModel(**{**CNN, "augmentation": {"flip": True}})
+    assert [type(l).__name__ for l in m.image_augmentation.layers] == ["RandomFlip"]
+    assert EMODalModel(**CNN).image_augmentation is None
     d = EMODalModel(**{**DENSE, "augmentation": {"feature_noise": 0.1}})
     xa, _ = _xy(4)
     fa1, _ = d.features(xa, augment=True)
@@ -176,5 +175,6 @@ def test_experiments_are_registered_and_run_through_the_trainer(tmp_path):
     cfg.data.stores = {"synth": str(store)}
     summary = run_experiment(cfg, tmp_path / "run", seeds=1, log=lambda *a: None)
     assert summary["test"]["num_runs"] == 1 and summary["folds"] == ["kfold2/0", "kfold2/1"]
-    table = run_experiment_table(cfg, seeds=2, log=lambda *a: None)
-    assert table["summary"]["num_runs"] == 2 and np.sum(table["confusion_sum"]) == 2 * 64
+    table = run_experiment_table(cfg, seeds=1, log=lambda *a: None)
+    assert table["summary"]["num_runs"] == 1 and np.sum(table["confusion_sum"]) == 64   # every clip tested once
+    assert all(f["best_epoch"] >= 1 for f in table["per_seed"][0]["folds"])
