@@ -1,6 +1,6 @@
 """Table 2 of Lian et al. 2019 on our data: CI (lambda = 0) vs DANN over the five IEMOCAP TS settings.
 
-    python pipelines/dann_iemocap_table.py                  # CPU preset (5 seeds, 30 epochs, Adam 1e-3)
+    python pipelines/dann_iemocap_table.py                  # CPU preset (5 seeds, 20 epochs, Adam 1e-3)
     python pipelines/dann_iemocap_table.py --preset paper   # 20 seeds, 200 epochs, Adam 1e-4
 
 Runs the registered experiments ``dann/iemocap/text/<ts>/{ci,dann}`` (text modality: MiniLM
@@ -14,6 +14,8 @@ ComParE audio + ELMo text) for ``--seeds`` seeds, scores the labelled turns of s
   ``pipelines/dann_tsne.py``.
 
 Finished (experiment, seed) runs are kept in the JSON and skipped when the command is re-run.
+``--parallel N`` runs the settings in N worker processes (one JSON part per setting under
+``--runs-dir``, merged at the end); the table in the docs was made with ``--parallel 5``.
 """
 from __future__ import annotations
 
@@ -79,6 +81,57 @@ def markdown(summary: dict, meta: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def run_parallel(args, argv) -> int:
+    """One worker per setting (``--settings TS --out <runs-dir>/part_<ts>.json``), then merge."""
+    import subprocess
+    t0 = time.time()
+    rest, skip = [], False
+    for a in argv:                     # drop --parallel/--settings/--out from the workers' arguments
+        if skip:
+            skip = False
+            continue
+        if a in ("--parallel", "--out", "--table"):
+            skip = True
+            continue
+        if a.startswith(("--parallel=", "--out=", "--table=")):
+            continue
+        rest.append(a)
+    if "--settings" in rest:
+        i = rest.index("--settings")
+        j = i + 1
+        while j < len(rest) and not rest[j].startswith("--"):
+            j += 1
+        rest = rest[:i] + rest[j:]
+    parts = {ts: Path(args.runs_dir) / f"part_{ts.lower()}.json" for ts in args.settings}
+    Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
+    pending = list(args.settings)
+    procs = []
+    while pending or procs:
+        while pending and len(procs) < args.parallel:
+            ts = pending.pop(0)
+            log = open(Path(args.runs_dir) / f"part_{ts.lower()}.log", "w")
+            procs.append(subprocess.Popen([sys.executable, __file__, *rest, "--settings", ts, "--out", str(parts[ts]),
+                                           "--table", os.devnull], stdout=log, stderr=subprocess.STDOUT))
+        time.sleep(5)
+        procs = [p for p in procs if p.poll() is None]
+    merged = {"runs": {}}
+    for ts, part in parts.items():
+        if part.exists():
+            r = json.loads(part.read_text())
+            merged["runs"].update(r["runs"])
+            merged["config"] = r["config"]
+            merged["meta"] = r.get("meta", {})
+    summary = summarise(merged)
+    meta = {**merged.get("meta", {}), "command": merged.get("meta", {}).get("command", "").replace(
+        "dann_iemocap_table.py", "dann_iemocap_table.py --parallel %d" % args.parallel, 1),
+        "seconds": time.time() - t0, "cpus": os.cpu_count()}
+    merged.update(summary=summary, paper_table2_wa=PAPER_TABLE2, meta=meta, seconds=meta["seconds"])
+    _atomic_json(Path(args.out), merged)
+    Path(args.table).write_text(markdown(summary, meta))
+    print(markdown(summary, meta))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=("cpu", "paper"), default="cpu")
@@ -88,7 +141,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/dann_iemocap.json"))
     ap.add_argument("--table", default=str(ROOT / "docs/methods/dann_iemocap_table.md"))
     ap.add_argument("--runs-dir", default=str(ROOT / "runs/dann_iemocap"))
+    ap.add_argument("--parallel", type=int, default=1, help="worker processes, one setting each")
     args = ap.parse_args(argv)
+    if args.parallel > 1 and len(args.settings) > 1:
+        return run_parallel(args, argv or sys.argv[1:])
     preset = E.PAPER_PRESET if args.preset == "paper" else E.CPU_PRESET
     seeds = args.seeds or preset["seeds"]
     epochs = args.epochs or preset["epochs"]
@@ -97,45 +153,43 @@ def main(argv=None) -> int:
         (f" --seeds {args.seeds}" if args.seeds else "") + (f" --epochs {args.epochs}" if args.epochs else "")
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {"runs": {}}
-    cfg0 = {"epochs": epochs, "learning_rate": lr, "batch_size": preset["batch_size"]}
+    cfg0 = {"epochs": epochs, "learning_rate": lr, "batch_size": preset["batch_size"], "batching": "length_buckets"}
     if results.get("config") and {k: results["config"].get(k) for k in cfg0} != cfg0:
         results = {"runs": {}}          # a different preset: start over
     results["config"] = {**cfg0, "seeds": seeds}
     t0 = time.time()
     dialogues, classes = T.load_dialogues(ROOT / "tfrecords/iemocap_text_minilm")
     model = None
-    test_labelled = 0
-    for ts in args.settings:
-        fold = None
-        runs = []
-        for v in VARIANTS:
-            name = f"dann/iemocap/text/{ts.lower()}/{v}"
-            cfg = get_experiment(name)
-            params = {**cfg.model.params, "learning_rate": lr}
-            done = results["runs"].setdefault(name, {})
-            runs += [((name, s), params, s) for s in range(seeds) if str(s) not in done]
-        # interleave CI and DANN seed by seed, so a partial run still pairs them
-        runs.sort(key=lambda r: (r[2], r[0][0]))
-        if not runs:
-            continue
-        fold = T.iemocap_fold(dialogues, classes, ts, domain="speaker")
-        test_labelled = fold.sizes["test_labelled"]
+    folds = {ts: T.iemocap_fold(dialogues, classes, ts, domain="speaker") for ts in args.settings}
+    test_labelled = next(iter(folds.values())).sizes["test_labelled"]
 
-        def save(key, res, _ts=ts):
-            name, s = key
-            emb = res.pop("embeddings", None)
-            if emb is not None:
-                Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
-                np.savez(Path(args.runs_dir) / f"embeddings_{_ts.lower()}_{name.rsplit('/', 1)[1]}_seed{s}.npz", **emb)
-            results["runs"][name][str(s)] = res
-            _atomic_json(out, results)
-            print(f"[{time.time() - t0:6.0f}s] {name} seed {s}: WA {100 * res['report']['accuracy']:.2f} "
-                  f"UAR {100 * res['report']['uar']:.2f} dom_acc {res['final'].get('domain_accuracy', 0):.3f} "
-                  f"({res['seconds']} s)", flush=True)
+    def save(key, res):
+        name, s = key
+        emb = res.pop("embeddings", None)
+        if emb is not None:
+            Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
+            ts, v = name.split("/")[-2:]
+            np.savez(Path(args.runs_dir) / f"embeddings_{ts}_{v}_seed{s}.npz", **emb)
+        results["runs"][name][str(s)] = res
+        _atomic_json(out, results)
+        print(f"[{time.time() - t0:6.0f}s] {name} seed {s}: WA {100 * res['report']['accuracy']:.2f} "
+              f"UAR {100 * res['report']['uar']:.2f} dom_acc {res['final'].get('domain_accuracy', 0):.3f} "
+              f"({res['seconds']} s)", flush=True)
 
-        keep = [(f"dann/iemocap/text/{ts.lower()}/{v}", 0) for v in VARIANTS]
-        model, _ = T.run_many(fold, runs, epochs=epochs, batch_size=preset["batch_size"], model=model,
-                              on_result=save, keep_embeddings=keep)
+    # seed by seed over all settings (CI and DANN side by side), so a partial run covers the table
+    for s in range(seeds):
+        for ts in args.settings:
+            runs = []
+            for v in VARIANTS:
+                name = f"dann/iemocap/text/{ts.lower()}/{v}"
+                cfg = get_experiment(name)
+                params = {**cfg.model.params, "learning_rate": lr}
+                if str(s) not in results["runs"].setdefault(name, {}):
+                    runs.append(((name, s), params, s))
+            if runs:
+                keep = [(f"dann/iemocap/text/{ts.lower()}/{v}", 0) for v in VARIANTS]
+                model, _ = T.run_many(folds[ts], runs, epochs=epochs, batch_size=preset["batch_size"], model=model,
+                                      on_result=save, keep_embeddings=keep)
     summary = summarise(results)
     results["summary"] = summary
     results["paper_table2_wa"] = PAPER_TABLE2

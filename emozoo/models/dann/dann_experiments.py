@@ -11,7 +11,7 @@
 ``ci`` is the paper's comparison system CI: the same model with ``lambda = 0`` in eq. (5).
 
 The defaults are the **CPU preset** (``CPU_PRESET``): the paper's network (d = 100, bi-GRU 50+50,
-4 heads, L2 1e-5, batch of 20 conversations, lambda 1) trained with Adam 1e-3 for 30 epochs,
+4 heads, L2 1e-5, batch of 20 conversations, lambda 1) trained with Adam 1e-3 for 20 epochs,
 5 seeds, because the paper's schedule (Adam 1e-4, >= 200 epochs, 20 seeds: ``PAPER_PRESET``)
 takes ~1.5 s per epoch here and the table has 50 runs. ``--preset paper`` of the pipelines (or
 ``--override``) restores it.
@@ -26,7 +26,7 @@ from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, Optim
 MODEL = dict(fusion_units=100, gru_units=50, num_heads=4, l2=1e-5, grl_lambda=1.0, domain_units=[100],
              emotion_units=[])
 PAPER_PRESET = dict(epochs=200, batch_size=20, seeds=20, learning_rate=1e-4)
-CPU_PRESET = dict(epochs=30, batch_size=20, seeds=5, learning_rate=1e-3)
+CPU_PRESET = dict(epochs=20, batch_size=20, seeds=5, learning_rate=1e-3)
 VARIANTS = {"ci": {"grl_lambda": 0.0}, "dann": {"grl_lambda": 1.0}}
 SPEECH_CORPORA = ("emodb", "casia", "ravdess")
 SPEECH_MODEL = dict(encoder_units=[256, 100], domain_units=[100], emotion_units=[], l2=1e-5, dropout=0.2)
