@@ -30,6 +30,8 @@ setup(
         "test": ["pytest>=8", "librosa>=0.10", "tokenizers>=0.15", "apache-beam>=2.60"],
         "gpu": ["tensorflow[and-cuda]~=2.21.0"],
         "beam": ["apache-beam>=2.60"],
+        # adapt: benchmarks/bench_dann.py times its DANN beside emozoo's (skipped without it)
+        "bench": ["adapt>=0.4.5"],
     },
     entry_points={"console_scripts": [
         "emozoo-data=emozoo.data.__main__:main",
