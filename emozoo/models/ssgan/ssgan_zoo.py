@@ -180,6 +180,8 @@ def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
         mods = r["modalities"]["ssgan"] if isinstance(r["modalities"], dict) else r["modalities"]
         model = SemiSupervisedGAN(len(r["classes"]), mods, mode="ssgan",
                                   **{k: v for k, v in spec.model.items() if k not in ("conv", "dense")})
+        model([np.zeros((1, *m["shape"]), np.float32) for m in model.modalities] if len(mods) > 1 else
+              np.zeros((1, *model.modalities[0]["shape"]), np.float32))          # build before loading
         model.load_weights(weights)
     else:
         r = T.run_one(spec, None)

@@ -89,3 +89,16 @@ def test_published_ssgan_face_predicts_a_real_image(data_dir):
     p = m.predict(str(img))                                     # image file: MTCNN crop, as FacePredictor does
     assert p.shape == (1, 7) and np.isclose(p.sum(), 1, atol=1e-4)
     assert m.card["metrics"]["published_model_test"]["uar"] > 1 / 7
+
+
+@pytest.mark.data
+@pytest.mark.skipif("ssgan_face" not in _registry(), reason="ssgan_face not published yet")
+def test_published_ssgan_face_reproduces_its_card_on_privatetest(data_dir):
+    """The exported classifier head gives the card's PrivateTest UAR (the training run's own score)."""
+    import emozoo
+    from emozoo.evaluation.metrics import uar
+    from emozoo.models.ssgan.ssgan_task import load_fer2013
+    m = emozoo.load("ssgan_face")
+    test = load_fer2013("test", str(data_dir))
+    prob = m.predict(test.x[0][..., None])
+    assert uar(test.y, prob.argmax(-1), 7) == pytest.approx(m.card["metrics"]["published_model_test"]["uar"], abs=2e-3)
