@@ -3,6 +3,9 @@
     python pipelines/emobox_table.py grid  --corpora emodb                   # model selection
     python pipelines/emobox_table.py grid  --corpora casia
     python pipelines/emobox_table.py grid  --corpora ravdess --folds 1,2,3   # CPU preset: 3 of 6 folds
+    python pipelines/emobox_table.py spknorm --corpora emodb                 # + per-speaker z-norm
+    python pipelines/emobox_table.py spknorm --corpora casia
+    python pipelines/emobox_table.py spknorm --corpora ravdess --folds 1,2,3
     python pipelines/emobox_table.py final --corpora emodb,casia,ravdess --seeds 3
     python pipelines/emobox_table.py table                                   # JSON + Markdown
 
@@ -11,6 +14,10 @@ compare; sizes small, paper) on EmoBox's folds, seed 0, no refit. The configurat
 chosen by the mean *validation* UAR over folds (validation drawn inside each fold's training
 side, see :func:`emozoo.evaluate.emobox.validation_rows`): the test folds play no part in the choice.
 The test scores of every candidate are kept in the JSON for transparency.
+
+``spknorm``: the chosen feature/size again with per-speaker z-normalisation
+(:func:`emozoo.evaluate.emobox.speaker_normalise`); the choice is re-made over all candidates by
+validation UAR.
 
 ``final``: the chosen configuration with ``--seeds`` seeds, refit on each fold's whole training side
 for the selected number of epochs, on EmoBox's folds and on our speaker-independent protocol on the
@@ -55,17 +62,28 @@ def grid(corpora, folds=(), log=print):
         choose(c, log=log)
 
 
+def spknorm(corpora, folds=(), log=print):
+    """Second selection stage: the chosen feature/size with per-speaker z-normalisation."""
+    for c in corpora:
+        best = choose(c, log=log)
+        f, s = best["chosen"].split("/")[2:4]
+        run_protocol(get_experiment(f"emobox/{c}/{f}/{s}/spknorm"), c, RUNS / "grid" / f"{c}_{f}_{s}_spknorm",
+                     seeds=1, refit=False, folds=folds, log=log)
+        choose(c, log=log)
+
+
 def choose(corpus, log=print) -> dict:
     cands = []
     for f in FEATURES:
         for s in GRID_SIZES:
-            p = RUNS / "grid" / f"{corpus}_{f}_{s}" / "summary.json"
-            if p.exists():
-                sm = json.loads(p.read_text())
-                cands.append({"experiment": sm["experiment"], "feature": f, "size": s,
-                              "mean_val_uar": sm["mean_val_uar"], "folds": sm["folds"],
-                              "test_ua_no_refit": sm["ua"]["mean"], "test_wa_no_refit": sm["wa"]["mean"],
-                              "test_f1_no_refit": sm["macro_f1"]["mean"]})
+            for norm in ("", "_spknorm"):
+                p = RUNS / "grid" / f"{corpus}_{f}_{s}{norm}" / "summary.json"
+                if p.exists():
+                    sm = json.loads(p.read_text())
+                    cands.append({"experiment": sm["experiment"], "feature": f, "size": s + norm.replace("_", "/"),
+                                  "mean_val_uar": sm["mean_val_uar"], "folds": sm["folds"],
+                                  "test_ua_no_refit": sm["ua"]["mean"], "test_wa_no_refit": sm["wa"]["mean"],
+                                  "test_f1_no_refit": sm["macro_f1"]["mean"]})
     if not cands:
         raise SystemExit(f"no grid run for {corpus}: run `python pipelines/emobox_table.py grid --corpora {corpus}`")
     best = max(cands, key=lambda c: c["mean_val_uar"])
@@ -178,7 +196,7 @@ def table(corpora, log=print):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=("grid", "final", "table"))
+    ap.add_argument("stage", choices=("grid", "spknorm", "final", "table"))
     ap.add_argument("--corpora", default="emodb,casia,ravdess")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--protocols", default="emobox,ours", help="final: emobox and/or ours (speaker-independent)")
@@ -187,6 +205,8 @@ def main(argv=None):
     corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
     if args.stage == "grid":
         grid(corpora, tuple(int(f) for f in args.folds.split(",") if f.strip()))
+    elif args.stage == "spknorm":
+        spknorm(corpora, tuple(int(f) for f in args.folds.split(",") if f.strip()))
     elif args.stage == "final":
         final(corpora, args.seeds, tuple(p.strip() for p in args.protocols.split(",")))
     else:

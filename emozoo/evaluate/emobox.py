@@ -59,8 +59,8 @@ EMOBOX_REFERENCE = {
 }
 
 
-def _register(corpus: str, feature: str, size: str) -> None:
-    name = f"emobox/{corpus}/{feature}/{size}"
+def _register(corpus: str, feature: str, size: str, speaker_norm: bool = False) -> None:
+    name = f"emobox/{corpus}/{feature}/{size}" + ("/spknorm" if speaker_norm else "")
     info = CORPORA[corpus]
 
     @register_experiment(name)
@@ -68,19 +68,22 @@ def _register(corpus: str, feature: str, size: str) -> None:
         return ExperimentConfig(
             name=name, model=ModelConfig("baseline", dict(SIZES[size])),
             data=DataConfig(corpora=(corpus,), features=feature, stores={corpus: f"tfrecords/{corpus}_all"},
-                            protocol="emobox", valid_speakers=1, label_set=info.label_set),
+                            protocol="emobox", valid_speakers=1, label_set=info.label_set,
+                            protocol_kwargs={"speaker_norm": True} if speaker_norm else {}),
             # CPU preset: Adam 1e-3 (the BSL recipe's 1e-4 needs more than 60 epochs on these corpora),
             # at most 60 epochs, early stopping on validation UAR (patience 10)
             optimizer=OptimizerConfig("adam", 1e-3),
             trainer=TrainerConfig(epochs=60, batch_size=32, patience=10, min_epochs=10, seeds=3,
                                   tensorboard=False),
-            description=f"BSL network ({size}), {feature}, EmoBox folds of {corpus}, all {info.label_set} classes")
+            description=f"BSL network ({size}), {feature}, EmoBox folds of {corpus}, all {info.label_set} classes"
+                        + (", per-speaker z-normalisation" if speaker_norm else ""))
 
 
 for _c in CORPORA:
     for _f in FEATURES:
         for _s in SIZES:
             _register(_c, _f, _s)
+            _register(_c, _f, _s, speaker_norm=True)
 
 
 def _speakers(m: Manifest) -> set:
@@ -123,6 +126,29 @@ class EvalFold:
     train: Manifest
     test: Manifest
     missing: dict = dataclasses.field(default_factory=dict)
+
+
+def speaker_normalise(table, rows: Manifest):
+    """Per-speaker z-normalisation of the features (``x - mean_s) / std_s``) with each speaker's
+    statistics over that speaker's clips in ``rows`` (the fold: training and test clips).
+
+    Uses the test speakers' features but never their labels (speaker-level normalisation, as
+    the culture-specific z-normalisation of Liang et al. 2019 sec. 4.2 one level down);
+    a feature constant within a speaker is only centred.
+    """
+    from emozoo.train.data import FeatureTable
+    index = _table_index(table)
+    by_spk: dict[str, list] = {}
+    for r in rows:
+        i = index.get((r.corpus, r.clip_id.lower()))
+        if i is not None:
+            by_spk.setdefault(r.speaker, []).append(i)
+    x = table.x.copy()
+    for spk, idx in by_spk.items():
+        idx = np.asarray(sorted(set(idx)))
+        mu, sd = table.x[idx].mean(0), table.x[idx].std(0)
+        x[idx] = (table.x[idx] - mu) / np.where(sd > 1e-8, sd, 1.0)
+    return FeatureTable(table.store, x.astype(np.float32), table.y, table.meta, table.classes)
 
 
 def _table_index(table) -> dict:
@@ -243,6 +269,8 @@ def run_fold(cfg: ExperimentConfig, ef: EvalFold, table, classes, seed: int, out
         return json.loads(done.read_text())
     t0 = time.time()
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.data.protocol_kwargs.get("speaker_norm"):
+        table = speaker_normalise(table, Manifest(list(ef.train) + list(ef.test)))
     index = _table_index(table)
     valid_m, how = validation_rows(ef.train, ef.test, seed * 7919 + ef.index)
     ids = {r.clip_id for r in valid_m}
