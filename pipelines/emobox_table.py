@@ -107,11 +107,13 @@ def final(corpora, seeds, which=("emobox", "ours"), log=print):
     if "emobox" in which:
         for c in corpora:
             cfg = get_experiment(chosen(c))
-            run_protocol(cfg, c, RUNS / "final" / f"{c}_emobox", seeds=seeds, log=log)
+            for n in range(1, seeds + 1):   # seed by seed: a summary exists after each (finished folds are kept)
+                run_protocol(cfg, c, RUNS / "final" / f"{c}_emobox", seeds=n, log=log)
     if "ours" in which:
         for c in corpora:
             cfg = get_experiment(chosen(c))
-            run_protocol(cfg, c, RUNS / "final" / f"{c}_{OURS[c][0]}", protocol=OURS[c][0], seeds=seeds, log=log)
+            for n in range(1, seeds + 1):
+                run_protocol(cfg, c, RUNS / "final" / f"{c}_{OURS[c][0]}", protocol=OURS[c][0], seeds=n, log=log)
 
 
 def _pm(d, k, scale=100):
