@@ -47,7 +47,7 @@ def export_speech(model, mean, std, out_dir, classes, *, width: int = 128, pool:
         raise ExportError(f"normalisation statistics must have {bins // pool} values per bin, got {mean.shape}")
     mod = tf.Module(name="ssgan_speech_serving")
     mod.frontend = AcousticFrontend("fbank", sample_rate=SAMPLE_RATE, bins=bins)
-    mod.model = model
+    mod.discriminators, mod.classifier = list(model.discriminators), model.classifier   # no generator
     mod.mean, mod.std = tf.constant(mean), tf.constant(std)
 
     def serve(waveform):
@@ -78,7 +78,7 @@ def export_face(model, mean: float, std: float, out_dir, classes, *, size: int =
     import tensorflow as tf
 
     mod = tf.Module(name="ssgan_face_serving")
-    mod.model = model
+    mod.discriminators, mod.classifier = list(model.discriminators), model.classifier   # no generator
     mean, std = float(np.asarray(mean).reshape(-1)[0]), float(np.asarray(std).reshape(-1)[0])
 
     def features(face):
