@@ -75,7 +75,7 @@ def _register(setting: str, fraction: float, paper: bool):
             data=DataConfig(corpora=corpora if setting in ("speech", "functionals") else corpora[:1],
                             features=run.get("feature", "face" if setting == "face" else "mfcc+au"),
                             protocol="speaker_kfold" if setting != "face" else "official",
-                            protocol_kwargs={"k": FOLDS, "labelled_fraction": fraction}, valid_speakers=0,
+                            protocol_kwargs={"k": FOLDS}, valid_speakers=0,
                             label_set="7basic" if setting == "face" else "4class"),
             optimizer=OptimizerConfig("adam", 2e-4, {"beta_1": 0.5}),
             trainer=TrainerConfig(epochs=run["steps"] // run["eval_every"], batch_size=run["batch"], seeds=FOLDS,
