@@ -166,10 +166,17 @@ def main(argv=None) -> int:
     def save(key, res):
         name, s = key
         emb = res.pop("embeddings", None)
+        trained = res.pop("model", None)
         if emb is not None:
             Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
             ts, v = name.split("/")[-2:]
             np.savez(Path(args.runs_dir) / f"embeddings_{ts}_{v}_seed{s}.npz", **emb)
+            # the weights of the seed-0 models (pipelines/publish_dann_iemocap.py --from-run publishes TS_1234 DANN)
+            trained.save_weights(str(Path(args.runs_dir) / f"{ts}_{v}_seed{s}.weights.h5"))
+            (Path(args.runs_dir) / f"{ts}_{v}_seed{s}.json").write_text(json.dumps(
+                {"report": res["report"], "epochs": res["epochs"], "seed": s, "experiment": name,
+                 "params": {k: v for k, v in trained.get_config().items() if k not in ("name", "trainable", "dtype")}},
+                indent=1))
         results["runs"][name][str(s)] = res
         _atomic_json(out, results)
         print(f"[{time.time() - t0:6.0f}s] {name} seed {s}: WA {100 * res['report']['accuracy']:.2f} "

@@ -49,14 +49,27 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=E.CPU_PRESET["epochs"])
+    ap.add_argument("--from-run", action="store_true",
+                    help="publish the TS_1234 DANN seed-0 model of the Table 2 run (runs/dann_iemocap/"
+                         "ts_1234_dann_seed0.weights.h5, written by pipelines/dann_iemocap_table.py) "
+                         "instead of retraining it (the same recipe and seed)")
     args = ap.parse_args(argv)
     card = dict(PRESETS[NAME])
     cfg = get_experiment(card["experiment"])
     params = {**cfg.model.params, "learning_rate": E.CPU_PRESET["learning_rate"]}
     dialogues, classes = T.load_dialogues(ROOT / "tfrecords/iemocap_text_minilm")
     fold = T.iemocap_fold(dialogues, classes, "TS_1234", domain="speaker")
-    model, hist = T.train_conversations(fold, params, epochs=args.epochs, batch_size=E.CPU_PRESET["batch_size"],
-                                        seed=args.seed)
+    if args.from_run:
+        weights = ROOT / f"runs/dann_iemocap/ts_1234_dann_seed{args.seed}.weights.h5"
+        if not weights.exists():
+            raise SystemExit(f"{weights} is missing: run python pipelines/dann_iemocap_table.py (or drop --from-run)")
+        run_info = json.loads(weights.with_name(weights.name.replace(".weights.h5", ".json")).read_text())
+        args.epochs = run_info["epochs"]
+        model = T.build_conversation_model(fold, params)
+        model.load_weights(str(weights))
+    else:
+        model, hist = T.train_conversations(fold, params, epochs=args.epochs, batch_size=E.CPU_PRESET["batch_size"],
+                                            seed=args.seed)
     prob, y, _, _ = T.predict_turns(model, fold.test)
     rep = classification_report(y, prob.argmax(-1), fold.classes)
     print(f"session 5: WA {rep['accuracy']:.4f} UAR {rep['uar']:.4f}")
@@ -70,7 +83,8 @@ def main(argv=None) -> int:
             "feature": "minilm", "text_encoder": spec["features"]["minilm"], "max_length": lexical.MAX_SEQ_LENGTH,
             "encoder_check": lexical.feature_config()}, indent=1))
 
-    command = "python pipelines/publish_dann_iemocap.py" + (f" --seed {args.seed}" if args.seed else "") + \
+    command = "python pipelines/publish_dann_iemocap.py" + (" --from-run" if args.from_run else "") + \
+        (f" --seed {args.seed}" if args.seed else "") + \
         (f" --epochs {args.epochs}" if args.epochs != E.CPU_PRESET["epochs"] else "")
     card.update(command=command, seed=args.seed, epochs=args.epochs,
                 metrics={"session5_wa": round(rep["accuracy"], 4), "session5_uar": round(rep["uar"], 4),

@@ -6,7 +6,9 @@
   the others unlabelled target data), speaker domain (10 speakers), 4 classes (Table 2);
 * ``dann/meld/text/{7class,4class}/{ci,dann}``: MELD official splits, speaker domain;
 * ``dann/speech/<corpus>/is10/{ci,dann}``: the utterance-level variant, leave-one-speaker-out on
-  EmoDB / CASIA / RAVDESS IS10 functionals, speaker domain (test speaker unlabelled in training).
+  EmoDB / CASIA / RAVDESS IS10 functionals, speaker domain (test speaker unlabelled in training);
+  run through the generic trainer: ``python -m emozoo.train --experiment dann/speech/emodb/is10/dann``
+  (the model's ``prepare_fold``/``fold_arrays`` hooks build the speaker domains).
 
 ``ci`` is the paper's comparison system CI: the same model with ``lambda = 0`` in eq. (5).
 
@@ -29,6 +31,7 @@ PAPER_PRESET = dict(epochs=200, batch_size=20, seeds=20, learning_rate=1e-4)
 CPU_PRESET = dict(epochs=20, batch_size=20, seeds=5, learning_rate=1e-3)
 VARIANTS = {"ci": {"grl_lambda": 0.0}, "dann": {"grl_lambda": 1.0}}
 SPEECH_CORPORA = ("emodb", "casia", "ravdess")
+SPEAKERS = {"emodb": 10, "casia": 4, "ravdess": 24}
 SPEECH_MODEL = dict(encoder_units=[256, 100], domain_units=[100], emotion_units=[], l2=1e-5, dropout=0.2)
 SPEECH_PRESET = dict(epochs=40, batch_size=32, seeds=5, learning_rate=1e-3)
 
@@ -74,7 +77,8 @@ def _register_speech(corpus, variant):
     @register_experiment(name)
     def factory():
         return ExperimentConfig(
-            name=name, model=ModelConfig("dann", {**SPEECH_MODEL, **VARIANTS[variant]}),
+            name=name, model=ModelConfig("dann", {**SPEECH_MODEL, **VARIANTS[variant],
+                                                  "num_domains": SPEAKERS[corpus]}),
             data=DataConfig(corpora=(corpus,), features="is10", protocol="loso", valid_speakers=0),
             optimizer=OptimizerConfig("adam", SPEECH_PRESET["learning_rate"]), trainer=_trainer(SPEECH_PRESET),
             description=f"{corpus} IS10, leave-one-speaker-out, utterance-level DANN with speaker domain "

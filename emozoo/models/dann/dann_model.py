@@ -337,6 +337,47 @@ class DANNUtteranceModel(_DANNBase):
     def fit_normalization(self, x):
         self.standardization.fit(np.asarray(x, np.float32))
 
+    # -- trainer hooks (python -m emozoo.train --experiment dann/speech/...) ------------------
+    transductive = True   # the held-out (test) speaker's clips are unlabelled target data of the domain loss
+
+    def _parts(self, fold, part):
+        tables = [getattr(fold, part, None)]
+        if part == "train":
+            tables.append(getattr(fold, "unlabelled", None))
+            if self.transductive:
+                tables.append(getattr(fold, "test", None))
+        return [t for t in tables if t is not None and len(t)]
+
+    def prepare_fold(self, fold) -> None:
+        """Speaker -> domain index over the fold's training side (labelled speakers and the
+        unlabelled target speakers), and the z-normalisation fitted on the same features."""
+        tables = self._parts(fold, "train")
+        speakers = sorted({f"{c}/{s}" for t in tables for c, s in zip(t.meta["corpus"], t.meta["speaker"])})
+        if len(speakers) > self.num_domains:
+            raise ExperimentError(f"fold {getattr(fold, 'name', '?')} has {len(speakers)} speakers, the domain "
+                                  f"classifier was built for num_domains={self.num_domains}; raise num_domains")
+        self.speaker_index = {s: i for i, s in enumerate(speakers)}
+        self.fit_normalization(np.concatenate([t.x for t in tables]))
+
+    def fold_arrays(self, fold, part: str = "train", *, seed: int = 0, **_):
+        """``({"features", "domain"}, y)`` of a trainer fold. ``train``: labelled training clips, then
+        the unlabelled ones (``fold.unlabelled`` and, transductively, the test speaker's clips) with
+        ``y = -1``; every clip's domain is its speaker. Other parts: that table, no domain."""
+        tables = self._parts(fold, part)
+        if not tables:
+            raise SchemaError(f"fold {getattr(fold, 'name', '?')} has no {part} examples")
+        x = np.concatenate([t.x for t in tables]).astype(np.float32)
+        y = np.concatenate([t.y if i == 0 else np.full(len(t), -1) for i, t in enumerate(tables)]).astype(np.int32)
+        if part == "train":
+            index = getattr(self, "speaker_index", None)
+            if index is None:
+                raise ExperimentError("call prepare_fold(fold) before fold_arrays(fold, 'train')")
+            dom = np.asarray([index[f"{c}/{s}"] for t in tables for c, s in zip(t.meta["corpus"], t.meta["speaker"])],
+                             np.int32)
+        else:
+            dom = np.full(len(y), -1, np.int32)
+        return {"features": x, "domain": dom}, y
+
     def _encode(self, inputs, training):
         x = inputs["features"] if isinstance(inputs, dict) else inputs
         x = tf.cast(x, tf.float32)

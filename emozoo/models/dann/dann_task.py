@@ -236,7 +236,7 @@ def train_conversations(fold: ConvFold, params: dict, *, epochs: int, batch_size
 
     keras.utils.set_random_seed(seed)
     model = build_conversation_model(fold, params)
-    hist = model.fit(LengthBucketBatches(fold.train, batch_size, seed).dataset(), epochs=epochs, verbose=verbose,
+    hist = model.fit(LengthBucketBatches(fold.train, batch_size, seed).dataset(), epochs=epochs, shuffle=False, verbose=verbose,
                      callbacks=list(callbacks))
     return model, hist.history
 
@@ -284,7 +284,7 @@ def run_many(fold: ConvFold, runs: Sequence[tuple], *, epochs: int, batch_size: 
             model = build_conversation_model(fold, params)
         else:
             reinitialize(model, fold, params, seed)
-        hist = model.fit(LengthBucketBatches(fold.train, batch_size, seed).dataset(), epochs=epochs, verbose=0)
+        hist = model.fit(LengthBucketBatches(fold.train, batch_size, seed).dataset(), epochs=epochs, shuffle=False, verbose=0)
         prob, y, _, _ = predict_turns(model, fold.test)
         res = {"fold": fold.name, "seed": seed, "grl_lambda": float(params.get("grl_lambda", 1.0)),
                "report": classification_report(y, prob.argmax(-1), fold.classes), "sizes": fold.sizes,
@@ -292,6 +292,7 @@ def run_many(fold: ConvFold, runs: Sequence[tuple], *, epochs: int, batch_size: 
                "seconds": round(time.time() - t0, 1)}
         if key in keep_embeddings:
             res["embeddings"] = embeddings(model, fold.train)
+            res["model"] = model
         out[key] = res
         if on_result:
             on_result(key, res)

@@ -164,3 +164,28 @@ def test_utterance_model_trains_and_exports(tmp_path):
     np.testing.assert_allclose(out, tf.nn.softmax(m(x)).numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(SchemaError, match="dimension 5"):
         m(np.zeros((2, 5), "float32"))
+
+
+def test_utterance_model_trainer_hooks(tmp_path):
+    """The generic trainer's hooks: speaker domains over train + (transductive) test speakers, y = -1
+    for the test speaker's clips, no domain outside training."""
+    from emozoo.train.data import FeatureTable, Fold
+
+    def table(speakers, n=4, label=True):
+        sp = np.repeat(speakers, n)
+        meta = {"clip_id": np.asarray([f"{s}_{i}" for i, s in enumerate(sp)]), "corpus": np.full(len(sp), "c"),
+                "speaker": np.asarray(sp), "culture": np.full(len(sp), "x"), "emotion": np.full(len(sp), "neutral")}
+        return FeatureTable("s", np.random.default_rng(0).normal(size=(len(sp), 5)).astype("float32"),
+                            np.arange(len(sp)) % 4, meta, ("a", "b", "c", "d"))
+
+    fold = Fold("loso/c/s3", table(["s1", "s2"]), None, table(["s3"]), {})
+    m = DANNUtteranceModel(4, 5, num_domains=3, encoder_units=(8,), domain_units=(4,))
+    m.prepare_fold(fold)
+    inp, y = m.fold_arrays(fold, "train")
+    assert list(inp["domain"]) == [0] * 4 + [1] * 4 + [2] * 4
+    assert (y[8:] == -1).all() and (y[:8] >= 0).all()
+    tinp, ty = m.fold_arrays(fold, "test")
+    assert (tinp["domain"] == -1).all() and (ty >= 0).all()
+    small = DANNUtteranceModel(4, 5, num_domains=2, encoder_units=(8,), domain_units=(4,))
+    with pytest.raises(ExperimentError, match="num_domains"):
+        small.prepare_fold(fold)
