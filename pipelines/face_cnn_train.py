@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "runs" / "face_cnn"))
     p.add_argument("--tasks", default="culture,fer2013")
     p.add_argument("--corpora", default="jaffe,ckplus")
+    p.add_argument("--train-on", help="train only these of --corpora (the others are still cross-culture test sets)")
     p.add_argument("--splits", type=int, default=5)
     p.add_argument("--arch")
     p.add_argument("--culture-epochs", type=int)
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
         cfg = TrainConfig(arch=a.arch, epochs=a.culture_epochs, batch_size=a.batch_size, learning_rate=a.lr,
                           decay_rate=a.culture_decay_rate)
         stores = {c: load_faces(store_dir(c, a.stores)) for c in a.corpora.split(",")}
-        for corpus in stores:
+        for corpus in (a.train_on.split(",") if a.train_on else stores):
             t0 = time.time()
             run_culture(stores, corpus, cfg, n_splits=a.splits, out=out / "culture", verbose=a.verbose)
             print(f"{corpus}: {a.splits} splits in {time.time() - t0:.0f} s", flush=True)

@@ -58,7 +58,7 @@ def plot_saliency(face, maps: dict, path, *, title: str = "", masks: dict | None
     for ax in axes:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return _save(fig, path)
 
 
@@ -90,7 +90,7 @@ def plot_modification(result: dict, classes, path, *, title: str = "") -> Path:
     axes[-1].legend(fontsize=5, loc="best")
     axes[-1].tick_params(labelsize=6)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return _save(fig, path)
 
 
@@ -116,7 +116,7 @@ def plot_grid(rows: dict, path, *, title: str = "", kind: str = "gradient") -> P
             if c == 0:
                 ax.text(-2, 24, name, ha="right", va="center", fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return _save(fig, path)
 
 
