@@ -61,13 +61,15 @@ def summarise(results: dict) -> dict:
 def _cell(s, key):
     if s is None:
         return "n/a"
-    return f"{100 * s[key]['mean']:.2f} ± {100 * s[key]['std']:.2f}"
+    return f"{100 * s[key]['mean']:.2f} ± {100 * s[key]['std']:.2f} (n={s['num_runs']})"
 
 
 def markdown(summary: dict, meta: dict) -> str:
-    L = [f"Measured with `{meta['command']}` ({meta['seeds']} seeds, {meta['epochs']} epochs, Adam "
-         f"{meta['learning_rate']:g}, batch {meta['batch_size']} conversations; {meta['seconds']:.0f} s on "
-         f"{meta['cpus']} CPU cores shared with other jobs). Test: the {meta['test_labelled']} labelled turns "
+    L = [f"Measured with `{meta['command']}` (n = seeds per cell, {meta['epochs']} epochs, Adam "
+         f"{meta['learning_rate']:g}, batch {meta['batch_size']} conversations; {meta['seconds']:.0f} s of run time on "
+         f"{meta['cpus']} CPU cores shared with other jobs"
+         + ("; the run was stopped at the deadline and its finished seeds merged with `--merge-only`" if
+            meta.get("interrupted") else "") + "). Test: the {meta['test_labelled']} labelled turns "
          "of session 5 (4 classes, happy = happy + excited). Mean ± std (ddof=1) over seeds, %. "
          "WA = accuracy over turns (the paper's metric), UAR = unweighted average recall. "
          "**Text only** (MiniLM sentence embeddings of the transcripts): the paper used ComParE audio + ELMo "
@@ -104,7 +106,7 @@ def run_parallel(args, argv) -> int:
         rest = rest[:i] + rest[j:]
     parts = {ts: Path(args.runs_dir) / f"part_{ts.lower()}.json" for ts in args.settings}
     Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
-    pending = list(args.settings)
+    pending = [] if args.merge_only else list(args.settings)
     procs = []
     while pending or procs:
         while pending and len(procs) < args.parallel:
@@ -112,7 +114,8 @@ def run_parallel(args, argv) -> int:
             log = open(Path(args.runs_dir) / f"part_{ts.lower()}.log", "w")
             procs.append(subprocess.Popen([sys.executable, __file__, *rest, "--settings", ts, "--out", str(parts[ts]),
                                            "--table", os.devnull], stdout=log, stderr=subprocess.STDOUT))
-        time.sleep(5)
+        if procs:
+            time.sleep(5)
         procs = [p for p in procs if p.poll() is None]
     merged = {"runs": {}}
     for ts, part in parts.items():
@@ -122,9 +125,14 @@ def run_parallel(args, argv) -> int:
             merged["config"] = r["config"]
             merged["meta"] = r.get("meta", {})
     summary = summarise(merged)
-    meta = {**merged.get("meta", {}), "command": merged.get("meta", {}).get("command", "").replace(
-        "dann_iemocap_table.py", "dann_iemocap_table.py --parallel %d" % args.parallel, 1),
-        "seconds": time.time() - t0, "cpus": os.cpu_count()}
+    seeds_done = min((len(r) for r in merged["runs"].values()), default=0)
+    meta = {**merged.get("meta", {}), "command": "python pipelines/dann_iemocap_table.py --parallel 5",
+            "seconds": time.time() - t0, "cpus": os.cpu_count(), "seeds": seeds_done,
+            "epochs": merged["config"]["epochs"], "learning_rate": merged["config"]["learning_rate"],
+            "batch_size": merged["config"]["batch_size"], "test_labelled": 1242}
+    if args.merge_only:
+        meta["seconds"] = sum(r.get("seconds", 0) for runs in merged["runs"].values() for r in runs.values())
+        meta["interrupted"] = True
     merged.update(summary=summary, paper_table2_wa=PAPER_TABLE2, meta=meta, seconds=meta["seconds"])
     _atomic_json(Path(args.out), merged)
     Path(args.table).write_text(markdown(summary, meta))
@@ -142,8 +150,10 @@ def main(argv=None) -> int:
     ap.add_argument("--table", default=str(ROOT / "docs/methods/dann_iemocap_table.md"))
     ap.add_argument("--runs-dir", default=str(ROOT / "runs/dann_iemocap"))
     ap.add_argument("--parallel", type=int, default=1, help="worker processes, one setting each")
+    ap.add_argument("--merge-only", action="store_true",
+                    help="only merge the per-setting parts of an interrupted --parallel run into the table")
     args = ap.parse_args(argv)
-    if args.parallel > 1 and len(args.settings) > 1:
+    if args.merge_only or (args.parallel > 1 and len(args.settings) > 1):
         return run_parallel(args, argv or sys.argv[1:])
     preset = E.PAPER_PRESET if args.preset == "paper" else E.CPU_PRESET
     seeds = args.seeds or preset["seeds"]
