@@ -149,12 +149,13 @@ def table(corpora, log=print):
             f"| {NAMES[c]} | `{se['experiment']}` | {_pm(se, 'ua')} | {_pm(se, 'wa')} | {_pm(se, 'macro_f1')} | "
             f"{ref['wav2vec 2.0 base']:.2f} | {ref['best'][1]:.2f} ({ref['best'][0]}) | "
             f"{'yes' if ua > ref['wav2vec 2.0 base'] else 'no'} | {'yes' if ua > ref['best'][1] else 'no'} | "
-            + (f"{_pm(so, 'ua')} | {_pm(so, 'wa')} | {_pm(so, 'macro_f1')} |" if so else "- | - | - |"))
-    md.append("**Summary** (UA/WA/F1 %, mean over folds, mean ± std over "
-              f"{len(se['seeds'])} seeds):\n")
+            f"{len(se['seeds'])} | "
+            + (f"{_pm(so, 'ua')} | {_pm(so, 'wa')} | {_pm(so, 'macro_f1')} | {len(so['seeds'])} |" if so
+               else "- | - | - | - |"))
+    md.append("**Summary** (UA/WA/F1 %, mean over folds, mean ± std over seeds):\n")
     md.append("| corpus | chosen model | EmoBox folds UA | WA | macro-F1 | EmoBox wav2vec 2.0 base UA | EmoBox best UA | "
-              "beats w2v2 base? | beats best? | our speaker-indep. UA | WA | macro-F1 |")
-    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "beats w2v2 base? | beats best? | seeds | our speaker-indep. UA | WA | macro-F1 | seeds |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     md += summary_rows
     md.append("")
     md.append("Speaker-independent protocol (same clips, classes and model): " + "; ".join(
@@ -178,7 +179,9 @@ def table(corpora, log=print):
                                   for k in m["per_fold"]) + ".")
         md.append("")
         sel = res["corpora"][c]["selection"]
-        md.append(f"Model selection for {NAMES[c]} (seed 0, no refit; chosen by mean validation UAR only): "
+        fl = ", ".join(n.split("_")[-1] for n in sel["candidates"][0].get("folds", []))
+        md.append(f"Model selection for {NAMES[c]} (seed 0, no refit, EmoBox folds {fl}; chosen by mean validation "
+                  f"UAR only, chose `{sel['chosen']}`): "
                   + "; ".join(f"{x['feature']}/{x['size']} val {100 * x['mean_val_uar']:.1f} (test UA "
                               f"{100 * x['test_ua_no_refit']:.1f})" for x in sel["candidates"]) + ".\n")
     md.append("**Protocol audit** (`python -m emozoo.data audit --emobox CORPUS`):\n")
