@@ -203,3 +203,23 @@ def test_evaluate_emobox_rejects_unknown_corpus_and_4class_store(tmp_path, monke
     with pytest.raises(SchemaError, match="--label-set casia6"):
         run_protocol(cfg, "casia", tmp_path / "r", emobox_dir=root, store=str(store),
                      manifest=_casia_manifest(speakers))
+
+
+def test_speaker_normalise_uses_each_speakers_fold_clips():
+    from emozoo.evaluate.emobox import speaker_normalise
+    from emozoo.train.data import FeatureTable
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(5, 2, (6, 3)), rng.normal(-3, 0.5, (6, 3)), np.full((2, 3), 100.0)]).astype(np.float32)
+    x[:6, 2] = 7.0                                                    # constant within speaker a: centred only
+    spk = np.array(["a"] * 6 + ["b"] * 6 + ["c"] * 2)
+    ids = np.array([f"k{i}" for i in range(14)])
+    meta = {"clip_id": ids, "corpus": np.array(["x"] * 14), "speaker": spk, "culture": spk, "emotion": spk}
+    t = FeatureTable("s", x, np.zeros(14, np.int64), meta, ("neutral",))
+    rows = Manifest([ManifestRow(clip_id=c, corpus="x", speaker=s) for c, s in zip(ids[:12], spk[:12])])
+    n = speaker_normalise(t, rows)
+    for s in ("a", "b"):
+        m = spk == s
+        assert np.allclose(n.x[m][:, :2].mean(0), 0, atol=1e-5) and np.allclose(n.x[m][:, :2].std(0), 1, atol=1e-4)
+    assert np.allclose(n.x[:6, 2], 0)
+    assert np.array_equal(n.x[12:], x[12:])                          # speaker c is not in the fold: untouched
+    assert np.array_equal(t.x, x)                                    # the input table is not modified
