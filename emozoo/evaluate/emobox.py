@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emozoo.data.emobox import CORPORA, EmoBoxFold, corpus_info, emobox_folds, format_missing, missing_report
+from emozoo.data.emobox import CORPORA, corpus_info, emobox_folds, format_missing, missing_report
 from emozoo.data.manifest import Manifest
 from emozoo.errors import ExperimentError, SchemaError, SplitError
 from emozoo.evaluation.metrics import EMOBOX_SCALARS, emobox_fold_average, emobox_scores

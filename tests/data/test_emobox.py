@@ -191,7 +191,6 @@ def test_evaluate_emobox_rejects_unknown_corpus_and_4class_store(tmp_path, monke
     from emozoo.errors import SchemaError
     from emozoo.evaluate.emobox import run_protocol
     from emozoo.experiments import get_experiment
-    from emozoo.train.data import load_table, table_manifest
 
     cfg = get_experiment("emobox/casia/is10/paper")
     with pytest.raises(SplitError, match="covers"):
