@@ -191,7 +191,7 @@ def markdown(cult: dict, fer: dict, runs: str) -> str:
         L += [f"Per-culture training and testing (Yousefi et al. Section 4.1.1) on the 6 emotions JAFFE and CK+48 share, "
               f"5 random subject-disjoint train/validation/test allocations (60/20/20 % of the posers, seed = split), "
               f"CNN preset `{tc['arch']}` (Khorrami layout; filters {mc['filters']}, 5x5, FC {mc['dense_units']}), SGD momentum {tc['momentum']}, "
-              f"lr {tc['learning_rate']} x {tc['decay_rate']}^epoch, {tc['epochs']} epochs, batch {tc['batch_size']}, "
+              f"lr {tc['learning_rate']} x r^epoch, " + ", ".join(f"{e['train_config']['epochs']} epochs with r = {e['train_config']['decay_rate']} ({c})" for c, e in cult.items()) + f", batch {tc['batch_size']}, "
               f"flip + rotation (+-{tc['rotation_degrees']:g} deg) augmentation; the epoch with the best validation accuracy is tested.",
               "", "| train on | test on | accuracy | UAR | macro-F1 |", "|---|---|---|---|---|"]
         for corpus, e in cult.items():
