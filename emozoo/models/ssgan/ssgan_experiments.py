@@ -10,6 +10,8 @@ table of a setting over its fractions):
 * ``ssgan/multimodal/frac{10,20,50}``: RAVDESS audio-visual features (MFCC + AU), dense G/D per
   modality, MFSBase and MSSGAN (Table VI shape);
 * ``ssgan/functionals/frac20``: the dense variant on eGeMAPS (normalisation ablation).
+* ``ssgan/face_dface/frac{10,20,50}``: the paper's visual features (Dface embeddings) of CK+,
+  labelled fraction of 5 subject folds, the other training images and JAFFE unlabelled, dense.
 * ``.../paper``: the same with the paper-sized network (D 128-256-512-1024, G 512-256-128-64,
   128x128 crops, batch 64) for GPUs.
 
@@ -40,6 +42,9 @@ CPU_PRESETS = {
     "functionals": dict(setting="functionals", labelled_corpus="ravdess", unlabelled_corpora=("emodb", "casia"),
                         feature="egemaps", steps=300, eval_every=25, batch=32, unlabelled_batch=32,
                         models=("fsbase", "ssgan")),
+    "face_dface": dict(setting="face_dface", labelled_corpus="ckplus", unlabelled_corpora=("jaffe",),
+                       unlabelled_with_rest=True, feature="dface", steps=300, eval_every=25, ssbase_steps=100,
+                       batch=32, unlabelled_batch=32, models=("fsbase", "ssbase", "ssgan")),
 }
 # paper-sized (sec. IV-B): 128x128 crops, D 128-256-512-1024, G 512-256-128-64, batch 64; for GPUs
 PAPER_PRESETS = {
@@ -55,6 +60,7 @@ DESCRIPTIONS = {
     "face": "FER2013 labelled fraction of a training pool, rest unlabelled, 48x48 faces, conv SSGAN",
     "multimodal": "RAVDESS AV (MFCC+AU) labelled fraction (actor 5-fold), other training clips unlabelled, MSSGAN",
     "functionals": "RAVDESS eGeMAPS labelled fraction, EmoDB+CASIA unlabelled, dense SSGAN",
+    "face_dface": "CK+ Dface labelled fraction (subject 5-fold), other training images + JAFFE unlabelled, dense SSGAN",
 }
 
 
@@ -72,11 +78,11 @@ def _register(setting: str, fraction: float, paper: bool):
                    + tuple(run.get("unlabelled_corpora", ())))
         return ExperimentConfig(
             name=name, model=ModelConfig("ssgan", {"run": dict(run)}),
-            data=DataConfig(corpora=corpora if setting in ("speech", "functionals") else corpora[:1],
+            data=DataConfig(corpora=corpora if setting in ("speech", "functionals", "face_dface") else corpora[:1],
                             features=run.get("feature", "face" if setting == "face" else "mfcc+au"),
                             protocol="speaker_kfold" if setting != "face" else "official",
                             protocol_kwargs={"k": FOLDS}, valid_speakers=0,
-                            label_set="7basic" if setting == "face" else "4class"),
+                            label_set={"face": "7basic", "face_dface": "6basic"}.get(setting, "4class")),
             optimizer=OptimizerConfig("adam", 2e-4, {"beta_1": 0.5}),
             trainer=TrainerConfig(epochs=run["steps"] // run["eval_every"], batch_size=run["batch"], seeds=FOLDS,
                                   patience=0, tensorboard=False),

@@ -19,6 +19,10 @@ multimodal      RAVDESS audio-visual features (MFCC functionals 259 + OpenFace A
                 corpus here).
 functionals     the dense variant on a functionals store (eGeMAPS): as ``speech``, used by the
                 normalisation ablation.
+face_dface      the paper's visual features: Dface embeddings (336, ``tfrecords/{ckplus,jaffe}_dface``,
+                the zoo's FER2013 DenseNet) of CK+ (labelled fraction of 5 subject folds) with the
+                rest of the training subjects' images and all of JAFFE unlabelled; dense G/D,
+                6 classes.
 ==============  ===================================================================================
 
 Models per run (same data, folds, seed): ``fsbase`` (D as a plain classifier on the labelled
@@ -46,7 +50,7 @@ import numpy as np
 from emozoo.errors import SchemaError, SplitError
 from emozoo.evaluation.metrics import classification_report
 
-SETTINGS = ("speech", "face", "multimodal", "functionals")
+SETTINGS = ("speech", "face", "multimodal", "functionals", "face_dface")
 NORMALISATIONS = ("none", "self", "shift", "combine")
 CACHE = Path("tfrecords/ssgan_cache")
 
@@ -326,6 +330,7 @@ class RunSpec:
     feature: str = "fbank"
     pool: int = 2
     folds: int = 5
+    unlabelled_with_rest: bool = False   # also the training clips outside the labelled fraction
     face_pool: int = 4000
     valid_size: int = 600
 
@@ -336,7 +341,7 @@ def assemble(spec: RunSpec, data_dir: str | None = None):
     s = spec.setting
     if s not in SETTINGS:
         raise SplitError(f"setting must be one of {SETTINGS}, got {s!r}")
-    classes = get_label_set("7basic" if s == "face" else "4class").classes
+    classes = get_label_set({"face": "7basic", "face_dface": "6basic"}.get(s, "4class")).classes
     if s == "face":
         train, valid_all = load_fer2013("train", data_dir), load_fer2013("valid", data_dir)
         test = load_fer2013("test", data_dir)
@@ -353,7 +358,7 @@ def assemble(spec: RunSpec, data_dir: str | None = None):
             others = [load_frames(c, spec.feature, pool=spec.pool) for c in spec.unlabelled_corpora]
             mods = [{"name": spec.feature, "shape": tuple(src.x[0].shape[1:]), "variant": "conv"}]
             axes = [(0, 1)]
-        elif s == "functionals":
+        elif s in ("functionals", "face_dface"):
             src = load_functionals(spec.labelled_corpus, spec.feature)
             others = [load_functionals(c, spec.feature) for c in spec.unlabelled_corpora]
             mods = [{"name": spec.feature, "shape": (src.x[0].shape[1],), "variant": "dense"}]
@@ -370,7 +375,8 @@ def assemble(spec: RunSpec, data_dir: str | None = None):
         test = src.take(f["test"]).take(np.flatnonzero(src.y[f["test"]] >= 0))
         lab, rest = labelled_fraction(tr.y, spec.fraction, spec.seed)   # rest: other classes' clips too
         labelled = tr.take(lab)
-        unl = Pool.concat(others) if others else tr.take(rest)
+        unl = Pool.concat(others + ([tr.take(rest)] if spec.unlabelled_with_rest else [])) if others \
+            else tr.take(rest)
         unl = Pool(unl.x, np.full(len(unl), -1), unl.speaker)
     if spec.unlabelled_ratio >= 0:
         want = int(round(spec.unlabelled_ratio * len(labelled)))
