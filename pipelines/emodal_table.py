@@ -132,6 +132,15 @@ def main(argv=None) -> int:
         p = Path(args.out.format(classes=classes))
         return json.loads(p.read_text()) if p.exists() else {"experiments": {}}
 
+    def load_all(classes):
+        """The results file of ``classes`` plus parts run in parallel into ``emodal_<classes>_<part>.json``."""
+        res = load(classes)
+        main_path = Path(args.out.format(classes=classes))
+        for part in sorted(main_path.parent.glob(f"{main_path.stem}_*.json")):
+            for name, r in json.loads(part.read_text())["experiments"].items():
+                res["experiments"].setdefault(name, r)
+        return res
+
     if not args.report_only:
         for classes in args.classes:
             out = Path(args.out.format(classes=classes))
@@ -157,7 +166,7 @@ def main(argv=None) -> int:
                 print(f"[emodal] {cfg.name}: ACC {_pm(s, 'accuracy')} UAR {_pm(s, 'uar')} [{r['seconds']}s]", flush=True)
     res = {"experiments": {}}
     for classes in E.STORES:
-        part = load(classes)
+        part = load_all(classes)
         res["experiments"].update(part["experiments"])
         res.setdefault("config", part.get("config", {}))
     for classes in E.STORES:

@@ -33,7 +33,11 @@ def measured_metrics(results_path: Path = RESULTS) -> dict:
     from emozoo.errors import ExportError
     from emozoo.models.emodal import emodal_experiments as E
 
-    res = json.loads(Path(results_path).read_text())
+    results_path = Path(results_path)
+    res = json.loads(results_path.read_text())
+    for part in sorted(results_path.parent.glob(f"{results_path.stem}_*.json")):   # parts run in parallel
+        for name, r in json.loads(part.read_text())["experiments"].items():
+            res["experiments"].setdefault(name, r)
     out = {}
     for v in E.VARIANTS:
         r = res["experiments"].get(E.experiment_name("4class", v))

@@ -171,10 +171,18 @@ def test_experiments_are_registered_and_run_through_the_trainer(tmp_path):
         f"data.stores={json.dumps({'ravdess_av': str(store)})}", "data.corpora=synth", "data.protocol_kwargs={\"k\": 2}",
         "data.valid_speakers=1", "model.params.audio_dim=8", "model.params.visual_dim=4",
         "model.params.audio_units=[4]", "model.params.visual_units=[4]", "trainer.epochs=2",
-        "trainer.batch_size=16", "trainer.tensorboard=false"])
+        "trainer.batch_size=16", "trainer.tensorboard=true", "trainer.projector_examples=20"])
     cfg.data.stores = {"synth": str(store)}
     summary = run_experiment(cfg, tmp_path / "run", seeds=1, log=lambda *a: None)
     assert summary["test"]["num_runs"] == 1 and summary["folds"] == ["kfold2/0", "kfold2/1"]
+    from tensorflow.core.util import event_pb2
+    tags = set()
+    for f in (tmp_path / "run").glob("seed_0/kfold2_0/logs/train/events*"):
+        for rec in tf.data.TFRecordDataset(str(f)):
+            tags.update(v.tag for v in event_pb2.Event.FromString(rec.numpy()).summary.value)
+    # every loss of the paper is a TensorBoard scalar
+    assert {"epoch_common_loss", "epoch_hgr_score", "epoch_classify_loss", "epoch_audio_specific_loss",
+            "epoch_visual_specific_loss", "epoch_loss", "epoch_uar"} <= tags, tags
     table = run_experiment_table(cfg, seeds=1, log=lambda *a: None)
     assert table["summary"]["num_runs"] == 1 and np.sum(table["confusion_sum"]) == 64   # every clip tested once
     assert all(f["best_epoch"] >= 1 for f in table["per_seed"][0]["folds"])
