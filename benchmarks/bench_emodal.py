@@ -38,8 +38,6 @@ OUT = REPO / "benchmarks" / "results" / "emodal_bench.json"
 
 
 def _batches(n, bs, rng):
-    import numpy as np
-
     try:
         from emozoo.train.data import load_table
         t = load_table(str(REPO / "tfrecords/ravdess_av_emodal_4class"), "mfcc_au")

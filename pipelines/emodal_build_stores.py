@@ -56,7 +56,7 @@ def build(label_set: str, out: Path, data_dir=None) -> Path:
     write_store(examples, out, spec, split="all", num_shards=1)
     manifest.to_jsonl(out / "manifest.jsonl")
     (out / "extract.json").write_text(json.dumps({
-        "features": {FEATURE: f"ravdess_av_features/au_mfcc_features.npz:X_audio_mfcc[259]+X_visual_au[35]"},
+        "features": {FEATURE: "ravdess_av_features/au_mfcc_features.npz:X_audio_mfcc[259]+X_visual_au[35]"},
         "classes": list(classes), "label_set": label_set, "corpus": "ravdess_av",
         "command": "python pipelines/emodal_build_stores.py"}, indent=1))
     return out

@@ -4,7 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from emozoo.errors import FaceNotFound, SchemaError
+import tensorflow as tf
+
+from emozoo.errors import FaceNotFound, FeatureError, SchemaError
 from tests.conftest import corpus_dir
 
 CNN = dict(num_classes=4, audio_dim=68, visual_branch="cnn", image_size=128, conv_filters=(2, 2, 2), fc_units=4,
@@ -32,7 +34,7 @@ def video_model_dir(tmp_path_factory):
 def test_video_file_to_probabilities(data_dir, video_model_dir, tmp_path):
     from emozoo.data.audio import load_audio
     from emozoo.data.image import load_image
-    from emozoo.data.video import read_video_audio, write_video
+    from emozoo.data.video import read_video, read_video_audio, write_video
     from emozoo.features.face import FaceCropper
     from emozoo.features.short_term import short_term_summary
     from emozoo.models.emodal.emodal_video import EMODalVideoPredictor, clip_inputs
@@ -64,9 +66,9 @@ def test_video_file_to_probabilities(data_dir, video_model_dir, tmp_path):
     probs = predictor.predict(str(path))
     assert probs.shape == (1, 4) and np.all(probs >= 0) and np.isclose(probs.sum(), 1, atol=1e-5)
     direct = model({"audio": inputs["audio"][None], "image": inputs["image"][None].astype("float32")})
-    np.testing.assert_allclose(probs, np.asarray(__import__("tensorflow").nn.softmax(direct)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(probs, tf.nn.softmax(direct).numpy(), rtol=1e-4, atol=1e-5)
     # frames + waveform give the same inputs as the file (same middle frame, same track)
-    dec = __import__("emozoo.data.video", fromlist=["read_video"]).read_video(path)[0]
+    dec = read_video(path)[0]
     p2 = predictor.predict({"frames": dec, "audio": track, "sample_rate": track_rate})
     np.testing.assert_allclose(p2, probs, rtol=1e-4, atol=1e-5)
     assert predictor.predict_labels(str(path))[0] in CLASSES
@@ -89,7 +91,7 @@ def test_no_face_and_bad_inputs_are_refused(video_model_dir, tmp_path):
         predictor.predict({"frames": np.zeros((0, 8, 8, 3), np.uint8), "audio": np.zeros(800), "sample_rate": 16000})
     with pytest.raises(SchemaError, match=r"need image \[N, 128, 128, 1\]"):
         predictor.predict({"audio": np.zeros(68), "image": np.zeros((64, 64, 1))})
-    with pytest.raises(__import__("emozoo.errors", fromlist=["FeatureError"]).FeatureError, match="mono"):
+    with pytest.raises(FeatureError, match="mono"):
         audio_features(np.zeros((10, 2)), 16000)
     pre = json.loads((folder / "assets" / "preprocessing.json").read_text())
     assert pre["input"] == "emodal_video" and pre["image_size"] == 128 and pre["face_policy"] == "error"
