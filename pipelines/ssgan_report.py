@@ -19,6 +19,9 @@ PARTS = [
                "Fbank 128-frame crops (2x2-pooled), conv D/G, 4 classes"),
     ("face", "Uni-modal visual (Tables II/IV shape): FER2013, labelled fraction of a 4000-face training pool, the "
              "rest of the pool unlabelled, 48x48 faces, conv D/G, 7 classes, tested on PrivateTest (3589)"),
+    ("face_dface", "Uni-modal visual on the paper's visual features (Tables II/IV shape): Dface embeddings (336) of "
+                   "CK+, labelled fraction of 5 subject folds, the other training images and JAFFE unlabelled, dense "
+                   "D/G, 6 classes"),
     ("multimodal", "Multimodal (Table VI shape): RAVDESS audio-visual features (MFCC 259 + AU 35), dense D/G per "
                    "modality, C on the concatenation, 4 classes"),
 ]
@@ -41,7 +44,7 @@ def main():
             continue
         n = sorted({row["n"] for row in r["rows"]})
         out += [f"**{title}.** `python pipelines/ssgan_table.py --setting {stem}` "
-                f"({'/'.join(map(str, n))} {'seeds' if stem == 'face' else 'actor folds'}; "
+                f"({'/'.join(map(str, n))} {'seeds' if stem == 'face' else 'subject folds' if stem == 'face_dface' else 'actor folds'}; "
                 f"`benchmarks/results/ssgan_{stem}.json`)", "", (RES / f"ssgan_{stem}.md").read_text().strip(), ""]
     for stem, title, png in (
             ("ablation_unlabelled", "Ablation V-A, amount of unlabelled data (MSSGAN, RAVDESS AV, 10 % labelled)",

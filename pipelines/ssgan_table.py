@@ -143,7 +143,7 @@ def ablation_unlabelled(folds: int, overrides, ratios=(0, 0.5, 1, 2, 3), fractio
            "MSSGAN macro-F1": ([100 * p["macro_f1"]["mean"] for p in pts], [100 * p["macro_f1"]["std"] for p in pts]),
            "MFSBase UAR": ([100 * ref["uar"]["mean"]] * len(xs), [0] * len(xs))},
           "unlabelled pairs (multiple of the labelled count)",
-          f"RAVDESS AV, {int(100 * fraction)} % labelled, actor 5-fold (mean +- std)")
+          f"RAVDESS AV, {int(100 * fraction)} % labelled, actor folds 0-{folds - 1} of 5 (mean +- std)")
     return res
 
 
@@ -164,7 +164,7 @@ def ablation_normalisation(folds: int, overrides, fraction: float = 0.2, log=pri
           {"UAR": ([100 * p["uar"]["mean"] for p in pts], [100 * p["uar"]["std"] for p in pts]),
            "macro-F1": ([100 * p["macro_f1"]["mean"] for p in pts], [100 * p["macro_f1"]["std"] for p in pts])},
           "normalisation of the unlabelled data",
-          f"SSGAN, RAVDESS eGeMAPS {int(100 * fraction)} % labelled, EmoDB+CASIA unlabelled",
+          f"SSGAN, RAVDESS eGeMAPS {int(100 * fraction)} % labelled, EmoDB+CASIA unlabelled, {folds} folds",
           xticks=[p["normalisation"] for p in pts])
     return res
 
