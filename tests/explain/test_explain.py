@@ -134,7 +134,7 @@ ZOO = Path(__file__).resolve().parents[2] / "saved_models"
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("model_name,folder,pattern", [("face_cnn_jaffe", "jaffe", "KA.HA*.tiff"),
+@pytest.mark.parametrize("model_name,folder,pattern", [("face_cnn_jaffe", "jaffe", "UY.HA*.tiff"),
                                                        ("face_cnn_ckplus", "ckplus48", "happy/*.png")])
 def test_cli_on_real_jaffe_and_ckplus_faces(data_dir, tmp_path, model_name, folder, pattern):
     from emozoo.explain.__main__ import explain

@@ -21,7 +21,7 @@ def test_committed_model_card_and_size(name):
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name,folder,pattern", [("face_cnn_jaffe", "jaffe", "*.HA*.tiff"),
+@pytest.mark.parametrize("name,folder,pattern", [("face_cnn_jaffe", "jaffe", "UY.HA*.tiff"),
                                                  ("face_cnn_ckplus", "ckplus48", "happy/*.png"),
                                                  ("face_cnn_fer2013", "fer2013", "test/happy/*.jpg")])
 def test_predicts_real_faces(data_dir, name, folder, pattern):
@@ -34,5 +34,5 @@ def test_predicts_real_faces(data_dir, name, folder, pattern):
     probs = model.predict([str(f) for f in files])
     assert probs.shape == (len(files), len(model.labels))
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-4)
-    # happy is every model's best-recognised class: most of these happy faces are called happy
+    # happy faces (JAFFE: poser UY, held out by split 0) are mostly called happy
     assert (np.asarray(model.predict_labels([str(f) for f in files])) == "happy").mean() >= 0.5
