@@ -92,7 +92,7 @@ def test_short_training_run_scores_session5(store):
     dl, classes = T.load_dialogues(store)
     fold = T.iemocap_fold(dl, classes, "TS_1234")
     params = dict(fusion_units=8, gru_units=4, num_heads=2, domain_units=[8], learning_rate=1e-2)
-    model, out = T.run_many(fold, [("dann", params, 0), ("ci", {**params, "grl_lambda": 0.0}, 0)], epochs=3,
+    model, out = T.run_many(fold, [("dann", params, 0), ("ci", {**params, "grl_lambda": 0.0}, 0)], epochs=2,
                             batch_size=4, keep_embeddings=("ci",))
     assert out["dann"]["report"]["num_examples"] == fold.sizes["test_labelled"]
     assert out["ci"]["grl_lambda"] == 0.0 and float(model.grl.hp_lambda.numpy()) == 0.0
