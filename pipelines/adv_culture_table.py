@@ -168,7 +168,7 @@ def markdown(summary: dict, meta: dict, features: str = "is10") -> str:
         for m in ("bsl", "adv"):
             L.append(f"| {d} | {m.upper()} | {v[m][0]} | {v[m][1]} |")
     # Table 4
-    L += ["", f"**Table 4: multi-culture** (all {len(C)} cultures labelled, smaller ones upsampled; "
+    L += ["", f"**Table 4: multi-culture** ({'both' if len(C) == 2 else f'all {len(C)}'} cultures labelled, smaller ones upsampled; "
           f"{who} {E.MULTI_K[E.modality_of(features)]}-fold inside every corpus; tested per culture)", "",
           "| Model | " + " | ".join(f"{NAMES[c]} ACC | MAF1 | UAR" for c in C) + " |",
           "|---|" + "---|---|---|" * len(C)]
