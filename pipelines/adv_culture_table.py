@@ -1,6 +1,8 @@
 """Regenerate the cross-culture adversarial tables (Liang et al. 2019, Tables 2-4) and Fig. 2.
 
-    python pipelines/adv_culture_table.py                 # CPU preset, 5 seeds, < 20 min on 2 cores
+    python pipelines/adv_culture_table.py                 # IS10 speech tables, CPU preset, 5 seeds, < 20 min on 2 cores
+    python pipelines/adv_culture_table.py --features dface                  # the face tables (JAFFE vs CK+48)
+    python pipelines/adv_culture_table.py --features all     # every table: IS10, eGeMAPS, Dface
 
 Runs every registered ``adv_culture/{mono,cross,multi}/.../is10/...`` experiment (see
 :mod:`emozoo.models.adv_culture.adv_culture_experiments`) for ``--seeds`` seeds with
@@ -243,8 +245,9 @@ def main(argv=None) -> int:
     ap.add_argument("--settings", default="mono,cross,multi",
                     help="comma list of mono, cross, multi, ablation (ablation: ADV with the domain-confusion "
                          "generator objective, not in the paper; adds ~8 min on 2 cores)")
-    ap.add_argument("--features", default="is10", choices=E.FEATURES + E.FACE_FEATURES,
-                    help="feature stores (tfrecords/<corpus>_<features>); dface = the face cultures JAFFE and CK+48")
+    ap.add_argument("--features", default="is10", choices=E.FEATURES + E.FACE_FEATURES + ("all",),
+                    help="feature stores (tfrecords/<corpus>_<features>); dface = the face cultures JAFFE and "
+                         "CK+48; all = is10, egemaps and dface one after the other (every table of the method)")
     ap.add_argument("--out", help="results JSON (default benchmarks/results/adv_culture[_<features>].json)")
     ap.add_argument("--markdown", help="tables (default docs/methods/adv_culture_table[_<features>].md)")
     ap.add_argument("--tsne", help="Fig. 2 PNG ('' to skip; default docs/methods/adv_culture_tsne.png for is10, "
@@ -253,6 +256,16 @@ def main(argv=None) -> int:
     ap.add_argument("--root", default=str(REPO), help="folder the store paths (tfrecords/...) resolve against")
     ap.add_argument("--fresh", action="store_true", help="ignore finished runs in --out")
     args = ap.parse_args(argv)
+    if args.features == "all":
+        if args.out or args.markdown or args.tsne or args.tsne_pair:
+            ap.error("--features all writes the default files of each feature; drop --out/--markdown/--tsne(-pair)")
+        return max(run(argparse.Namespace(**{**vars(args), "features": f}), ap.get_default("settings"))
+                   for f in E.FEATURES + E.FACE_FEATURES)
+    return run(args, ap.get_default("settings"))
+
+
+def run(args, default_settings: str) -> int:
+    """One feature's tables (``args`` as parsed by :func:`main`, ``args.features`` one feature)."""
     suffix = "" if args.features == "is10" else f"_{args.features}"
     args.out = args.out or str(REPO / f"benchmarks/results/adv_culture{suffix}.json")
     args.markdown = args.markdown or str(REPO / f"docs/methods/adv_culture_table{suffix}.md")
@@ -296,7 +309,7 @@ def main(argv=None) -> int:
         results["summary"] = summarise(results)
         results["features"] = args.features
         results["seconds"] = spent + time.time() - t0
-        default = ap.get_default("settings")
+        default = default_settings
         command = ("python pipelines/adv_culture_table.py"
                    + (f" --features {args.features}" if args.features != "is10" else "")
                    + (f" --settings {args.settings}" if args.settings != default else ""))
