@@ -7,10 +7,15 @@ import emozoo
 from emozoo.errors import SchemaError
 from emozoo.zoo import read_registry
 
-NAME = "adv_culture_speech"
+NAME, FACE = "adv_culture_speech", "adv_culture_face"
 
-speech_published = pytest.mark.skipif(NAME not in read_registry()["models"],
-                                      reason=f"{NAME} is not published (python pipelines/publish_adv_culture_speech.py)")
+
+def published(name):
+    return pytest.mark.skipif(name not in read_registry()["models"],
+                              reason=f"{name} is not published (python pipelines/publish_{name}.py)")
+
+
+speech_published, face_published = published(NAME), published(FACE)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +58,6 @@ def test_real_emodb_file(model, data_dir):
     assert p.shape == (1, 4)
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
     assert np.all(p >= 0)
-
-
-FACE = "adv_culture_face"
-face_published = pytest.mark.skipif(FACE not in read_registry()["models"],
-                                    reason=f"{FACE} is not published (python pipelines/publish_adv_culture_face.py)")
 
 
 @pytest.fixture(scope="module")
