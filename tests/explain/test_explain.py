@@ -1,13 +1,12 @@
 """emozoo.explain (issue 9): saliency = d p_c / d image, guided copy, eye/mouth shares and test,
 emotion modification under its budget and range, the CLI; real-data CLI run on JAFFE and CK+48."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emozoo.errors import LabelError, SchemaError
+from emozoo.errors import SchemaError
 from emozoo.explain.regions import compare_groups, eye_preference, region_masks, region_shares
 from emozoo.explain.saliency import class_gradient, guided_saliency, modify_emotion, vanilla_saliency
 from emozoo.models.face_cnn.face_cnn_model import build_face_cnn, guided_copy
