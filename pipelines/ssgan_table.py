@@ -85,7 +85,7 @@ def table(setting: str, fractions, folds: int, overrides, log=print) -> dict:
     res = {"setting": setting, "folds": folds, "spec": dataclasses.asdict(specs[fractions[0]]),
            "command": f"python pipelines/ssgan_table.py --setting {setting}", "rows": rows,
            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    lines = [f"| labelled | model | UAR | MAF1 (usual) | MAF1 (eq. 8) | ACC |", "|---|---|---|---|---|---|"]
+    lines = ["| labelled | model | UAR | MAF1 (usual) | MAF1 (eq. 8) | ACC |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {int(round(100 * r['fraction']))} % ({r['sizes']['labelled']}) | {LABEL[r['model']]} | "
                      f"{_fmt(r['uar'])} | {_fmt(r['macro_f1'])} | {_fmt(r['macro_f1_uar_map'])} | {_fmt(r['accuracy'])} |")

@@ -1,7 +1,6 @@
 """SSGAN zoo export (waveform and face SavedModels, the waveform predictor) and, on the real
 data, the published ``ssgan_speech`` / ``ssgan_face`` models."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np
