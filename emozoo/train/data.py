@@ -63,6 +63,13 @@ def _load_cached(store: str, features: str, mtime: float) -> FeatureTable:
     keep = y >= 0
     if not keep.any():
         raise SchemaError(f"store {store} has no labelled example (label >= 0)")
+    shapes = {np.shape(v) for v in cols[features]}
+    if len(shapes) > 1:
+        example = ", ".join(str(sh) for sh in sorted(shapes)[:3])
+        raise SchemaError(f"feature {features!r} of {store} has a different shape per example ({len(shapes)} shapes, "
+                          f"e.g. {example}): feature-vector experiments (python -m emozoo.train) need one "
+                          "fixed-size vector per clip; frame sequences are read as padded batches with "
+                          "emozoo.data.pipelines.from_store by the methods that use them")
     x = np.stack(cols[features]).astype(np.float32)[keep]
     if x.ndim != 2:
         raise SchemaError(f"feature {features!r} of {store} has shape {x.shape[1:]} per example; "

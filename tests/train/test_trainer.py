@@ -112,6 +112,20 @@ def test_missing_store_and_bad_fold_errors(synth_store, tmp_path):
         load_table(synth_store, "is10", "neutral,happy")
 
 
+def test_frame_sequence_store_gets_a_clear_error(tmp_path):
+    from emozoo.data.tfrecord import FeatureSpec, StoreSpec, write_store
+
+    rng = np.random.default_rng(0)
+    examples = [{"clip_id": f"c{i}", "corpus": "synth", "speaker": f"s{i % 2}", "culture": "x", "split": "",
+                 "emotion": "happy", "label": 1, "dialogue_id": "", "turn_index": -1,
+                 "fbank": rng.normal(size=(5 + i, 4)).astype(np.float32)} for i in range(3)]
+    spec = StoreSpec.with_meta([FeatureSpec("fbank", "float32", (None, 4))], classes=("neutral", "happy", "angry", "sad"),
+                               label_set="4class")
+    write_store(examples, tmp_path / "fbank", spec, split="all")
+    with pytest.raises(SchemaError, match="fixed-size vector per clip"):
+        load_table(tmp_path / "fbank", "fbank", "4class")
+
+
 def test_model_dir_of_another_config_is_refused(run, synth_store):
     from emozoo.errors import ExperimentError
     from emozoo.train.trainer import run_experiment
