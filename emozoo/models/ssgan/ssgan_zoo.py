@@ -8,9 +8,12 @@ waveform predictor.
   trunk and C; returns ``probabilities`` over the K emotions (the first K of the K+1 classes,
   renormalised: ``D(k | x, real)``), ``logits`` and ``embedding`` (``D_(x)``).
   ``preprocessing.json`` says ``"input": "ssgan_waveform"``, served by :class:`WaveformPredictor`.
-* ``ssgan_face``: ``classify(face [N, 48, 48, 1] 0..255)`` / ``embed(face)``, the signatures of
-  the zoo's ``"face"`` input kind (:class:`emozoo.zoo.predictor.FacePredictor`: MTCNN crop of an
-  image file, as for ``dface_fer2013``).
+* ``ssgan_face``: the dense SSGAN of the ``face_dface`` setting (CK+ labelled, JAFFE unlabelled,
+  Dface embeddings) with the ``dface_fer2013`` backbone inside the SavedModel:
+  ``classify(face [N, 48, 48, 1] 0..255)`` -> Dface embedding -> z-normalisation -> D's trunk
+  -> C, and ``embed(face)``, the signatures of the zoo's ``"face"`` input kind
+  (:class:`emozoo.zoo.predictor.FacePredictor`: the largest MTCNN face of an image file,
+  ``FaceCropper(size=48, policy="full")``, as the ``*_dface`` stores were written).
 
 The generator is not exported (it is only needed in training).
 """
@@ -73,35 +76,64 @@ def export_speech(model, mean, std, out_dir, classes, *, width: int = 128, pool:
         "normalisation": "per-bin z-normalisation with the labelled training crops' statistics, in the graph"})
 
 
-def export_face(model, mean: float, std: float, out_dir, classes, *, size: int = 48) -> None:
-    """SavedModel ``classify``/``embed`` on 0..255 grey face crops ``[N, size, size, 1]``."""
+def export_face(model, dface, mean, std, out_dir, classes, *, size: int = 48, dface_version: str = "") -> None:
+    """SavedModel ``face -> Dface embedding -> z-norm -> D's trunk -> C`` on 0..255 grey crops ``[N, size, size, 1]``.
+
+    ``dface`` is the restored ``dface_fer2013`` SavedModel (the backbone that wrote the
+    ``{ckplus,jaffe}_dface`` stores the dense SSGAN was trained on); its variables are saved again
+    inside this one. ``mean``/``std`` (336 values) are the labelled training embeddings'
+    statistics (the ``stats`` of :func:`emozoo.models.ssgan.ssgan_task.normalise`), applied in the
+    graph. Signatures:
+
+    * ``classify(face)`` -> ``probabilities`` over the K emotions (softmax of the first K of the
+      K+1 logits, i.e. ``D(k | x, real)``; the generated class is dropped and renormalised away),
+      ``logits`` (K), ``fake_probability`` (the K+1-way softmax's generated class: how "unreal"
+      D finds the face);
+    * ``embed(face)`` -> ``embedding`` (the Dface embedding, the model's input features, as in the
+      stores) and ``discriminator_features`` (``D_(x)``, the second-to-last layer).
+    """
     import tensorflow as tf
 
+    mean = np.asarray(mean, np.float32).reshape(-1)
+    std = np.asarray(std, np.float32).reshape(-1)
+    dim = int(model.modalities[0]["shape"][0])
+    if len(model.modalities) != 1 or model.modalities[0]["variant"] != "dense":
+        raise ExportError("export_face takes a uni-modal dense SSGAN on Dface embeddings")
+    if mean.shape != (dim,) or std.shape != (dim,):
+        raise ExportError(f"normalisation statistics must have {dim} values (the Dface embedding size), got "
+                          f"{mean.shape} / {std.shape}")
     mod = tf.Module(name="ssgan_face_serving")
+    mod.dface = dface
     mod.discriminators, mod.classifier = list(model.discriminators), model.classifier   # no generator
-    mean, std = float(np.asarray(mean).reshape(-1)[0]), float(np.asarray(std).reshape(-1)[0])
+    mod.mean, mod.std = tf.constant(mean), tf.constant(std)
 
-    def features(face):
-        x = (tf.reshape(tf.cast(face, tf.float32), [-1, size, size]) - mean) / std
-        return model.discriminate(x, training=False)
+    def embedding(face):
+        return dface.embed(face)["embedding"]
 
     def classify(face):
-        h, logits = features(face)
-        logits = logits[:, :model.num_classes]
-        return {"probabilities": tf.nn.softmax(logits, -1), "logits": logits}
+        _, logits = model.discriminate((embedding(face) - mod.mean) / mod.std, training=False)
+        k = model.num_classes
+        return {"probabilities": tf.nn.softmax(logits[:, :k], -1), "logits": logits[:, :k],
+                "fake_probability": tf.nn.softmax(logits, -1)[:, k]}
 
     def embed(face):
-        return {"embedding": features(face)[0]}
+        e = embedding(face)
+        return {"embedding": e, "discriminator_features": model.features((e - mod.mean) / mod.std, training=False)}
 
     spec = [tf.TensorSpec((None, size, size, 1), tf.float32, name="face")]
     mod.classify = tf.function(classify, input_signature=spec, autograph=False)
     mod.embed = tf.function(embed, input_signature=spec, autograph=False)
     tf.saved_model.save(mod, str(out_dir), signatures={"classify": mod.classify, "embed": mod.embed})
     _write_assets(out_dir, classes, {
-        "input": "face", "size": size, "channels": 1, "pixel_range": [0, 255], "embedding_dim": int(model.feature_dim),
-        "cropping": "emozoo.features.face.FaceCropper(size=48) for image files (MTCNN largest face, grey); the "
-                    "model was trained on FER2013's own 48x48 crops",
-        "normalisation": f"(pixel - {mean:.4f}) / {std:.4f} (labelled training faces), in the graph"})
+        "input": "face", "size": size, "channels": 1, "pixel_range": [0, 255], "embedding_dim": dim,
+        "cropping": f"emozoo.features.face.FaceCropper(size={size}, policy='full'): MTCNN largest face, square of "
+                    "the box's longer side, ITU-R 601-2 grey, antialiased bilinear resize (the whole image when no "
+                    "face is found), as the jaffe_dface / ckplus_dface stores were written",
+        "backbone": f"zoo:dface_fer2013/{dface_version} (inside this SavedModel)",
+        "normalisation": "per-dimension z-normalisation of the Dface embedding with the labelled CK+ training "
+                         "embeddings' statistics, in the graph",
+        "head": "dense SSGAN discriminator D (336-256-128, LeakyReLU 0.2) + C; probabilities = softmax over the "
+                "K real classes (the generated class K+1 dropped; its probability is 'fake_probability')"})
 
 
 class WaveformPredictor:
@@ -154,27 +186,75 @@ class WaveformPredictor:
 
 
 FRACTION = 0.5
+# zoo name of each published setting: ``ssgan_face`` is the dense SSGAN on Dface embeddings (the
+# paper's visual features; CK+ labelled, JAFFE unlabelled) with the Dface backbone in the graph
+ZOO_NAMES = {"speech": "ssgan_speech", "face_dface": "ssgan_face"}
+# the recipe of each zoo model (RunSpec fields over the CPU preset, fold/seed 0):
+# * speech: the table's 50 % row;
+# * face_dface: every training-fold CK+ image labelled (fraction 1), JAFFE unlabelled, and the
+#   ``combine`` normalisation (statistics of labelled CK+ + unlabelled JAFFE, in the graph), so
+#   that one set of statistics serves both corpora at inference (with ``self`` a JAFFE face would
+#   be z-normalised with CK+ statistics it was never trained under)
+ZOO_RUNS = {"speech": {"fraction": FRACTION}, "face_dface": {"fraction": 1.0, "normalisation": "combine"}}
+
+
+def _summary_rows(res: Path) -> dict:
+    """``{"<pct>%": {model: {metric: {mean, std, n}}}}`` of a ``benchmarks/results/ssgan_<setting>.json`` table."""
+    out = {}
+    for x in json.loads(res.read_text())["rows"]:
+        cell = {k: {"mean": round(x[k]["mean"], 4), "std": round(x[k]["std"], 4)}
+                for k in ("uar", "macro_f1", "macro_f1_uar_map", "accuracy") if k in x}
+        out.setdefault(f"{int(round(100 * x['fraction']))}%", {})[x["model"]] = {**cell, "n": x["n"],
+                                                                                  "labelled": x["sizes"]["labelled"]}
+    return out
+
+
+def _jaffe_check(model, stats, classes) -> dict:
+    """The model on every labelled JAFFE image of the ``jaffe_dface`` store (z-normalised with the
+    labelled CK+ statistics, as the exported graph does). JAFFE is the unlabelled pool in training:
+    its images were seen, its labels never read, so this is a transductive cross-corpus check."""
+    from emozoo.evaluation.metrics import classification_report
+    from emozoo.models.ssgan.ssgan_task import load_functionals, predict_proba
+    pool = load_functionals("jaffe", "dface")
+    keep = np.flatnonzero(pool.y >= 0)
+    x = (pool.x[0][keep] - np.asarray(stats[0], np.float32)) / np.asarray(stats[1], np.float32)
+    rep = classification_report(pool.y[keep], predict_proba(model, [x]).argmax(-1).astype(np.int64), classes)
+    return {**{k: round(rep[k], 4) for k in ("accuracy", "uar", "macro_f1")}, "n": int(len(keep)),
+            "confusion_matrix": rep["confusion_matrix"]}
 
 
 def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
-    """Retrain the SSGAN of the table's 50 % row (fold/seed 0), export its classifier head, publish it."""
+    """Retrain the SSGAN of the table's 50 % row (fold/seed 0), export its classifier head, publish it.
+
+    ``setting`` ``"speech"`` publishes ``ssgan_speech``; ``"face_dface"`` publishes ``ssgan_face``
+    (Dface backbone + z-norm + dense D + C in one SavedModel, :func:`export_face`).
+    """
     from emozoo.models.ssgan import ssgan_task as T
     from emozoo.models.ssgan.ssgan_experiments import CPU_PRESETS
     from emozoo.models.ssgan.ssgan_presets import PRESETS
     from emozoo.zoo import publish
+    if setting not in ZOO_NAMES:
+        raise ExportError(f"no zoo model for setting {setting!r}; published settings: {sorted(ZOO_NAMES)}")
     repo = Path(repo)
-    name = f"ssgan_{setting}"
-    spec = T.RunSpec(**{**CPU_PRESETS[setting], "fraction": FRACTION, "fold": 0, "seed": 0, "models": ("ssgan",)})
+    name = ZOO_NAMES[setting]
+    spec = T.RunSpec(**{**CPU_PRESETS[setting], **ZOO_RUNS[setting], "fold": 0, "seed": 0, "models": ("ssgan",)})
+    want = json.loads(json.dumps({k: v for k, v in dataclasses.asdict(spec).items() if k != "models"}))
+
+    def same_spec(path: Path) -> bool:       # reuse saved weights only when they were trained with this recipe
+        got = json.loads(path.read_text()).get("spec", {})
+        return {k: v for k, v in got.items() if k != "models"} == want
     # the trained weights are kept (git-ignored) so the card can be refreshed without retraining
-    # (the table run of the same spec saved them too: runs/ssgan/<setting>/frac50_self_s300/fold0_ssgan.weights.h5)
+    # (the table run of the same spec saved them too: runs/ssgan/<setting>/frac50_self_s300/fold0_ssgan.weights.h5;
+    # same data, fold and seed: keras.utils.set_random_seed is reset before every model of a run)
     run_dir = repo / "runs" / "ssgan" / f"zoo_{setting}"
     weights, result = run_dir / "ssgan.weights.h5", run_dir / "result.json"
-    table_run = repo / "runs" / "ssgan" / setting / f"frac{int(100 * FRACTION)}_{spec.normalisation}_s{spec.steps}"
-    if not weights.exists() and (table_run / "fold0_ssgan.weights.h5").exists():
+    table_run = repo / "runs" / "ssgan" / setting / f"frac{int(100 * spec.fraction)}_{spec.normalisation}_s{spec.steps}"
+    if not (weights.exists() and result.exists() and same_spec(result)) \
+            and (table_run / "fold0_ssgan.weights.h5").exists() and same_spec(table_run / "fold0.json"):
         r = json.loads((table_run / "fold0.json").read_text())
         if "modalities" in r:
             weights, result = table_run / "fold0_ssgan.weights.h5", table_run / "fold0.json"
-    if weights.exists() and result.exists():
+    if weights.exists() and result.exists() and same_spec(result):
         from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
         r = json.loads(result.read_text())
         mods = r["modalities"]["ssgan"] if isinstance(r["modalities"], dict) else r["modalities"]
@@ -183,8 +263,9 @@ def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
         model([np.zeros((1, *m["shape"]), np.float32) for m in model.modalities] if len(mods) > 1 else
               np.zeros((1, *model.modalities[0]["shape"]), np.float32))          # build before loading
         model.load_weights(weights)
+        print(f"reusing the trained weights {weights} (delete them to retrain)", flush=True)
     else:
-        r = T.run_one(spec, None)
+        r = T.run_one(spec, None)            # ~10 s (face_dface) / a few minutes (speech) on 2 CPU cores
         model = r.pop("_models")["ssgan"]
         r["modalities"] = model.get_config()["modalities"]
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -196,18 +277,37 @@ def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
                                                 if k != "confusion_matrix"},
                        "published_model_confusion": r["models"]["ssgan"]["test"]["confusion_matrix"],
                        "best_val_uar": round(r["models"]["ssgan"]["best_val_uar"], 4),
+                       "best_step": r["models"]["ssgan"]["best_step"],
                        "sizes": r["sizes"]}
     res = repo / "benchmarks" / "results" / f"ssgan_{setting}.json"
     if res.exists():
-        rows = [x for x in json.loads(res.read_text())["rows"] if abs(x["fraction"] - FRACTION) < 1e-9]
-        card["metrics"]["table_row_50pct"] = {x["model"]: {k: x[k] for k in ("uar", "macro_f1", "n")} for x in rows}
+        if setting == "face_dface":
+            card["metrics"]["table"] = _summary_rows(res)
+        else:
+            rows = [x for x in json.loads(res.read_text())["rows"] if abs(x["fraction"] - FRACTION) < 1e-9]
+            card["metrics"]["table_row_50pct"] = {x["model"]: {k: x[k] for k in ("uar", "macro_f1", "n")}
+                                                  for x in rows}
     card["run_spec"] = dataclasses.asdict(spec)
     card["weights_from"] = str(Path(weights).relative_to(repo)) if Path(weights).is_absolute() else str(weights)
     if setting == "speech":
         build = lambda d: export_speech(model, stats[0], stats[1], d, r["classes"], pool=spec.pool)  # noqa: E731
     else:
-        build = lambda d: export_face(model, stats[0][0], stats[1][0], d, r["classes"])  # noqa: E731
+        from emozoo.models.dface.dface_export import load_dface
+        from emozoo.zoo import zoo_dir
+        card["metrics"]["jaffe_transductive"] = _jaffe_check(model, stats, r["classes"])
+        dface, dentry = load_dface()
+        version = dentry["path"].split("/")[-1]
+        size = int(json.loads((zoo_dir() / dentry["path"] / "assets" / "preprocessing.json").read_text())["size"])
+        store = json.loads((repo / "tfrecords" / "ckplus_dface" / "extract.json").read_text())["features"]["dface"]
+        if f"dface_fer2013/{version}" not in store:
+            raise ExportError(f"the ckplus_dface store was written by another Dface ({store.split(';')[0]}) than the "
+                              f"published dface_fer2013/{version}: rebuild the stores before publishing")
+        card["backbone"] = {"name": "dface_fer2013", "version": version}
+        build = lambda d: export_face(model, dface, stats[0], stats[1], d, r["classes"], size=size,  # noqa: E731
+                                      dface_version=version)
     entry = publish(name, build, card)
     print(f"published {name} -> saved_models/{entry['path']}: test UAR "
-          f"{100 * r['models']['ssgan']['test']['uar']:.1f}, macro-F1 {100 * r['models']['ssgan']['test']['macro_f1']:.1f}")
+          f"{100 * r['models']['ssgan']['test']['uar']:.1f}, macro-F1 {100 * r['models']['ssgan']['test']['macro_f1']:.1f}"
+          + (f"; JAFFE (transductive) UAR {100 * card['metrics']['jaffe_transductive']['uar']:.1f}"
+             if "jaffe_transductive" in card["metrics"] else ""), flush=True)
     return entry

@@ -1,4 +1,4 @@
-"""SSGAN zoo export (waveform and face SavedModels, the waveform predictor) and, on the real
+"""SSGAN zoo export (waveform and Dface-face SavedModels, the waveform predictor) and, on the real
 data, the published ``ssgan_speech`` / ``ssgan_face`` models."""
 import json
 from pathlib import Path
@@ -43,16 +43,43 @@ def test_speech_export_matches_the_training_pipeline(tmp_path):
         export_speech(model, mean[:10], std[:10], tmp_path / "bad", ("a", "b", "c", "d"))
 
 
-def test_face_export_signatures(tmp_path):
+class _FakeDface(tf.Module):
+    """Stands in for the restored ``dface_fer2013``: ``embed(face)`` -> a fixed projection to 6 values."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(np.random.default_rng(1).normal(0, 0.01, (48 * 48, 6)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 48, 48, 1), tf.float32)])
+    def embed(self, face):
+        return {"embedding": tf.reshape(face, [-1, 48 * 48]) @ self.w}
+
+
+def test_face_export_has_the_backbone_and_normalisation_in_the_graph(tmp_path):
+    """classify(face) == softmax(first K logits of D((Dface(face) - mean) / std)); the fake class is separate."""
+    from emozoo.models.ssgan import SemiSupervisedGAN
     from emozoo.models.ssgan.ssgan_zoo import export_face
     from emozoo.zoo.predictor import make_predictor
-    model = _tiny((48, 48), k=7)
-    export_face(model, 120.0, 60.0, tmp_path / "f", tuple("abcdefg"))
+    model = SemiSupervisedGAN(3, [{"name": "dface", "shape": (6,), "variant": "dense", "d_units": (5,),
+                                   "g_units": (5,)}], noise_dim=4)
+    model(np.zeros((1, 6), np.float32))
+    dface = _FakeDface()
+    mean, std = np.linspace(-1, 1, 6).astype(np.float32), np.linspace(0.5, 2, 6).astype(np.float32)
+    export_face(model, dface, mean, std, tmp_path / "f", ("a", "b", "c"), dface_version="test")
     pred = make_predictor(tmp_path / "f", {"name": "t"})                  # the zoo's "face" kind
     faces = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 1)).astype(np.float32)
-    want = tf.nn.softmax(model((faces[..., 0] - 120.0) / 60.0)).numpy()
-    np.testing.assert_allclose(pred.predict(faces), want, atol=1e-5)
-    assert pred.embed(faces).shape == (3, model.feature_dim)
+    emb = dface.embed(tf.constant(faces))["embedding"].numpy()
+    logits = model.discriminate((emb - mean) / std)[1].numpy()
+    np.testing.assert_allclose(pred.predict(faces), tf.nn.softmax(logits[:, :3]).numpy(), atol=1e-5)
+    np.testing.assert_allclose(pred.embed(faces), emb, rtol=1e-5, atol=1e-5)
+    out = pred._model.classify(tf.constant(faces))
+    np.testing.assert_allclose(out["fake_probability"].numpy(), tf.nn.softmax(logits).numpy()[:, 3], atol=1e-5)
+    pre = json.loads((tmp_path / "f" / "assets" / "preprocessing.json").read_text())
+    assert pre["input"] == "face" and pre["size"] == 48 and "dface_fer2013/test" in pre["backbone"]
+    with pytest.raises(ExportError, match="6 values"):
+        export_face(model, dface, mean[:4], std[:4], tmp_path / "bad", ("a", "b", "c"))
+    with pytest.raises(ExportError, match="dense"):
+        export_face(_tiny((48, 48), k=3), dface, mean, std, tmp_path / "bad2", ("a", "b", "c"))
 
 
 def _registry():
@@ -80,24 +107,35 @@ def test_published_ssgan_speech_predicts_a_real_file(data_dir):
 @pytest.mark.data
 @pytest.mark.skipif("ssgan_face" not in _registry(), reason="ssgan_face not published yet "
                     "(python pipelines/publish_ssgan_face.py)")
-def test_published_ssgan_face_predicts_a_real_image(data_dir):
+def test_published_ssgan_face_classifies_real_jaffe_and_ckplus_images(data_dir):
+    """Image file -> MTCNN crop -> Dface (in the SavedModel) -> dense SSGAN D/C: the right labels on a
+    JAFFE happy face and a held-out CK+ surprise face (subject S026: fold 0's test group)."""
     import emozoo
     m = emozoo.load("ssgan_face")
-    assert len(m.labels) == 7
-    img = sorted((data_dir / "fer2013" / "test" / "happy").iterdir())[0]
-    p = m.predict(str(img))                                     # image file: MTCNN crop, as FacePredictor does
-    assert p.shape == (1, 7) and np.isclose(p.sum(), 1, atol=1e-4)
-    assert m.card["metrics"]["published_model_test"]["uar"] > 1 / 7
+    assert m.labels == ("angry", "disgust", "fear", "happy", "sad", "surprise")
+    imgs = [data_dir / "jaffe" / "KA.HA1.29.tiff", data_dir / "ckplus48" / "surprise" / "S026_001_00000015.png"]
+    p = m.predict([str(i) for i in imgs])
+    assert p.shape == (2, 6) and np.allclose(p.sum(-1), 1, atol=1e-4)
+    assert m.predict_labels([str(i) for i in imgs]) == ["happy", "surprise"]
+    card = m.card
+    assert card["backbone"]["name"] == "dface_fer2013" and card["label_set"] == "6basic"
+    assert card["metrics"]["published_model_test"]["uar"] > 0.8
+    assert card["metrics"]["table"]["50%"]["ssgan"]["n"] == 5
+    size = sum(f.stat().st_size for f in (REPO / "saved_models" / card["path"]).rglob("*") if f.is_file())
+    assert size < 10 * 2 ** 20
 
 
 @pytest.mark.data
 @pytest.mark.skipif("ssgan_face" not in _registry(), reason="ssgan_face not published yet")
-def test_published_ssgan_face_reproduces_its_card_on_privatetest(data_dir):
-    """The exported classifier head gives the card's PrivateTest UAR (the training run's own score)."""
+@pytest.mark.skipif(not (REPO / "tfrecords" / "jaffe_dface" / "spec.json").exists(),
+                    reason="no tfrecords/jaffe_dface store (python -m emozoo.extract, docs/features.md)")
+def test_published_ssgan_face_embeds_like_the_training_store(data_dir):
+    """The in-graph Dface embedding of a JAFFE image equals the jaffe_dface store's (what D was trained on)."""
     import emozoo
-    from emozoo.evaluation.metrics import uar
-    from emozoo.models.ssgan.ssgan_task import load_fer2013
+    from emozoo.train.data import load_table
     m = emozoo.load("ssgan_face")
-    test = load_fer2013("test", str(data_dir))
-    prob = m.predict(test.x[0][..., None])
-    assert uar(test.y, prob.argmax(-1), 7) == pytest.approx(m.card["metrics"]["published_model_test"]["uar"], abs=2e-3)
+    t = load_table(str(REPO / "tfrecords" / "jaffe_dface"), "dface")
+    i = [k for k, c in enumerate(np.asarray(t.meta["clip_id"]).astype(str)) if "KA.HA1.29" in c]
+    assert len(i) == 1
+    got = m.embed(str(data_dir / "jaffe" / "KA.HA1.29.tiff"))[0]
+    np.testing.assert_allclose(got, t.x[i[0]], rtol=1e-3, atol=1e-3 * np.abs(t.x[i[0]]).max())
