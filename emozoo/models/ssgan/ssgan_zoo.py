@@ -241,7 +241,8 @@ def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
     want = json.loads(json.dumps({k: v for k, v in dataclasses.asdict(spec).items() if k != "models"}))
 
     def same_spec(path: Path) -> bool:       # reuse saved weights only when they were trained with this recipe
-        got = json.loads(path.read_text()).get("spec", {})
+        got = {**json.loads(json.dumps(dataclasses.asdict(T.RunSpec()))),      # fields added later: defaults
+               **json.loads(path.read_text()).get("spec", {})}
         return {k: v for k, v in got.items() if k != "models"} == want
     # the trained weights are kept (git-ignored) so the card can be refreshed without retraining
     # (the table run of the same spec saved them too: runs/ssgan/<setting>/frac50_self_s300/fold0_ssgan.weights.h5;
