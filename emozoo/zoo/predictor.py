@@ -10,7 +10,26 @@ import numpy as np
 from emozoo.errors import EmozooError, ExportError, SchemaError
 
 
-class Predictor:
+class SavedModelPredictor:
+    """What every zoo predictor has: the SavedModel of ``folder``, its card, labels and preprocessing.
+
+    Method packages derive their predictor kinds from it (:func:`register_predictor`).
+    """
+
+    def __init__(self, folder: str | os.PathLike, card: dict):
+        import tensorflow as tf
+
+        self.path = Path(folder)
+        self.card = card
+        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
+        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
+        self._model = tf.saved_model.load(str(self.path))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.card.get('name')!r}, labels={list(self.labels)})"
+
+
+class Predictor(SavedModelPredictor):
     """A loaded zoo model.
 
     Attributes:
@@ -25,17 +44,8 @@ class Predictor:
     """
 
     def __init__(self, folder: str | os.PathLike, card: dict):
-        import tensorflow as tf
-
-        self.path = Path(folder)
-        self.card = card
-        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
-        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
-        self._model = tf.saved_model.load(str(self.path))
+        super().__init__(folder, card)
         self._serve = self._model.serve_features
-
-    def __repr__(self):
-        return f"Predictor({self.card.get('name')!r}, labels={list(self.labels)})"
 
     @property
     def input_dim(self) -> int:
@@ -89,7 +99,7 @@ class Predictor:
         return [self.labels[i] for i in self.predict(inputs, sample_rate).argmax(-1)]
 
 
-class FacePredictor:
+class FacePredictor(SavedModelPredictor):
     """A loaded zoo model that takes faces (``dface_fer2013``): ``classify`` and ``embed`` signatures.
 
     ``predict`` takes image file paths (the largest MTCNN face is cropped as in training,
@@ -99,18 +109,9 @@ class FacePredictor:
     """
 
     def __init__(self, folder: str | os.PathLike, card: dict):
-        import tensorflow as tf
-
-        self.path = Path(folder)
-        self.card = card
-        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
-        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
+        super().__init__(folder, card)
         self.size = int(self.preprocessing.get("size", 48))
-        self._model = tf.saved_model.load(str(self.path))
         self._cropper = None
-
-    def __repr__(self):
-        return f"FacePredictor({self.card.get('name')!r}, labels={list(self.labels)})"
 
     def faces(self, inputs) -> np.ndarray:
         """``[N, size, size, 1]`` float32 faces in 0..255 from paths, one image or a batch of crops."""

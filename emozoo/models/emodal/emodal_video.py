@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from emozoo.errors import ExportError, FeatureError, SchemaError
+from emozoo.zoo.predictor import SavedModelPredictor
 
 FACE_SIZE = 128
 AUDIO_RATE = 16000
@@ -171,19 +172,7 @@ def export_video_model(model, out_dir, classes, *, face_policy: str = "error", a
 
 
 # -- predictors ----------------------------------------------------------------------------------
-class _Base:
-    def __init__(self, folder: str | os.PathLike, card: dict):
-        import tensorflow as tf
-
-        self.path = Path(folder)
-        self.card = card
-        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
-        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
-        self._model = tf.saved_model.load(str(self.path))
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.card.get('name')!r}, labels={list(self.labels)})"
-
+class _Base(SavedModelPredictor):
     def predict_labels(self, inputs, sample_rate: int | None = None) -> list[str]:
         return [self.labels[i] for i in self.predict(inputs, sample_rate).argmax(-1)]
 

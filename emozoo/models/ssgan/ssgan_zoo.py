@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from emozoo.errors import ExportError, SchemaError
+from emozoo.zoo.predictor import SavedModelPredictor
 
 SAMPLE_RATE = 16000
 
@@ -136,7 +137,7 @@ def export_face(model, dface, mean, std, out_dir, classes, *, size: int = 48, df
                 "K real classes (the generated class K+1 dropped; its probability is 'fake_probability')"})
 
 
-class WaveformPredictor:
+class WaveformPredictor(SavedModelPredictor):
     """A loaded zoo model of ``"input": "ssgan_waveform"`` (``ssgan_speech``).
 
     ``predict`` takes audio file paths (decoded and resampled to 16 kHz by
@@ -145,17 +146,8 @@ class WaveformPredictor:
     """
 
     def __init__(self, folder: str | os.PathLike, card: dict):
-        import tensorflow as tf
-
-        self.path = Path(folder)
-        self.card = card
-        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
-        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
+        super().__init__(folder, card)
         self.sample_rate = int(self.preprocessing.get("sample_rate", SAMPLE_RATE))
-        self._model = tf.saved_model.load(str(self.path))
-
-    def __repr__(self):
-        return f"WaveformPredictor({self.card.get('name')!r}, labels={list(self.labels)})"
 
     def waveform(self, source, sample_rate: int | None = None) -> np.ndarray:
         from emozoo.data.audio import load_audio, resample
