@@ -180,7 +180,9 @@ def iemocap_fold(dialogues: Sequence[Dialogue], classes, setting: str = "TS_1234
     return ConvFold(f"iemocap/{setting.lower()}", train, test, tuple(classes), names, sizes)
 
 
-MELD_4CLASS = {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad"}
+MELD_4CLASS = {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad",
+               # the meld_minilm store holds harmonised 7basic names (emozoo.data.labels.harmonise)
+               "happy": "happy", "angry": "angry", "sad": "sad"}
 
 
 def meld_fold(dialogues: Sequence[Dialogue], classes, *, subset: str = "7class", domain: str = "speaker",
