@@ -180,9 +180,9 @@ def iemocap_fold(dialogues: Sequence[Dialogue], classes, setting: str = "TS_1234
     return ConvFold(f"iemocap/{setting.lower()}", train, test, tuple(classes), names, sizes)
 
 
-MELD_4CLASS = {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad",
-               # the meld_minilm store holds harmonised 7basic names (emozoo.data.labels.harmonise)
-               "happy": "happy", "angry": "angry", "sad": "sad"}
+MELD_4CLASS = {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad"}
+# the meld_minilm store holds the harmonised 7basic names (emozoo.data.labels.harmonise): its 4-class subset
+MELD_7BASIC_4CLASS = {"neutral": "neutral", "happy": "happy", "angry": "angry", "sad": "sad"}
 
 
 def meld_fold(dialogues: Sequence[Dialogue], classes, *, subset: str = "7class", domain: str = "speaker",
@@ -193,7 +193,8 @@ def meld_fold(dialogues: Sequence[Dialogue], classes, *, subset: str = "7class",
     (context); scored on those four only."""
     if subset == "4class":
         names4 = ("neutral", "happy", "angry", "sad")
-        mapping = {c: MELD_4CLASS[c] for c in classes if c in MELD_4CLASS}
+        table = MELD_7BASIC_4CLASS if tuple(classes) == get_label_set("7basic").classes else MELD_4CLASS
+        mapping = {c: table[c] for c in classes if c in table}
         if len(mapping) != 4:
             raise SchemaError(f"MELD store classes {classes} lack one of {sorted(MELD_4CLASS)}")
         label = lambda e: names4.index(mapping[e]) if e in mapping else -1  # noqa: E731
