@@ -13,7 +13,8 @@ turns, scores the official test turns (WA = accuracy, UAR, weighted F1 = MELD's 
 dev scores are stored too) and writes
 
 * ``benchmarks/results/dann_meld.json``: every run's test + dev report, mean +- std over seeds;
-* ``docs/methods/dann_meld_table.md``: the table.
+* ``docs/methods/dann_meld.md``: the table, between its ``<!-- table -->`` / ``<!-- /table -->`` markers
+  (the rest of the page is kept).
 
 Finished (experiment, seed) runs are kept in the JSON and skipped when the command is re-run,
 so an interrupted run resumes (``--merge-only`` just rewrites the table from the JSON).
@@ -104,6 +105,17 @@ def markdown(summary: dict, meta: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def write_table(path: Path, table: str) -> None:
+    """Put ``table`` between the ``<!-- table -->`` markers of ``path`` (the whole file if it has none)."""
+    start, end = "<!-- table -->", "<!-- /table -->"
+    text = path.read_text() if path.exists() else ""
+    if start in text and end in text:
+        text = text[:text.index(start) + len(start)] + "\n" + table + text[text.index(end):]
+    else:
+        text = f"{start}\n{table}{end}\n"
+    path.write_text(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=("cpu", "paper"), default="cpu")
@@ -111,7 +123,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--subsets", nargs="*", default=list(SUBSETS), choices=SUBSETS)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/dann_meld.json"))
-    ap.add_argument("--table", default=str(ROOT / "docs/methods/dann_meld_table.md"))
+    ap.add_argument("--table", default=str(ROOT / "docs/methods/dann_meld.md"))
     ap.add_argument("--merge-only", action="store_true", help="only rewrite the summary/table from the JSON")
     args = ap.parse_args(argv)
     preset = E.PAPER_PRESET if args.preset == "paper" else E.CPU_PRESET
@@ -162,7 +174,7 @@ def main(argv=None) -> int:
             "dev_labelled": {sub: int((folds[sub][1].y >= 0).sum()) for sub in SUBSETS}}
     results.update(summary=summary, meta=meta)
     _atomic_json(out, results)
-    Path(args.table).write_text(markdown(summary, meta))
+    write_table(Path(args.table), markdown(summary, meta))
     print(markdown(summary, meta))
     return 0
 
