@@ -31,6 +31,25 @@ def _mlp(units, activation, dropout, reg, name):
     return out
 
 
+def _write_archive(path, layers, endpoint, fn, signature, classes) -> str:
+    """Write the inference-only SavedModel (``layers`` tracked, one ``endpoint``) and its
+    ``assets/labels.json``; refuses an existing folder."""
+    import json
+    import os
+    if os.path.exists(path):
+        raise ExportError(f"{path} already exists; export into a fresh folder")
+    archive = keras.export.ExportArchive()
+    for layer in layers:
+        archive.track(layer)
+    archive.add_endpoint(endpoint, fn, input_signature=signature)
+    archive.write_out(str(path), verbose=False)
+    os.makedirs(os.path.join(path, "assets"), exist_ok=True)
+    if classes is not None:
+        with open(os.path.join(path, "assets", "labels.json"), "w") as f:
+            json.dump(list(classes), f)
+    return str(path)
+
+
 class _DANNBase(keras.Model):
     """Shared loss (eq. 5), train/test steps and metrics of the two DANN models.
 
@@ -267,13 +286,9 @@ class DANNConversationModel(_DANNBase):
         no domain classifier). Signature ``serve_conversation(<modality> [B, L, D_m]..., mask [B, L])``
         -> ``logits``, ``probabilities`` ``[B, L, K]`` and ``embedding`` (``r_i``) ``[B, L, d]``;
         ``serve_conversation_attention`` also returns the AT-Fusion weights ``[B, L, M]``."""
-        import json
-        import os
-        if os.path.exists(path):
-            raise ExportError(f"{path} already exists; export into a fresh folder")
         specs = [tf.TensorSpec((None, None, d), tf.float32, name=m) for m, d in zip(self.modalities, self.input_dims)]
         specs.append(tf.TensorSpec((None, None), tf.float32, name="mask"))
-        fusion, sa, emo, mods = self.fusion, self.sa_gru, self.emotion_classifier, self.modalities
+        fusion, sa, emo = self.fusion, self.sa_gru, self.emotion_classifier
 
         def heads(*args):
             mask = tf.cast(args[-1], tf.bool)
@@ -283,16 +298,7 @@ class DANNConversationModel(_DANNBase):
             return {"logits": logits, "probabilities": tf.nn.softmax(logits, -1), "embedding": r,
                     "modality_attention": alpha}
 
-        archive = keras.export.ExportArchive()
-        for layer in (fusion, sa, emo):
-            archive.track(layer)
-        archive.add_endpoint("serve_conversation", heads, input_signature=specs)
-        archive.write_out(str(path), verbose=False)
-        os.makedirs(os.path.join(path, "assets"), exist_ok=True)
-        if classes is not None:
-            with open(os.path.join(path, "assets", "labels.json"), "w") as f:
-                json.dump(list(classes), f)
-        return str(path)
+        return _write_archive(path, (fusion, sa, emo), "serve_conversation", heads, specs, classes)
 
     def get_config(self):
         return {**super().get_config(), **self._common_config(), "input_dims": list(self.input_dims),
@@ -388,10 +394,6 @@ class DANNUtteranceModel(_DANNBase):
 
     def export_inference(self, path, *, classes: Sequence[str] | None = None) -> str:
         """SavedModel of normalisation + encoder + emotion classifier: ``serve_features(features [N, D])``."""
-        import json
-        import os
-        if os.path.exists(path):
-            raise ExportError(f"{path} already exists; export into a fresh folder")
         std, enc, emo = self.standardization, self.encoder, self.emotion_classifier
 
         def heads(features):
@@ -399,17 +401,8 @@ class DANNUtteranceModel(_DANNBase):
             logits = emo(r, training=False)
             return {"logits": logits, "probabilities": tf.nn.softmax(logits, -1), "embedding": r}
 
-        archive = keras.export.ExportArchive()
-        for layer in (std, enc, emo):
-            archive.track(layer)
-        archive.add_endpoint("serve_features", heads,
-                             input_signature=[tf.TensorSpec((None, self.input_dim), tf.float32, name="features")])
-        archive.write_out(str(path), verbose=False)
-        os.makedirs(os.path.join(path, "assets"), exist_ok=True)
-        if classes is not None:
-            with open(os.path.join(path, "assets", "labels.json"), "w") as f:
-                json.dump(list(classes), f)
-        return str(path)
+        return _write_archive(path, (std, enc, emo), "serve_features", heads,
+                              [tf.TensorSpec((None, self.input_dim), tf.float32, name="features")], classes)
 
     def get_config(self):
         return {**super().get_config(), **self._common_config(), "input_dim": self.input_dim,

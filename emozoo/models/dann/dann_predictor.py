@@ -5,16 +5,15 @@ Registered with :func:`emozoo.zoo.predictor.register_predictor` for models whose
 """
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 from emozoo.errors import FeatureError, SchemaError
+from emozoo.zoo.predictor import SavedModelPredictor
 
 
-class ConversationPredictor:
+class ConversationPredictor(SavedModelPredictor):
     """A loaded conversational DANN (SavedModel signature ``serve_conversation``).
 
     ``predict(conversation)`` takes one conversation, in spoken order, as
@@ -36,19 +35,10 @@ class ConversationPredictor:
     """
 
     def __init__(self, folder: str | os.PathLike, card: dict):
-        import tensorflow as tf
-
-        self.path = Path(folder)
-        self.card = card
-        self.labels = tuple(json.loads((self.path / "assets" / "labels.json").read_text()))
-        self.preprocessing = json.loads((self.path / "assets" / "preprocessing.json").read_text())
+        super().__init__(folder, card)
         self.modalities = tuple(self.preprocessing["modalities"])
         self.input_dims = tuple(int(d) for d in self.preprocessing["input_dims"])
-        self._model = tf.saved_model.load(str(self.path))
         self._encoder = None
-
-    def __repr__(self):
-        return f"ConversationPredictor({self.card.get('name')!r}, labels={list(self.labels)})"
 
     # -- inputs ------------------------------------------------------------------------------
     @staticmethod
