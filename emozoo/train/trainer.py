@@ -88,6 +88,33 @@ def _backup_epoch(backup_dir: Path) -> int:
         return 0
 
 
+def _set_aside_broken_backup(fold_dir: Path, log=print) -> None:
+    """A process killed while ``BackupAndRestore`` wrote its checkpoint leaves a truncated
+    ``latest.weights.h5`` (Keras does not write it atomically), and resuming from it fails deep in
+    h5py. Such a fold is moved aside whole (``<fold>.broken-<time>``, nothing deleted) and trained
+    again from epoch 0."""
+    backup = fold_dir / "backup"
+    if not backup.is_dir():
+        return
+    problem = None
+    meta = backup / "training_metadata.json"
+    try:
+        if meta.exists():
+            int(json.loads(meta.read_text())["epoch"])
+        for h5 in backup.glob("*.h5"):
+            import h5py
+            with h5py.File(h5, "r") as f:
+                f.visit(lambda name: None)
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
+        problem = f"{type(e).__name__}: {e}"
+    if problem is None:
+        return
+    aside = fold_dir.with_name(f"{fold_dir.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}")
+    os.replace(fold_dir, aside)
+    log(f"[emozoo.train] the backup of {fold_dir} is unreadable ({problem}); an interrupted write? "
+        f"The fold was moved to {aside} and is trained again from epoch 0.")
+
+
 def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
     counts = np.bincount(y, minlength=num_classes).astype(np.float64)
     return (len(y) / (num_classes * np.maximum(counts, 1)))[y].astype(np.float32)
@@ -99,6 +126,8 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     done = fold_dir / "result.json"
     if done.exists():
         return json.loads(done.read_text())
+    if is_chief:
+        _set_aside_broken_backup(fold_dir)
     t0 = time.time()
     tr = cfg.trainer
     keras.utils.set_random_seed(seed * 1009 + fold_index)
