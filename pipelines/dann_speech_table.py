@@ -126,6 +126,13 @@ Feature stores (git-ignored) `tfrecords/{{emodb,casia,ravdess}}_is10`, 4-class l
 * CPU schedule (Adam 1e-3, 40 epochs) instead of the paper's Adam 1e-4 for >= 200 epochs; lambda
   fixed at 1 (no schedule); domain-classifier size and lambda not tuned.
 * {seeds_note}
+* RAVDESS was run as parallel processes per seed on the shared machine, then assembled; the result is the
+  same as the single command above because each fold's seed is `seed * 1009 + fold_index` and the
+  trainer reuses every finished fold's `result.json`:
+  `python -m emozoo.train --experiment dann/speech/ravdess/is10/<v> --seeds 1 --override trainer.seed=<s>
+  --model-dir runs/dann_speech_ravdess_<v>_s<s>` for s = 1, 2; `cp -r runs/dann_speech_ravdess_<v>_s<s>/seed_<s>
+  runs/dann_speech_ravdess_<v>/`; then the `--seeds 3` command into `runs/dann_speech_ravdess_<v>` (seed 0
+  trained there, seeds 1-2 read back) writes the summary.
 
 ## Zoo model `dann_speech`
 
