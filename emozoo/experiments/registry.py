@@ -8,6 +8,7 @@ from emozoo.errors import ExperimentError
 from emozoo.experiments.config import ExperimentConfig
 
 _EXPERIMENTS: dict[str, Callable[[], ExperimentConfig]] = {}
+_RUNNERS: dict[str, str] = {}
 _LOADED = False
 
 
@@ -48,3 +49,32 @@ def get_experiment(name: str) -> ExperimentConfig:
     if cfg.name != name:
         cfg.name = name
     return cfg
+
+
+def register_runner(model_name: str, target: str) -> None:
+    """Run experiments of model ``model_name`` with ``target`` (``"package.module:function"``,
+    imported when first used) instead of the generic feature-vector fold trainer.
+
+    The function is called as ``fn(cfg, model_dir, *, strategy, seeds, data_root, verbose, log)``
+    and returns the summary dict (the trainer's ``summary.json`` shape). Method packages whose
+    data are not one feature vector per clip (conversations, raw spectrograms, GAN schedules)
+    register one, so that ``python -m emozoo.train --experiment NAME`` runs every registered name.
+    """
+    if ":" not in target:
+        raise ExperimentError(f"runner target must be 'module:function', got {target!r}")
+    if _RUNNERS.get(model_name, target) != target:
+        raise ExperimentError(f"model {model_name!r} already has the runner {_RUNNERS[model_name]!r}")
+    _RUNNERS[model_name] = target
+
+
+def get_runner(model_name: str):
+    """The registered runner function of ``model_name``, or None (the generic trainer)."""
+    _load_all()
+    target = _RUNNERS.get(model_name)
+    if target is None:
+        return None
+    module, _, fn = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), fn)
+    except (ImportError, AttributeError) as exc:
+        raise ExperimentError(f"runner {target!r} of model {model_name!r} cannot be loaded: {exc}") from exc

@@ -247,6 +247,10 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
                               "folds would be mixed with the new settings: use another --model-dir")
     if is_chief:
         _atomic_json(write_dir / "config.json", cfg.to_json())
+    from emozoo.experiments import get_runner
+    runner = get_runner(cfg.model.name)
+    if runner is not None:                        # the method's own runner (conversations, GANs, ...)
+        return runner(cfg, model_dir, strategy=strategy, seeds=seeds, data_root=data_root, verbose=verbose, log=log)
     folds, classes = make_folds(cfg.data, root=data_root)
     n_seeds = int(seeds or cfg.trainer.seeds)
     log(f"[emozoo.train] {cfg.name}: {len(folds)} fold(s) x {n_seeds} seed(s), "

@@ -11,6 +11,10 @@ emotion recognition").
 """
 from emozoo.models.dann.dann_model import DANNConversationModel, DANNUtteranceModel  # noqa: F401
 
+from emozoo.experiments import register_runner as _register_runner
 from emozoo.zoo.predictor import register_predictor as _register_predictor
+
+# conversations are not one feature vector per clip: dann/iemocap/... and dann/meld/... run here
+_register_runner("dann_conversation", "emozoo.models.dann.dann_task:run_experiment")
 
 _register_predictor("conversation", "emozoo.models.dann.dann_predictor:ConversationPredictor")

@@ -350,3 +350,90 @@ class LengthBucketBatches:
                 "mask": tf.TensorSpec((None, None), tf.float32), "domain": tf.TensorSpec((None, None), tf.int32)},
                tf.TensorSpec((None, None), tf.int32))
         return tf.data.Dataset.from_generator(self.__iter__, output_signature=sig)
+
+
+def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:
+    """The :class:`ConvFold` of a registered ``dann_conversation`` experiment: its store, and its
+    protocol ``ts_1234`` ... ``ts_23`` (IEMOCAP) or ``official`` (MELD)."""
+    data = cfg.data
+    if len(data.corpora) != 1:
+        raise SplitError(f"a conversation experiment trains on one corpus, got {list(data.corpora)}")
+    store = Path(data.store_for(data.corpora[0]))
+    store = store if store.is_absolute() else Path(data_root) / store
+    dialogues, classes = load_dialogues(store, data.features)
+    kw = dict(data.protocol_kwargs)
+    p = data.protocol.lower()
+    if p.startswith("ts_"):
+        return iemocap_fold(dialogues, classes, p.upper(), domain=kw.get("domain", "speaker"))
+    if p == "official":
+        return meld_fold(dialogues, classes, subset=kw.get("subset", "7class"), domain=kw.get("domain", "speaker"),
+                         min_speaker_turns=int(kw.get("min_speaker_turns", 50)))
+    raise SplitError(f"protocol {data.protocol!r} is not a conversation protocol (ts_1234 ... ts_23, official)")
+
+
+def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", verbose=0, log=print) -> dict:
+    """``python -m emozoo.train --experiment dann/{iemocap,meld}/...``: train and score one
+    conversational DANN per seed (registered runner of ``dann_conversation``).
+
+    Writes, like the generic trainer, ``<model_dir>/seed_<s>/{result.json, test.json/.md,
+    test_confusion.png, model.weights.h5}`` and ``summary.json``/``summary.md``; a seed with a
+    ``result.json`` is read back instead of retrained, so an interrupted run resumes.
+    TensorBoard (``trainer.tensorboard``) logs every loss under ``seed_<s>/logs``.
+    """
+    import contextlib
+
+    import keras
+
+    from emozoo.evaluation.metrics import summarise_runs
+    from emozoo.evaluation.report import summary_markdown, write_report
+
+    model_dir = Path(model_dir)
+    fold = experiment_fold(cfg, data_root)
+    tr = cfg.trainer
+    params = {**cfg.model.params, "learning_rate": float(cfg.optimizer.learning_rate)}
+    n_seeds = int(seeds or tr.seeds)
+    replicas = getattr(strategy, "num_replicas_in_sync", 1)
+    log(f"[emozoo.train] {cfg.name}: {fold.name}, {fold.sizes}, {n_seeds} seed(s), {replicas} replica(s), "
+        f"classes {list(fold.classes)}, {len(fold.domains)} domains -> {model_dir}")
+    reports, seeds_run = [], []
+    for i in range(n_seeds):
+        seed = tr.seed + i
+        seed_dir = model_dir / f"seed_{seed}"
+        done = seed_dir / "result.json"
+        if done.exists():
+            result = json.loads(done.read_text())
+        else:
+            t0 = time.time()
+            callbacks = []
+            if tr.tensorboard:
+                callbacks.append(keras.callbacks.TensorBoard(str(seed_dir / "logs"), write_graph=False))
+            with (strategy.scope() if strategy is not None else contextlib.nullcontext()):
+                model, hist = train_conversations(fold, params, epochs=tr.epochs, batch_size=tr.batch_size,
+                                                  seed=seed, callbacks=callbacks, verbose=verbose)
+            prob, y, _, _ = predict_turns(model, fold.test)
+            rep = classification_report(y, prob.argmax(-1), fold.classes)
+            seed_dir.mkdir(parents=True, exist_ok=True)
+            model.save_weights(str(seed_dir / "model.weights.h5"))
+            write_report(rep, seed_dir, stem="test", title=f"{cfg.name} seed {seed}")
+            result = {"fold": fold.name, "seed": seed, "sizes": fold.sizes, "epochs": tr.epochs,
+                      "grl_lambda": float(params.get("grl_lambda", 1.0)), "domains": list(fold.domains),
+                      "final": {k: float(v[-1]) for k, v in hist.items()}, "test": rep,
+                      "seconds": round(time.time() - t0, 1)}
+            tmp = done.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(result, indent=1))
+            os.replace(tmp, done)
+        t = result["test"]
+        log(f"  seed {seed} {fold.name}: test WA {100 * t['accuracy']:.2f} UAR {100 * t['uar']:.2f} "
+            f"F1 {100 * t['macro_f1']:.2f} [{result['seconds']}s]")
+        reports.append(t)
+        seeds_run.append(seed)
+    summary = {"experiment": cfg.name, "seeds": seeds_run, "classes": list(fold.classes), "folds": [fold.name],
+               "strategy": type(strategy).__name__ if strategy is not None else None, "replicas": replicas,
+               "test": summarise_runs(reports)}
+    tmp = model_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, model_dir / "summary.json")
+    (model_dir / "summary.md").write_text(summary_markdown(summary["test"], f"{cfg.name}: test"))
+    log("[emozoo.train] " + ", ".join(f"{k} {100 * summary['test'][k]['mean']:.2f} +- {100 * summary['test'][k]['std']:.2f}"
+                                      for k in ("accuracy", "uar", "macro_f1")))
+    return summary
