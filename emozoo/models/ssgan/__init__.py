@@ -10,7 +10,11 @@
 * :mod:`.ssgan_presets`: zoo entries ``ssgan_speech``, ``ssgan_face``.
 """
 from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN  # noqa: F401
+from emozoo.experiments import register_runner as _register_runner  # noqa: E402
 from emozoo.zoo.predictor import register_predictor as _register_predictor  # noqa: E402
+
+# labelled/unlabelled pools, Fbank frames, GAN schedule: ssgan/... experiments run here
+_register_runner("ssgan", "emozoo.models.ssgan.ssgan_task:run_experiment")
 
 # ``ssgan_speech`` takes waveforms (Fbank in the graph): preprocessing.json "input": "ssgan_waveform"
 _register_predictor("ssgan_waveform", "emozoo.models.ssgan.ssgan_zoo:WaveformPredictor")

@@ -464,3 +464,51 @@ def summarise(results: Sequence[dict], model: str, keys=("uar", "macro_f1", "mac
         out[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
                   "values": [round(float(a), 4) for a in v]}
     return out
+
+
+def spec_of(cfg) -> RunSpec:
+    """The :class:`RunSpec` a registered ``ssgan/...`` experiment carries in ``model.params.run``
+    (``--override model.params.run.steps=100`` etc. reach it)."""
+    run = dict(cfg.model.params.get("run", {}))
+    fields = {f.name for f in dataclasses.fields(RunSpec)}
+    unknown = sorted(set(run) - fields)
+    if unknown:
+        raise SplitError(f"{cfg.name}: model.params.run has fields RunSpec does not know: {unknown}; "
+                         f"it has {sorted(fields)}")
+    return RunSpec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in run.items()})
+
+
+def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", verbose=0, log=print) -> dict:
+    """``python -m emozoo.train --experiment ssgan/...`` (registered runner of model ``ssgan``).
+
+    Runs :func:`run_one` for folds ``0 .. N-1`` (fold k with seed k, as ``pipelines/ssgan_table.py``
+    does; ``N`` = ``--seeds`` or ``trainer.seeds`` = the experiment's folds), each fold's models
+    (e.g. FSBase, SSBase, SSGAN) with model selection on validation UAR. Writes
+    ``<model_dir>/fold<k>.json`` (+ the selected weights) and ``summary.json``/``summary.md``
+    (test metrics per model, mean +- std over folds); finished folds are read back.
+    """
+    spec = spec_of(cfg)
+    model_dir = Path(model_dir)
+    n = int(seeds or cfg.trainer.seeds)
+    log(f"[emozoo.train] {cfg.name}: {spec.setting}, labelled fraction {spec.fraction:g}, models "
+        f"{list(spec.models)}, {spec.steps} steps, {n} fold(s) -> {model_dir}")
+    results = []
+    for k in range(n):
+        r = run_one(dataclasses.replace(spec, fold=k, seed=k), model_dir / f"fold{k}.json", log=log)
+        r.pop("_models", None)
+        results.append(r)
+        log(f"  fold {k}: " + ", ".join(f"{m} test UAR {100 * r['models'][m]['test']['uar']:.1f}" for m in spec.models))
+    summary = {"experiment": cfg.name, "folds": list(range(n)), "classes": results[0]["classes"],
+               "models": {m: summarise(results, m) for m in spec.models}}
+    tmp = model_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, model_dir / "summary.json")
+    lines = [f"# {cfg.name}: test, mean ± std over {n} fold(s)", "",
+             "| model | UAR | macro-F1 | accuracy |", "|---|---|---|---|"]
+    for m, s in summary["models"].items():
+        lines.append(f"| {m} | " + " | ".join(f"{100 * s[k]['mean']:.2f} ± {100 * s[k]['std']:.2f}"
+                                              for k in ("uar", "macro_f1", "accuracy")) + " |")
+    (model_dir / "summary.md").write_text("\n".join(lines) + "\n")
+    log("[emozoo.train] " + "; ".join(f"{m} UAR {100 * s['uar']['mean']:.2f} +- {100 * s['uar']['std']:.2f}"
+                                      for m, s in summary["models"].items()))
+    return summary
