@@ -68,7 +68,10 @@ class BaselineClassifier(keras.Model):
                 layers.append(keras.layers.Dropout(self.dropout, name=f"{name}_dropout_{i}"))
             return layers
 
-        self.feature_generator = keras.Sequential(mlp(self.generator_units, "feature_generator"),
+        # no generator units: z = the normalised features (a linear / logistic-regression model
+        # when ``classifier_units`` is empty too)
+        self.feature_generator = keras.Sequential(mlp(self.generator_units, "feature_generator")
+                                                  or [keras.layers.Identity(name="feature_generator_identity")],
                                                   name="feature_generator")
         self.emotion_classifier = keras.Sequential(
             mlp(self.classifier_units, "emotion_classifier")

@@ -49,3 +49,12 @@ def test_paper_configuration_parameter_count():
 def test_bad_config_raises():
     with pytest.raises((ValueError, TypeError)):
         BaselineClassifier(num_classes=4, input_dim=6, generator_units=("x",))
+
+
+def test_no_hidden_layers_is_a_linear_model():
+    m = BaselineClassifier(num_classes=4, input_dim=6, generator_units=(), classifier_units=())
+    assert m.count_params() == 6 * 4 + 4 + m.standardization.count_params()
+    x = np.random.default_rng(2).normal(size=(5, 6)).astype("float32")
+    m.fit_normalization(x)
+    np.testing.assert_allclose(m.embed(x).numpy(), m.standardization(x).numpy())   # z = normalised features
+    assert tuple(m(x).shape) == (5, 4)
