@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -186,6 +187,12 @@ def misclassification_rates(confusion) -> dict:
     return {"per_class": [float(v) for v in per], "total": float(100.0 * (1 - np.trace(cm) / max(cm.sum(), 1)))}
 
 
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj))
+    os.replace(tmp, path)        # a killed run never leaves a half-written record that looks finished
+
+
 def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int = 5, out: str | Path,
                 fractions=(0.6, 0.2, 0.2), verbose: int = 0) -> list[dict]:
     """Section 4.1.1 on ``stores[corpus]``: ``n_splits`` subject-disjoint allocations (seed = split).
@@ -200,6 +207,10 @@ def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int
     folder.mkdir(parents=True, exist_ok=True)
     records = []
     for k in range(n_splits):
+        done = folder / f"split{k}.json"
+        if done.exists() and (folder / f"split{k}.weights.h5").exists():   # finished: read back (resume)
+            records.append(json.loads(done.read_text()))
+            continue
         parts = subject_disjoint_split(data["subject"], seed=k, fractions=fractions)
         t0 = time.perf_counter()
         model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=k, verbose=verbose)
@@ -216,7 +227,7 @@ def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int
                 raise ExperimentError(f"{corpus} and {other} have different classes; cross-culture tests need the same")
             rec["cross"][other] = test_report(model, od["x"], od["y"], classes)
         model.save_weights(folder / f"split{k}.weights.h5")
-        (folder / f"split{k}.json").write_text(json.dumps(rec))
+        _write_json(folder / f"split{k}.json", rec)
         records.append(rec)
         print(f"{corpus} split {k}: test acc {rec['test']['report']['accuracy']:.3f} "
               + " ".join(f"cross {o} {r['report']['accuracy']:.3f}" for o, r in rec["cross"].items())
@@ -232,6 +243,10 @@ def run_benchmark(data: dict, config: TrainConfig, *, seeds=(0, 1, 2), out: str 
     folder.mkdir(parents=True, exist_ok=True)
     records = []
     for seed in seeds:
+        done = folder / f"seed{seed}.json"
+        if done.exists() and (folder / f"seed{seed}.weights.h5").exists():  # finished: read back (resume)
+            records.append(json.loads(done.read_text()))
+            continue
         t0 = time.perf_counter()
         model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=seed, verbose=verbose)
         rec["train_seconds"] = time.perf_counter() - t0
@@ -241,7 +256,7 @@ def run_benchmark(data: dict, config: TrainConfig, *, seeds=(0, 1, 2), out: str 
         for r in (rec["test"], rec["valid"]):
             r.pop("pred")
         model.save_weights(folder / f"seed{seed}.weights.h5")
-        (folder / f"seed{seed}.json").write_text(json.dumps(rec))
+        _write_json(folder / f"seed{seed}.json", rec)
         records.append(rec)
         print(f"fer2013 seed {seed}: PrivateTest acc {rec['test']['report']['accuracy']:.4f} "
               f"best epoch {rec['best_epoch']} ({rec['train_seconds']:.0f} s)", flush=True)
