@@ -52,3 +52,18 @@ def test_cli_errors_are_clear(capsys):
     assert "no field 'bogus'" in capsys.readouterr().err
     assert main(["--list"]) == 0
     assert "baseline/cross_corpus/emodb_to_casia/is10" in capsys.readouterr().out
+
+
+def test_every_registered_experiment_has_a_way_to_run():
+    """``python -m emozoo.train --experiment NAME`` runs every listed name: its model is built by
+    the generic trainer (a registered model) or its method registered a runner."""
+    from emozoo.experiments import get_runner
+    from emozoo.models import _MODELS
+
+    names = list_experiments()
+    assert len(names) > 100
+    orphans = [n for n in names if get_experiment(n).model.name not in _MODELS
+               and get_runner(get_experiment(n).model.name) is None]
+    assert not orphans, orphans
+    for prefix in ("dann/iemocap/", "dann/meld/", "ssgan/", "face_cnn/"):
+        assert get_runner(get_experiment(list_experiments(prefix)[0]).model.name) is not None, prefix
