@@ -30,3 +30,16 @@ def run_train(args, env_extra=None, timeout=240, wait=True):
     if not wait:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_rerun_reads_back(args, record, key="test", env_extra=None):
+    """Re-running ``python -m emozoo.train *args`` must read the finished ``record`` (a fold/seed
+    JSON under the run's ``--model-dir``) back, not retrain it, and write the same summary ``key``."""
+    from pathlib import Path
+    record = Path(record)
+    summary = Path(args[args.index("--model-dir") + 1]) / "summary.json"
+    mtime, before = record.stat().st_mtime, json.loads(summary.read_text())[key]
+    again = run_train(args, env_extra=env_extra)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert record.stat().st_mtime == mtime
+    assert json.loads(summary.read_text())[key] == before

@@ -9,7 +9,7 @@ from emozoo.errors import ExperimentError, SplitError
 from emozoo.experiments import apply_overrides, get_experiment, get_runner, register_runner
 from emozoo.models.dann import dann_task as T
 from tests.models.dann.test_dann_task import _write_store
-from tests.train.conftest import run_train
+from tests.train.conftest import assert_rerun_reads_back, run_train
 
 TINY = ["model.params.fusion_units=8", "model.params.gru_units=4", "model.params.num_heads=2",
         "model.params.domain_units=[8]", "optimizer.learning_rate=0.01", "trainer.epochs=2", "trainer.batch_size=4"]
@@ -40,11 +40,7 @@ def test_iemocap_experiment_from_the_cli_resumes(tmp_path):
     assert (tmp_path / "run" / "seed_0" / "model.weights.h5").exists()
     assert (tmp_path / "run" / "seed_0" / "test_confusion.png").exists()
     # a re-run reads the finished seeds back instead of training again
-    mtime = (tmp_path / "run" / "seed_1" / "result.json").stat().st_mtime
-    again = run_train(args)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert (tmp_path / "run" / "seed_1" / "result.json").stat().st_mtime == mtime
-    assert json.loads((tmp_path / "run" / "summary.json").read_text())["test"] == summary["test"]
+    assert_rerun_reads_back(args, tmp_path / "run" / "seed_1" / "result.json")
 
 
 def test_meld_experiment_fold_and_bad_protocol(tmp_path):
