@@ -29,6 +29,7 @@ from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
 from emozoo.models.dann.dann_presets import PRESETS  # noqa: E402
+from emozoo.models.dann.dann_zoo import export_conversation, summary_cells  # noqa: E402
 from emozoo.zoo import publish  # noqa: E402
 
 NAME = "dann_iemocap"
@@ -38,11 +39,7 @@ def table_summary(path: Path) -> dict:
     if not path.exists():
         return {}
     res = json.loads(path.read_text())
-    out = {}
-    for name, s in res.get("summary", {}).items():
-        out[name] = {k: {"mean": round(s[k]["mean"], 4), "std": round(s[k]["std"], 4)} for k in ("accuracy", "uar")}
-        out[name]["num_seeds"] = s["num_runs"]
-    return {"table2_text": out, "table2_config": res.get("config", {}), "paper_table2_wa": res.get("paper_table2_wa")}
+    return {"table2_text": summary_cells(res, ("accuracy", "uar")), "table2_config": res.get("config", {}), "paper_table2_wa": res.get("paper_table2_wa")}
 
 
 def main(argv=None) -> int:
@@ -73,15 +70,9 @@ def main(argv=None) -> int:
     prob, y, _, _ = T.predict_turns(model, fold.test)
     rep = classification_report(y, prob.argmax(-1), fold.classes)
     print(f"session 5: WA {rep['accuracy']:.4f} UAR {rep['uar']:.4f}")
-    from emozoo.features import lexical
-    spec = json.loads((ROOT / "tfrecords/iemocap_text_minilm/extract.json").read_text())
 
     def build(folder: Path):
-        model.export_inference(str(folder), classes=fold.classes)
-        (folder / "assets" / "preprocessing.json").write_text(json.dumps({
-            "input": "conversation", "modalities": ["text"], "input_dims": [int(fold.train.x.shape[-1])],
-            "feature": "minilm", "text_encoder": spec["features"]["minilm"], "max_length": lexical.MAX_SEQ_LENGTH,
-            "encoder_check": lexical.feature_config()}, indent=1))
+        export_conversation(model, folder, fold, ROOT / "tfrecords/iemocap_text_minilm")
 
     command = "python pipelines/publish_dann_iemocap.py" + (" --from-run" if args.from_run else "") + \
         (f" --seed {args.seed}" if args.seed else "") + \

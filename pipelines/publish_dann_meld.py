@@ -33,6 +33,7 @@ from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
 from emozoo.models.dann.dann_presets import PRESETS  # noqa: E402
+from emozoo.models.dann.dann_zoo import export_conversation, summary_cells  # noqa: E402
 from emozoo.zoo import publish  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "pipelines"))
@@ -45,11 +46,7 @@ def table_summary(path: Path) -> dict:
     if not path.exists():
         return {}
     res = json.loads(path.read_text())
-    out = {}
-    for name, s in res.get("summary", {}).items():
-        out[name] = {k: {"mean": round(s[k]["mean"], 4), "std": round(s[k]["std"], 4)} for k in KEYS}
-        out[name]["num_seeds"] = s["num_runs"]
-    return {"table_text": out, "table_config": res.get("config", {}), "table_command": res.get("meta", {}).get("command")}
+    return {"table_text": summary_cells(res, KEYS), "table_config": res.get("config", {}), "table_command": res.get("meta", {}).get("command")}
 
 
 class BestOnDev(keras.callbacks.Callback):
@@ -85,15 +82,9 @@ def main(argv=None) -> int:
     rep = score(model, fold.test, fold.classes)
     print(f"selected epoch {sel.best_epoch} (dev wF1 {dev_rep['weighted_f1']:.4f}); test: WA {rep['accuracy']:.4f} "
           f"UAR {rep['uar']:.4f} wF1 {rep['weighted_f1']:.4f}")
-    from emozoo.features import lexical
-    spec = json.loads((STORE / "extract.json").read_text())
 
     def build(folder: Path):
-        model.export_inference(str(folder), classes=fold.classes)
-        (folder / "assets" / "preprocessing.json").write_text(json.dumps({
-            "input": "conversation", "modalities": ["text"], "input_dims": [int(fold.train.x.shape[-1])],
-            "feature": "minilm", "text_encoder": spec["features"]["minilm"], "max_length": lexical.MAX_SEQ_LENGTH,
-            "encoder_check": lexical.feature_config()}, indent=1))
+        export_conversation(model, folder, fold, STORE)
 
     command = "python pipelines/publish_dann_meld.py" + (f" --seed {args.seed}" if args.seed else "") + \
         (f" --epochs {args.epochs}" if args.epochs != E.CPU_PRESET["epochs"] else "")
