@@ -349,7 +349,10 @@ class LengthBucketBatches:
         sig = ({self.modality: tf.TensorSpec((None, None, D), tf.float32),
                 "mask": tf.TensorSpec((None, None), tf.float32), "domain": tf.TensorSpec((None, None), tf.int32)},
                tf.TensorSpec((None, None), tf.int32))
-        return tf.data.Dataset.from_generator(self.__iter__, output_signature=sig)
+        # the number of batches is known: saying so lets Keras count steps (and not warn that the
+        # input "ran out of data" at the end of every epoch, which a generator of unknown length does)
+        ds = tf.data.Dataset.from_generator(self.__iter__, output_signature=sig)
+        return ds.apply(tf.data.experimental.assert_cardinality(len(self)))
 
 
 def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:
