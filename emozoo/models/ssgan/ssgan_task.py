@@ -284,7 +284,8 @@ def fit_select(model, labelled: Pool, unlabelled: Pool | None, valid: Pool, clas
                     f"{k} {float(v):.3f}" for k, v in (logs or {}).items()))
 
     t0 = time.time()
-    model.fit(ds, steps_per_epoch=eval_every, epochs=max(1, steps // eval_every), callbacks=[Select()], verbose=0)
+    model.fit(ds, steps_per_epoch=eval_every, epochs=max(1, steps // eval_every), callbacks=[Select()], verbose=0,
+              shuffle=False)   # the stream is shuffled in _dataset
     if best["weights"] is not None:
         model.set_weights(best["weights"])
     return {"best_val_uar": best["uar"], "best_step": best["step"], "curve": best["curve"],
