@@ -72,6 +72,37 @@ def spknorm(corpora, folds=(), log=print):
         choose(c, log=log)
 
 
+def wide_search(corpora, folds=(), log=print) -> dict:
+    """A check beyond the committed selection: every feature x size (``small``, ``paper``,
+    ``wide``) with per-speaker normalisation, seed 0, no refit, on the EmoBox folds. Prints and
+    saves (``benchmarks/results/emobox_wide_search.json``) mean validation UAR and test UA per
+    candidate, and which one validation would pick. It does not change the committed choice
+    (``runs/emobox/selection``), which stays the two-stage rule of :func:`grid` + :func:`spknorm`."""
+    from emozoo.evaluate.emobox import SIZES
+    out = {}
+    for c in corpora:
+        rows = []
+        for f in FEATURES:
+            for s in SIZES:
+                name = f"emobox/{c}/{f}/{s}/spknorm"
+                sm = run_protocol(get_experiment(name), c, RUNS / "grid" / f"{c}_{f}_{s}_spknorm", seeds=1,
+                                  refit=False, folds=folds, log=lambda *a: None)
+                rows.append({"experiment": name, "mean_val_uar": sm["mean_val_uar"], "test_ua_no_refit": sm["ua"]["mean"]})
+                log(f"[emobox] {name}: val UAR {100 * sm['mean_val_uar']:.2f}, test UA (no refit) "
+                    f"{100 * sm['ua']['mean']:.2f}")
+        pick = max(rows, key=lambda r: r["mean_val_uar"])
+        best = max(rows, key=lambda r: r["test_ua_no_refit"])
+        out[c] = {"candidates": rows, "validation_pick": pick["experiment"], "best_test": best["experiment"],
+                  "reference_ua": EMOBOX_REFERENCE[c]}
+        log(f"[emobox] {c}: validation would pick {pick['experiment']} (test UA {100 * pick['test_ua_no_refit']:.2f}); "
+            f"best test UA {100 * best['test_ua_no_refit']:.2f} ({best['experiment']}); "
+            f"wav2vec 2.0 base {EMOBOX_REFERENCE[c]['wav2vec 2.0 base']}")
+    path = RESULTS / "emobox_wide_search.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**old, **out}, indent=1))
+    return out
+
+
 def choose(corpus, log=print) -> dict:
     cands = []
     for f in FEATURES:
@@ -218,7 +249,7 @@ def table(corpora, log=print):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=("grid", "spknorm", "final", "table"))
+    ap.add_argument("stage", choices=("grid", "spknorm", "final", "table", "wide-search"))
     ap.add_argument("--corpora", default="emodb,casia,ravdess")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--protocols", default="emobox,ours", help="final: emobox and/or ours (speaker-independent)")
@@ -229,6 +260,8 @@ def main(argv=None):
         grid(corpora, tuple(int(f) for f in args.folds.split(",") if f.strip()))
     elif args.stage == "spknorm":
         spknorm(corpora, tuple(int(f) for f in args.folds.split(",") if f.strip()))
+    elif args.stage == "wide-search":
+        wide_search(corpora, tuple(int(f) for f in args.folds.split(",") if f.strip()))
     elif args.stage == "final":
         final(corpora, args.seeds, tuple(p.strip() for p in args.protocols.split(",")))
     else:
