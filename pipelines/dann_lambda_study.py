@@ -172,8 +172,9 @@ def _cell(row, m, pct):
     return fmt.format(k * row[m]["mean"], k * row[m]["std"])
 
 
-def markdown(results: dict, command: str = COMMAND) -> str:
+def markdown(results: dict, command: str | None = None) -> str:
     cfg, summary = results["config"], results["summary"]
+    command = command or results.get("command", COMMAND)
     seeds = sorted({s for r in summary.values() for s in r["seeds"]})
     total = sum(r["seconds"] for runs in results["runs"].values() for r in runs.values())
     L = ["# DANN lambda study: lambda schedule vs speaker leakage (IEMOCAP TS_1234, text)", "",
@@ -235,9 +236,13 @@ def main(argv=None) -> int:
         dialogues, classes = T.load_dialogues(args.store)
         fold = T.iemocap_fold(dialogues, classes, args.setting.upper(), domain="speaker")
         t0 = time.time()
+        command = COMMAND + (f" --seeds {args.seeds}" if args.seeds != 3 else "") + \
+            (f" --epochs {args.epochs}" if args.epochs != E.CPU_PRESET["epochs"] else "")
         results = study(fold, args.variants, range(args.seeds), out=out, model=dict(E.MODEL), epochs=args.epochs,
                         batch_size=E.CPU_PRESET["batch_size"], learning_rate=E.CPU_PRESET["learning_rate"],
                         log=lambda m: print(f"[{time.time() - t0:6.0f}s] {m}", flush=True))
+        results["command"] = command
+        _atomic_json(out, results)
     text = markdown(results)
     doc = Path(args.doc)
     if doc.exists() and READING in doc.read_text():      # keep the hand-written reading of the numbers
