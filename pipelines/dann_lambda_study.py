@@ -75,9 +75,6 @@ def _atomic_json(path: Path, obj) -> None:
 def run_one(fold, variant: str, seed: int, *, model: dict, epochs: int, batch_size: int,
             learning_rate: float) -> dict:
     """Train one (variant, seed) on ``fold`` and measure it (see the module docstring)."""
-    import keras
-    import tensorflow as tf
-
     from emozoo.evaluation.metrics import classification_report
     from emozoo.layers.gradient_reversal import GaninLambdaSchedule
     from emozoo.models.dann import dann_task as T
@@ -93,14 +90,10 @@ def run_one(fold, variant: str, seed: int, *, model: dict, epochs: int, batch_si
         sched = GaninLambdaSchedule(total_steps=epochs * steps_per_epoch)
         callbacks.append(sched)
     t0 = time.time()
-    # = T.train_conversations, with the dataset's cardinality declared: with an unknown cardinality
-    # Keras calls on_train_batch_begin once more per epoch (the step that finds the generator
-    # exhausted), which would advance the Ganin schedule by epochs extra steps
-    keras.utils.set_random_seed(seed)
-    trained = T.build_conversation_model(fold, params)
-    data = T.LengthBucketBatches(fold.train, batch_size, seed).dataset().apply(
-        tf.data.experimental.assert_cardinality(steps_per_epoch))
-    hist = trained.fit(data, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks).history
+    # LengthBucketBatches.dataset() declares its cardinality, so Keras calls on_train_batch_begin
+    # exactly steps_per_epoch times per epoch and the Ganin schedule advances once per step
+    trained, hist = T.train_conversations(fold, params, epochs=epochs, batch_size=batch_size, seed=seed,
+                                          callbacks=callbacks)
     train_seconds = time.time() - t0
     prob, y, _, _ = T.predict_turns(trained, fold.test)
     rep = classification_report(y, prob.argmax(-1), fold.classes)
