@@ -98,8 +98,12 @@ class GaninLambdaSchedule(keras.callbacks.Callback):
             raise ExperimentError("GaninLambdaSchedule: the model has no GradientReversal layer")
 
     def on_train_batch_begin(self, batch, logs=None):
-        lam = ganin_lambda(self.step / max(1, self.total_steps), self.gamma, self.max_lambda)
+        self._lambda = ganin_lambda(self.step / max(1, self.total_steps), self.gamma, self.max_lambda)
         for layer in self.layers:
-            layer.set_lambda(lam)
-        self.history.append(lam)
+            layer.set_lambda(self._lambda)
+
+    def on_train_batch_end(self, batch, logs=None):
+        # counted here, not in batch_begin: with a dataset of unknown length Keras calls
+        # on_train_batch_begin once more per epoch (the step that finds the input exhausted)
+        self.history.append(self._lambda)
         self.step += 1

@@ -110,6 +110,26 @@ def test_ganin_schedule_values_and_callback():
     assert float(grl.hp_lambda.numpy()) == pytest.approx(sched.history[-1])
 
 
+def test_ganin_schedule_counts_steps_of_a_dataset_of_unknown_length():
+    """A generator dataset has no known length: Keras calls on_train_batch_begin once more per epoch
+    (the step that finds it exhausted); the schedule must still advance once per trained step."""
+    import tensorflow as tf
+
+    def gen():
+        for _ in range(3):
+            yield np.tile(X, (4, 1))[:4], np.zeros((4, 1), "float32")
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(tf.TensorSpec((None, 5), tf.float32),
+                                                               tf.TensorSpec((None, 1), tf.float32)))
+    inp = keras.Input((5,))
+    grl = GradientReversal(1.0)
+    model = keras.Model(inp, keras.layers.Dense(1)(grl(inp)))
+    model.compile("sgd", "mse")
+    sched = GaninLambdaSchedule(total_steps=6)
+    model.fit(ds, epochs=2, verbose=0, callbacks=[sched])
+    assert sched.step == 6
+    assert sched.history == pytest.approx([ganin_lambda(i / 6) for i in range(6)])
+
+
 def test_schedule_without_grl():
     inp = keras.Input((5,))
     model = keras.Model(inp, keras.layers.Dense(1)(inp))
