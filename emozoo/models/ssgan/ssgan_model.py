@@ -267,6 +267,14 @@ class SemiSupervisedGAN(keras.Model):
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
 
+    def compile_from_config(self, config):
+        """Re-create the two Adam optimisers (from the model's ``learning_rate``, ``beta_1``) when a
+        ``.keras`` file is loaded; built on the model's variables so that their saved state loads."""
+        self.compile()
+        if self.built:
+            self.d_optimizer.build(self.discriminator_variables)
+            self.g_optimizer.build(self.generator_variables)
+
     @property
     def discriminator_variables(self):
         return [v for d in self.discriminators for v in d.trainable_variables] + self.classifier.trainable_variables

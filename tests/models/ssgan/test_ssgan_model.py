@@ -46,7 +46,8 @@ def test_fit_conv_variant_and_shapes(tmp_path):
     assert tuple(m.generate(tf.zeros((3, 10)))[0].shape) == (3, 16, 16)
     assert tuple(m.embed(x).shape) == (8, m.feature_dim)
     g0 = [w.numpy().copy() for w in m.generator_variables]
-    hist = m.fit(tf.data.Dataset.from_tensors({"x": x, "y": np.arange(8) % 4, "u": x}).repeat(2), verbose=0)
+    hist = m.fit(tf.data.Dataset.from_tensors({"x": x, "y": np.arange(8) % 4, "u": x}).repeat(2), verbose=0,
+                 shuffle=False)
     for k in ("discriminator_loss", "generator_loss", "consistency", "supervised_loss", "fake_loss", "real_loss"):
         assert np.isfinite(hist.history[k][-1]), k
     assert any(not np.array_equal(w.numpy(), w0) for w, w0 in zip(m.generator_variables, g0))
@@ -56,6 +57,12 @@ def test_fit_conv_variant_and_shapes(tmp_path):
     m2 = keras.models.load_model(path)
     np.testing.assert_allclose(m2(x).numpy(), m(x).numpy(), atol=1e-5)
     assert m2.get_config()["modalities"][0]["d_channels"] == [4, 8]
+    # both optimisers of Algorithm 1 come back with their state (training can resume)
+    for a, b in ((m.d_optimizer, m2.d_optimizer), (m.g_optimizer, m2.g_optimizer)):
+        assert int(b.iterations.numpy()) == int(a.iterations.numpy()) == 2
+        assert len(b.variables) == len(a.variables)
+        for va, vb in zip(a.variables, b.variables):
+            np.testing.assert_allclose(vb.numpy(), va.numpy())
 
 
 def test_multimodal_and_fsbase():
