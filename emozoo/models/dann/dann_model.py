@@ -188,6 +188,14 @@ class _DANNBase(keras.Model):
             optimizer = keras.optimizers.Adam(getattr(self, "learning_rate", 1e-4))
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        """Re-create the optimiser (and its state's slots) when a ``.keras`` file is loaded, so a
+        loaded model can go on training."""
+        opt = (config or {}).get("optimizer")
+        self.compile(optimizer=keras.optimizers.deserialize(opt) if opt else None)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def set_lambda(self, value: float):
         self.grl.set_lambda(value)
 

@@ -134,6 +134,21 @@ def test_config_round_trip_and_export(tmp_path):
         m.export_inference(path)
 
 
+def test_keras_file_round_trip_keeps_weights_and_optimizer_state(tmp_path):
+    inp, y = _conversations()
+    m = DANNConversationModel(4, (6,), num_domains=3, **TINY)
+    m.compile()
+    m.fit(inp, y, epochs=1, batch_size=3, verbose=0)
+    m.save(tmp_path / "m.keras")
+    m2 = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(m2(inp).numpy(), m(inp).numpy(), rtol=1e-5, atol=1e-6)
+    assert int(m2.optimizer.iterations.numpy()) == int(m.optimizer.iterations.numpy()) == 2
+    for a, b in zip(m.optimizer.variables, m2.optimizer.variables):
+        np.testing.assert_allclose(b.numpy(), a.numpy())
+    m2.fit(inp, y, epochs=1, batch_size=3, verbose=0)                      # and it trains on
+    assert int(m2.optimizer.iterations.numpy()) == 4
+
+
 def test_bad_arguments_and_batches():
     with pytest.raises(ExperimentError, match="domains"):
         DANNConversationModel(4, (6,), num_domains=1, **TINY)
