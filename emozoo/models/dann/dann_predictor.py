@@ -65,6 +65,46 @@ class ConversationPredictor(SavedModelPredictor):
             raise SchemaError("the conversation has no turn")
         return out
 
+    @staticmethod
+    def read_conversation(path) -> list[dict]:
+        """One conversation from a file, for ``python -m emozoo.predict --model dann_iemocap FILE``:
+
+        * ``.json``: a list of turns (as :meth:`turns` takes them) or an object with ``"utterances"``
+          or ``"turns"`` (the ``iemocap_text/dialogues.jsonl`` line shape);
+        * ``.jsonl``: one turn object per line;
+        * anything else, text (UTF-8): one turn per non-empty line, ``SPEAKER: text`` or plain text.
+        """
+        import json
+        from pathlib import Path
+
+        path = Path(path)
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"{path}: cannot read a conversation ({exc})") from exc
+        try:
+            if path.suffix == ".json":
+                obj = json.loads(raw)
+                turns = obj.get("utterances", obj.get("turns")) if isinstance(obj, dict) else obj
+                if turns is None:
+                    raise SchemaError(f"{path}: a JSON conversation is a list of turns or has 'utterances'/'turns'")
+            elif path.suffix == ".jsonl":
+                turns = [json.loads(line) for line in raw.splitlines() if line.strip()]
+            else:
+                turns = []
+                for line in raw.splitlines():
+                    if not line.strip():
+                        continue
+                    speaker, sep, text = line.partition(":")
+                    ok = sep and 0 < len(speaker.strip()) <= 40 and text.strip()
+                    turns.append({"speaker": speaker.strip(), "text": text.strip()} if ok
+                                 else {"speaker": "", "text": line.strip()})
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"{path}: not valid JSON ({exc})") from exc
+        if not turns:
+            raise SchemaError(f"{path}: the conversation has no turn")
+        return ConversationPredictor.turns(turns)
+
     def _text_encoder(self):
         if self._encoder is None:
             from emozoo.features import lexical

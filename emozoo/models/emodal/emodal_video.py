@@ -195,6 +195,9 @@ class EMODalFeaturePredictor(_Base):
         return int(self.preprocessing["visual_dim"])
 
     def split(self, inputs):
+        if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, (str, os.PathLike)) for i in inputs):
+            parts = [self.split(i) for i in inputs]           # several .npz files: their rows in order
+            return np.concatenate([a for a, _ in parts]), np.concatenate([v for _, v in parts])
         if isinstance(inputs, (str, os.PathLike)):
             path = Path(inputs)
             if path.suffix != ".npz":
@@ -212,7 +215,11 @@ class EMODalFeaturePredictor(_Base):
         elif isinstance(inputs, (list, tuple)) and len(inputs) == 2:
             audio, visual = inputs
         else:
-            x = np.asarray(inputs, np.float32)
+            try:
+                x = np.asarray(inputs, np.float32)
+            except (TypeError, ValueError) as exc:
+                raise SchemaError(f"features must be numbers [N, {self.audio_dim + self.visual_dim}], a dict "
+                                  f"{{'audio', 'visual'}}, a pair, or .npz path(s); got {type(inputs).__name__} ({exc})") from exc
             x = x[None] if x.ndim == 1 else x
             if x.ndim != 2 or x.shape[1] != self.audio_dim + self.visual_dim:
                 raise SchemaError(f"features must be [N, {self.audio_dim + self.visual_dim}] (audio "
