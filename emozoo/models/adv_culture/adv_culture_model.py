@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from emozoo.errors import ExperimentError, ExportError, SchemaError
 from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
+from emozoo.layers.gradient_reversal import ganin_lambda
 from emozoo.models import register_model
 from emozoo.models.adv_culture.culture_standardization import CultureStandardization
 
@@ -84,7 +85,10 @@ class AdversarialCultureModel(keras.Model):
         emotion_units: hidden units of E (paper: ``(500,)``).
         culture_units: hidden units of C (paper: ``(500,)``).
         dropout: dropout rate after every hidden layer (the paper does not give the rate).
-        alpha: weight of ``L_cul`` in ``L_gen`` (eq. 5; paper: 1).
+        alpha: weight of ``L_cul`` in ``L_gen`` (eq. 5; paper: 1). The value the traced
+            ``train_step`` reads lives in a non-trainable ``tf.Variable`` (``alpha_variable``), so
+            :meth:`set_alpha` (e.g. :class:`CultureAlphaSchedule`) changes it between steps without
+            re-tracing; ``get_config()`` keeps the configured value.
         culture_steps: S_C (paper: 1).
         generator_steps: S_G (paper: 2): E/G updates per batch (also in BSL mode).
         learning_rate: Adam learning rate of the optimisers ``compile()`` creates (paper: 1e-4).
@@ -143,6 +147,9 @@ class AdversarialCultureModel(keras.Model):
         self.culture_names = None if culture_names is None else tuple(str(n) for n in culture_names)
         self.activation = activation
         self._validate()
+        # the alpha of eq. 5 as train_step reads it: a variable, so set_alpha() needs no re-tracing
+        # (a plain tf.Variable, not a Keras weight: saved weights and get_config() are unchanged)
+        self.alpha_variable = tf.Variable(self.alpha, trainable=False, dtype=tf.float32, name="alpha")
 
         self.standardization = CultureStandardization(self.num_cultures, name="culture_standardization")
         self.feature_generator = keras.Sequential(
@@ -193,6 +200,19 @@ class AdversarialCultureModel(keras.Model):
                                       f"{self.feature_names} and sum to input_dim {self.input_dim}")
         if self.labelled_cultures is not None and any(not 0 <= c < self.num_cultures for c in self.labelled_cultures):
             raise ExperimentError(f"labelled_cultures {self.labelled_cultures} out of [0, {self.num_cultures})")
+
+    def set_alpha(self, value: float) -> None:
+        """Set the alpha of eq. 5 that the next training steps use (no re-tracing); the configured
+        ``alpha`` (``get_config``) is unchanged."""
+        value = float(value)
+        if not value >= 0:
+            raise ExperimentError(f"alpha must be >= 0, got {value}")
+        self.alpha_variable.assign(value)
+
+    @property
+    def current_alpha(self) -> float:
+        """The alpha the training step reads now (``alpha_variable``)."""
+        return float(self.alpha_variable.numpy())
 
     def build(self, input_shape):
         self.standardization.build(input_shape)
@@ -369,10 +389,10 @@ class AdversarialCultureModel(keras.Model):
                 per_cul, correct = self._per_example_culture_loss(c_lab, c_logits)
                 culture_loss = tf.reduce_sum(per_cul) / n_all                    # L_cul (eq. 4)
                 if self.generator_objective == "paper":
-                    generator_loss = emotion_loss - self.alpha * culture_loss    # L_gen = L_emo - alpha L_cul (eq. 5)
+                    generator_loss = emotion_loss - self.alpha_variable * culture_loss   # L_gen = L_emo - alpha L_cul (eq. 5)
                 else:                                                            # ablation: domain confusion
                     per_conf = self._per_example_confusion_loss(c_logits)
-                    generator_loss = emotion_loss + self.alpha * tf.reduce_sum(per_conf) / n_all
+                    generator_loss = emotion_loss + self.alpha_variable * tf.reduce_sum(per_conf) / n_all
             else:
                 generator_loss = emotion_loss
         # L_cul does not depend on theta_E, so d L_gen / d theta_E = d L_emo / d theta_E: one
@@ -433,10 +453,10 @@ class AdversarialCultureModel(keras.Model):
             cl = self.culture_loss_tracker.result()
             out.update({"culture_loss": cl, "culture_accuracy": self.culture_accuracy_tracker.result()})
             if self.generator_objective == "paper":
-                out["generator_loss"] = out["emotion_loss"] - self.alpha * cl
+                out["generator_loss"] = out["emotion_loss"] - self.alpha_variable * cl
             else:
                 out["confusion_loss"] = self.confusion_loss_tracker.result()
-                out["generator_loss"] = out["emotion_loss"] + self.alpha * out["confusion_loss"]
+                out["generator_loss"] = out["emotion_loss"] + self.alpha_variable * out["confusion_loss"]
         out.update(self.confusion.result())
         return out
 
@@ -532,6 +552,46 @@ class AdversarialCultureModel(keras.Model):
                 "input_dims": None if self.input_dims is None else list(self.input_dims),
                 "culture_names": None if self.culture_names is None else list(self.culture_names),
                 "activation": self.activation}
+
+
+class CultureAlphaSchedule(keras.callbacks.Callback):
+    """Ramp the alpha of eq. 5 with Ganin et al. 2016's schedule (sec. 5.2.2; not in Liang et al.):
+    before each batch ``alpha_p = max_alpha * (2 / (1 + exp(-gamma p)) - 1)``, ``p = step / total_steps``
+    (``total_steps = epochs * steps_per_epoch`` unless given), set with
+    :meth:`AdversarialCultureModel.set_alpha`. Steps are counted in ``on_train_batch_end``: with a
+    dataset of unknown length Keras calls ``on_train_batch_begin`` once more per epoch (the step
+    that finds the input exhausted). ``history`` holds the alpha of every trained step."""
+
+    def __init__(self, total_steps: int | None = None, gamma: float = 10.0, max_alpha: float = 1.0):
+        super().__init__()
+        if total_steps is not None and int(total_steps) < 1:
+            raise ExperimentError(f"total_steps must be >= 1, got {total_steps}")
+        if max_alpha < 0:
+            raise ExperimentError(f"max_alpha must be >= 0, got {max_alpha}")
+        self.total_steps = None if total_steps is None else int(total_steps)
+        self.gamma = float(gamma)
+        self.max_alpha = float(max_alpha)
+        self.step = 0
+        self.history: list[float] = []
+        self._alpha = 0.0
+
+    def on_train_begin(self, logs=None):
+        if not hasattr(self.model, "set_alpha"):
+            raise ExperimentError("CultureAlphaSchedule needs an AdversarialCultureModel (a model with set_alpha)")
+        if self.total_steps is None:
+            epochs, steps = self.params.get("epochs"), self.params.get("steps")
+            if not epochs or not steps:
+                raise ExperimentError("CultureAlphaSchedule needs total_steps when fit() does not know "
+                                      "epochs * steps_per_epoch (pass steps_per_epoch to fit)")
+            self.total_steps = int(epochs) * int(steps)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._alpha = ganin_lambda(self.step / self.total_steps, self.gamma, self.max_alpha)
+        self.model.set_alpha(self._alpha)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.history.append(self._alpha)
+        self.step += 1
 
 
 @register_model("adv_culture")
