@@ -66,7 +66,7 @@ DESCRIPTION = {
 CORPORA = ("emodb", "casia", "ravdess")
 DIRECTIONS = tuple((a, b) for a in CORPORA for b in CORPORA if a != b)
 METRICS = ("accuracy", "macro_f1", "uar")
-EXTRA = ("culture_probe", "culture_accuracy")
+EXTRA = ("culture_probe", "culture_accuracy", "culture_loss")
 NAMES = {"emodb": "EmoDB", "casia": "CASIA", "ravdess": "RAVDESS"}
 READING = "## Reading"
 COMMAND = "nice -n 10 python pipelines/adv_culture_study.py"
@@ -157,6 +157,11 @@ def _stat(vals):
             "values": vals.tolist()}
 
 
+def _value(run: dict, key: str):
+    """A run's scalar ``key``; ``culture_loss`` is the last epoch's training L_cul (``final``)."""
+    return run[key] if key in run else run.get("final", {}).get(key)
+
+
 def summarise(results: dict) -> dict:
     """``per_direction[direction][variant][metric]`` = mean/std over seeds; ``vs_bsl[variant][metric]``
     = the per-seed mean over directions of (variant - BSL), paired by seed, then mean/std over the
@@ -168,7 +173,7 @@ def summarise(results: dict) -> dict:
         for v, by_s in by_v.items():
             if by_s:
                 per[d][v] = {"num_runs": len(by_s), "seeds": sorted(int(s) for s in by_s),
-                             **{m: _stat([r[m] for r in by_s.values()]) for m in METRICS + EXTRA}}
+                             **{m: _stat([_value(r, m) for r in by_s.values()]) for m in METRICS + EXTRA}}
     dirs = sorted(runs)
     vs = {}
     for v in VARIANTS:
@@ -273,7 +278,8 @@ def markdown(results: dict, command: str | None = None) -> str:
          f"batches); {total / 60:.0f} min of run time on 2 shared CPU cores. Mean ± std (ddof=1) over seeds.", "",
          "* ACC (weighted accuracy), MAF1 (macro-F1), UAR: on the target culture, % "
          "(`classification_report`);",
-         "* C acc: the culture classifier's training accuracy in the last epoch (ADV variants);",
+         "* C acc / C loss: the culture classifier's training accuracy and L_cul (eq. 4) in the last epoch "
+         "(ADV variants; chance: 0.5 and ln 2 = 0.693 with two cultures);",
          "* probe: 5-fold logistic regression (standardised; `pipelines/dann_tsne.py` `probe`) predicting the "
          "culture from z = G(x) of source and target rows, each culture subsampled to the smaller one "
          "(chance 0.5).", "",
@@ -288,8 +294,8 @@ def markdown(results: dict, command: str | None = None) -> str:
             L.append(f"| `{v}` | {len(r['seeds'])} | " + " | ".join(_cell(r[m], signed=True) for m in METRICS)
                      + f" | {_cell(r['culture_probe'], pct=False, signed=True)} |")
     L += ["", "## Per direction", "",
-          "| source -> target | variant | n | ACC | MAF1 | UAR | C acc | probe |",
-          "|---|---|---|---|---|---|---|---|"]
+          "| source -> target | variant | n | ACC | MAF1 | UAR | C acc | C loss | probe |",
+          "|---|---|---|---|---|---|---|---|---|"]
     known = [direction_name(a, b) for a, b in DIRECTIONS]
     for d in [d for d in known if d in per] + sorted(d for d in per if d not in known):
         src, tgt = d.split("_to_", 1)
@@ -299,7 +305,8 @@ def markdown(results: dict, command: str | None = None) -> str:
                 continue
             L.append(f"| {NAMES.get(src, src)} -> {NAMES.get(tgt, tgt)} | `{v}` | {r['num_runs']} | "
                      + " | ".join(_cell(r[m]) for m in METRICS)
-                     + f" | {_cell(r['culture_accuracy'], pct=False)} | {_cell(r['culture_probe'], pct=False)} |")
+                     + f" | {_cell(r['culture_accuracy'], pct=False)} | {_cell(r['culture_loss'], pct=False)} | "
+                     f"{_cell(r['culture_probe'], pct=False)} |")
     ramp = [r for by_v in results["runs"].values() for r in by_v.get("adv_ramp", {}).values()]
     if ramp:
         r0 = ramp[0]
@@ -331,6 +338,7 @@ def main(argv=None) -> int:
             if not out.exists():
                 raise SystemExit(f"{out} is missing: run {COMMAND} first")
             results = json.loads(out.read_text())
+            results["summary"] = summarise(results)
         else:
             dirs = [tuple(d.split("_to_")) for d in args.directions]
             folds = load_folds(dirs, epochs=args.epochs, root=Path(args.root))
