@@ -187,7 +187,14 @@ def summarise(results: dict) -> dict:
         for m in METRICS + ("culture_probe",):
             row[m] = _stat([np.mean([runs[d][v][s][m] - runs[d]["bsl"][s][m] for d in dirs]) for s in seeds])
         vs[v] = row
-    return {"per_direction": per, "vs_bsl": vs}
+    diff = {}   # per direction: (variant - BSL) paired by seed, mean/std over the seeds both have
+    for d in dirs:
+        for v in VARIANTS:
+            common = [s for s in runs[d].get(v, {}) if s in runs[d].get("bsl", {})]
+            if v != "bsl" and common:
+                diff.setdefault(d, {})[v] = {m: _stat([runs[d][v][s][m] - runs[d]["bsl"][s][m] for s in common])
+                                             for m in METRICS + ("culture_probe",)}
+    return {"per_direction": per, "vs_bsl": vs, "per_direction_vs_bsl": diff}
 
 
 def load_folds(directions, *, epochs: int, root: Path):
@@ -293,11 +300,22 @@ def markdown(results: dict, command: str | None = None) -> str:
             r = vs[v]
             L.append(f"| `{v}` | {len(r['seeds'])} | " + " | ".join(_cell(r[m], signed=True) for m in METRICS)
                      + f" | {_cell(r['culture_probe'], pct=False, signed=True)} |")
+    diff = summary.get("per_direction_vs_bsl", {})
+    known = [direction_name(a, b) for a, b in DIRECTIONS]
+    order = [d for d in known if d in per] + sorted(d for d in per if d not in known)
+    adv_variants = [v for v in VARIANTS if v != "bsl"]
+    if diff:
+        L += ["", "ΔACC per direction (variant - BSL paired by seed, mean ± std over seeds, points):", "",
+              "| source -> target | " + " | ".join(f"`{v}`" for v in adv_variants) + " |",
+              "|---|" + "---|" * len(adv_variants)]
+        for d in order:
+            src, tgt = d.split("_to_", 1)
+            L.append(f"| {NAMES.get(src, src)} -> {NAMES.get(tgt, tgt)} | " + " | ".join(
+                _cell(diff.get(d, {}).get(v, {}).get("accuracy"), signed=True) for v in adv_variants) + " |")
     L += ["", "## Per direction", "",
           "| source -> target | variant | n | ACC | MAF1 | UAR | C acc | C loss | probe |",
           "|---|---|---|---|---|---|---|---|---|"]
-    known = [direction_name(a, b) for a, b in DIRECTIONS]
-    for d in [d for d in known if d in per] + sorted(d for d in per if d not in known):
+    for d in order:
         src, tgt = d.split("_to_", 1)
         for v in VARIANTS:
             r = per.get(d, {}).get(v)
