@@ -97,13 +97,27 @@ def culture_probe(model, fold, target: str, seed: int) -> tuple[float, int]:
     return probe(z, cs, seed=seed), int(n)
 
 
+def reset_dropout_streams(model, seed: int) -> None:
+    """Restart every dropout layer's random stream from ``seed``: ``reinitialize`` redraws the weights
+    and optimiser states but a Keras ``SeedGenerator`` keeps counting across ``fit`` calls, so
+    without this a reused model's dropout masks would depend on the runs made before."""
+    import keras
+
+    drops = [l for l in model._flatten_layers() if isinstance(l, keras.layers.Dropout)]
+    for k, layer in enumerate(drops):
+        if getattr(layer, "seed_generator", None) is None:   # rate 0: Keras makes no generator
+            continue
+        layer.seed_generator.state.assign(np.asarray([seed * 7919 + 104729 + k, 0], np.int64))
+
+
 def run_one(fold, classes, target: str, variant: str, seed: int, *, base_params: dict, epochs: int,
             batch_size: int, learning_rate: float, model=None):
     """Train one (variant, seed) on the cross-culture ``fold`` and measure it; returns ``(result, model)``.
 
     ``model``: the model of an earlier seed of the same (direction, variant), re-initialised and reused
-    (no re-tracing); every run is re-initialised from ``seed`` (``adv_culture_task.reinitialize``), so
-    its result does not depend on the order the runs are made in.
+    (no re-tracing); every run is re-initialised from ``seed`` (``adv_culture_task.reinitialize`` for
+    weights and optimiser states, :func:`reset_dropout_streams` for dropout), so its result does not
+    depend on the order the runs are made in (``tests/models/adv_culture/test_adv_culture_study.py``).
     """
     from emozoo.evaluation.metrics import classification_report
     from emozoo.models.adv_culture import adv_culture_task as T
@@ -120,6 +134,7 @@ def run_one(fold, classes, target: str, variant: str, seed: int, *, base_params:
     if model is None:
         model = T.build_model(fold, classes, params, learning_rate=learning_rate)
     model.set_alpha(params.get("alpha", 1.0))
+    reset_dropout_streams(model, run_seed)
     callbacks, sched = [], None
     steps_per_epoch = -(-len(T.training_arrays(fold, balance=balance, seed=run_seed)) // batch_size)
     if schedule == "ganin":

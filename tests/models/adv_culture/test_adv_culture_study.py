@@ -127,3 +127,22 @@ def test_study_runs_variants_writes_resumable_json_and_doc(tmp_path, monkeypatch
     assert calls == ["adv"]
     with pytest.raises(ExperimentError, match="unknown variants"):
         S.study(folds, ["adv_alpha9"], [0], **kw)
+
+
+def test_run_does_not_depend_on_the_runs_before_it():
+    """A (variant, seed) gives the same result on a fresh model and on one reused after another seed
+    (weights, optimiser states and dropout streams all restart from the seed): a resumed study
+    reproduces an uninterrupted one."""
+    import pipelines.adv_culture_study as S
+
+    fold = _synthetic_fold(n=32)
+    classes = ("a", "b", "c", "d")
+    base = {k: v for k, v in TINY.items() if k not in ("num_classes", "input_dim")}
+    base.update(dropout=0.3, learning_rate=1e-3)
+    kw = dict(base_params=base, epochs=2, batch_size=16, learning_rate=1e-2)
+    fresh, _ = S.run_one(fold, classes, "bb", "adv", 1, **kw)
+    _, used = S.run_one(fold, classes, "bb", "adv", 0, **kw)
+    again, _ = S.run_one(fold, classes, "bb", "adv", 1, model=used, **kw)
+    for k in ("accuracy", "macro_f1", "culture_probe"):
+        assert again[k] == pytest.approx(fresh[k], abs=1e-6)
+    assert again["final"]["culture_loss"] == pytest.approx(fresh["final"]["culture_loss"], rel=1e-4)
