@@ -340,12 +340,14 @@ def markdown(results: dict, command: str | None = None) -> str:
                      + " | ".join(_cell(r[m]) for m in METRICS)
                      + f" | {_cell(r['culture_accuracy'], pct=False)} | {_cell(r['culture_loss'], pct=False)} | "
                      f"{_cell(r['culture_probe'], pct=False)} |")
-    ramp = [r for by_v in results["runs"].values() for r in by_v.get("adv_ramp", {}).values()]
+    ramp = [(d, r) for d, by_v in results["runs"].items() for r in by_v.get("adv_ramp", {}).values()]
     if ramp:
-        r0 = ramp[0]
+        d0, r0 = ramp[0]
         eps = r0["alpha_history"]["per_epoch_start"]
-        L += ["", f"Ganin schedule as run (e.g. {r0['alpha_history']['steps']} steps, {r0['steps_per_epoch']} per "
-              "epoch): alpha at the start of epochs " + ", ".join(str(i + 1) for i in range(len(eps))) + " = "
+        src, tgt = d0.split("_to_", 1)
+        L += ["", f"Ganin schedule as run ({NAMES.get(src, src)} -> {NAMES.get(tgt, tgt)}: "
+              f"{r0['alpha_history']['steps']} steps, {r0['steps_per_epoch']} per epoch; the other directions "
+              "follow the same curve over their own step counts): alpha at the start of epochs " + ", ".join(str(i + 1) for i in range(len(eps))) + " = "
               + ", ".join(f"{a:.3f}" for a in eps) + f"; last step {r0['alpha_history']['last']:.3f}."]
     return "\n".join(L) + "\n"
 
