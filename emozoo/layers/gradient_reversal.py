@@ -74,36 +74,64 @@ def find_gradient_reversal(model) -> list:
     return [l for l in model._flatten_layers() if isinstance(l, GradientReversal)]
 
 
-class GaninLambdaSchedule(keras.callbacks.Callback):
-    """Set every :class:`GradientReversal` of the model to ``ganin_lambda(p)`` before each batch,
-    ``p = step / total_steps`` (``total_steps = epochs * steps_per_epoch`` unless given)."""
+class GaninSchedule(keras.callbacks.Callback):
+    """Ramp an adversarial weight with Ganin et al. 2016's schedule (sec. 5.2.2): before each batch
+    ``value_p = max_value * (2 / (1 + exp(-gamma p)) - 1)``, ``p = step / total_steps``
+    (``total_steps = epochs * steps_per_epoch`` unless given). Subclasses say what the value is
+    applied to (:meth:`_setup`, :meth:`_apply`). Steps are counted in ``on_train_batch_end``: with a
+    dataset of unknown length Keras calls ``on_train_batch_begin`` once more per epoch (the step that
+    finds the input exhausted). ``history`` holds the value of every trained step."""
 
-    def __init__(self, total_steps: int | None = None, gamma: float = 10.0, max_lambda: float = 1.0):
+    def __init__(self, total_steps: int | None = None, gamma: float = 10.0, max_value: float = 1.0):
         super().__init__()
-        self.total_steps = total_steps
+        if total_steps is not None and int(total_steps) < 1:
+            raise ExperimentError(f"total_steps must be >= 1, got {total_steps}")
+        if max_value < 0:
+            raise ExperimentError(f"the schedule's maximum must be >= 0, got {max_value}")
+        self.total_steps = None if total_steps is None else int(total_steps)
         self.gamma = float(gamma)
-        self.max_lambda = float(max_lambda)
+        self.max_value = float(max_value)
         self.step = 0
         self.history: list[float] = []
+        self._value = 0.0
+
+    def _setup(self) -> None:
+        """Check the model and find what the value is applied to (at ``on_train_begin``)."""
+
+    def _apply(self, value: float) -> None:
+        raise NotImplementedError
 
     def on_train_begin(self, logs=None):
         if self.total_steps is None:
             epochs, steps = self.params.get("epochs"), self.params.get("steps")
             if not epochs or not steps:
-                raise ExperimentError("GaninLambdaSchedule needs total_steps when fit() does not know "
+                raise ExperimentError(f"{type(self).__name__} needs total_steps when fit() does not know "
                                       "epochs * steps_per_epoch (pass steps_per_epoch to fit)")
             self.total_steps = int(epochs) * int(steps)
+        self._setup()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._value = ganin_lambda(self.step / self.total_steps, self.gamma, self.max_value)
+        self._apply(self._value)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.history.append(self._value)
+        self.step += 1
+
+
+class GaninLambdaSchedule(GaninSchedule):
+    """Set every :class:`GradientReversal` of the model to ``ganin_lambda(p)`` before each batch
+    (:class:`GaninSchedule`; ``max_lambda`` is the value reached at the end)."""
+
+    def __init__(self, total_steps: int | None = None, gamma: float = 10.0, max_lambda: float = 1.0):
+        super().__init__(total_steps, gamma, max_lambda)
+        self.max_lambda = self.max_value
+
+    def _setup(self):
         self.layers = find_gradient_reversal(self.model)
         if not self.layers:
             raise ExperimentError("GaninLambdaSchedule: the model has no GradientReversal layer")
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._lambda = ganin_lambda(self.step / max(1, self.total_steps), self.gamma, self.max_lambda)
+    def _apply(self, value):
         for layer in self.layers:
-            layer.set_lambda(self._lambda)
-
-    def on_train_batch_end(self, batch, logs=None):
-        # counted here, not in batch_begin: with a dataset of unknown length Keras calls
-        # on_train_batch_begin once more per epoch (the step that finds the input exhausted)
-        self.history.append(self._lambda)
-        self.step += 1
+            layer.set_lambda(value)

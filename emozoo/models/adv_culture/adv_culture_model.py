@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from emozoo.errors import ExperimentError, ExportError, SchemaError
 from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
-from emozoo.layers.gradient_reversal import ganin_lambda
+from emozoo.layers.gradient_reversal import GaninSchedule
 from emozoo.models import register_model
 from emozoo.models.adv_culture.culture_standardization import CultureStandardization
 
@@ -554,44 +554,21 @@ class AdversarialCultureModel(keras.Model):
                 "activation": self.activation}
 
 
-class CultureAlphaSchedule(keras.callbacks.Callback):
-    """Ramp the alpha of eq. 5 with Ganin et al. 2016's schedule (sec. 5.2.2; not in Liang et al.):
-    before each batch ``alpha_p = max_alpha * (2 / (1 + exp(-gamma p)) - 1)``, ``p = step / total_steps``
-    (``total_steps = epochs * steps_per_epoch`` unless given), set with
-    :meth:`AdversarialCultureModel.set_alpha`. Steps are counted in ``on_train_batch_end``: with a
-    dataset of unknown length Keras calls ``on_train_batch_begin`` once more per epoch (the step
-    that finds the input exhausted). ``history`` holds the alpha of every trained step."""
+class CultureAlphaSchedule(GaninSchedule):
+    """Ramp the alpha of eq. 5 with Ganin et al. 2016's schedule (sec. 5.2.2; not in Liang et al.),
+    set before each batch with :meth:`AdversarialCultureModel.set_alpha` (:class:`GaninSchedule`:
+    ``alpha_p = max_alpha * (2 / (1 + exp(-gamma p)) - 1)``, counted once per trained step)."""
 
     def __init__(self, total_steps: int | None = None, gamma: float = 10.0, max_alpha: float = 1.0):
-        super().__init__()
-        if total_steps is not None and int(total_steps) < 1:
-            raise ExperimentError(f"total_steps must be >= 1, got {total_steps}")
-        if max_alpha < 0:
-            raise ExperimentError(f"max_alpha must be >= 0, got {max_alpha}")
-        self.total_steps = None if total_steps is None else int(total_steps)
-        self.gamma = float(gamma)
-        self.max_alpha = float(max_alpha)
-        self.step = 0
-        self.history: list[float] = []
-        self._alpha = 0.0
+        super().__init__(total_steps, gamma, max_alpha)
+        self.max_alpha = self.max_value
 
-    def on_train_begin(self, logs=None):
+    def _setup(self):
         if not hasattr(self.model, "set_alpha"):
             raise ExperimentError("CultureAlphaSchedule needs an AdversarialCultureModel (a model with set_alpha)")
-        if self.total_steps is None:
-            epochs, steps = self.params.get("epochs"), self.params.get("steps")
-            if not epochs or not steps:
-                raise ExperimentError("CultureAlphaSchedule needs total_steps when fit() does not know "
-                                      "epochs * steps_per_epoch (pass steps_per_epoch to fit)")
-            self.total_steps = int(epochs) * int(steps)
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._alpha = ganin_lambda(self.step / self.total_steps, self.gamma, self.max_alpha)
-        self.model.set_alpha(self._alpha)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.history.append(self._alpha)
-        self.step += 1
+    def _apply(self, value):
+        self.model.set_alpha(value)
 
 
 @register_model("adv_culture")

@@ -78,6 +78,8 @@ def test_alpha_errors():
         m.set_alpha(-0.5)
     with pytest.raises(ExperimentError, match="total_steps"):
         CultureAlphaSchedule(total_steps=0)
+    with pytest.raises(ExperimentError, match="maximum must be >= 0"):
+        CultureAlphaSchedule(max_alpha=-1)
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     plain.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ExperimentError, match="set_alpha"):
