@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from emozoo.errors import ExperimentError  # noqa: E402
+from emozoo.utils import write_json_atomic  # noqa: E402
 
 # name -> (model-parameter overrides on the experiment's, alpha schedule); "ganin" = CultureAlphaSchedule
 # from 0 to the configured alpha (1) over the run
@@ -73,10 +74,7 @@ COMMAND = "nice -n 10 python pipelines/adv_culture_study.py"
 
 
 def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=1)
 
 
 def direction_name(src: str, tgt: str) -> str:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from emozoo.experiments import apply_overrides, get_experiment  # noqa: E402
 from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
 from emozoo.models.adv_culture import adv_culture_experiments as E  # noqa: E402
+from emozoo.utils import write_json_atomic  # noqa: E402
 
 METRICS = ("accuracy", "macro_f1", "uar")
 NAMES = {"emodb": "EmoDB (de)", "casia": "CASIA (zh)", "ravdess": "RAVDESS (en)",
@@ -81,10 +82,7 @@ MODELS = ("bsl", "adv", "adv_confusion")
 
 
 def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=1)
 
 
 def summarise(results: dict) -> dict:

@@ -36,6 +36,7 @@ from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
 from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
+from emozoo.utils import write_json_atomic  # noqa: E402
 
 PAPER_TABLE2 = {"ci": {"TS_1234": 81.06, "TS_123": 80.82, "TS_134": 79.85, "TS_234": 78.89, "TS_23": 77.60},
                 "dann": {"TS_1234": 81.14, "TS_123": 82.68, "TS_134": 82.27, "TS_234": 82.43, "TS_23": 81.39}}
@@ -43,10 +44,7 @@ VARIANTS = ("ci", "dann")
 
 
 def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=1)
 
 
 def summarise(results: dict) -> dict:

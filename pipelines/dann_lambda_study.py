@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from emozoo.errors import ExperimentError  # noqa: E402
+from emozoo.utils import write_json_atomic  # noqa: E402
 
 # name -> (model-parameter overrides, schedule); schedule "ganin" = GaninLambdaSchedule over the run
 VARIANTS = {
@@ -66,10 +66,7 @@ COMMAND = "nice -n 10 python pipelines/dann_lambda_study.py"
 
 
 def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=1)
 
 
 def run_one(fold, variant: str, seed: int, *, model: dict, epochs: int, batch_size: int,

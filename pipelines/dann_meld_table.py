@@ -36,6 +36,7 @@ from emozoo.evaluation.metrics import classification_report, summarise_runs  # n
 from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
+from emozoo.utils import write_json_atomic  # noqa: E402
 
 SUBSETS = ("7class", "4class")
 VARIANTS = ("ci", "dann")
@@ -44,10 +45,7 @@ STORE = ROOT / "tfrecords/meld_minilm"
 
 
 def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=1)
 
 
 def meld_folds(subset: str, params: dict, dialogues=None, classes=None):

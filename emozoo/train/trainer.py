@@ -32,15 +32,13 @@ from emozoo.models import build_model
 from emozoo.train.callbacks import ConfusionImage, FaultInjection, ModelSelection, predict_logits, \
     write_confusion_image
 from emozoo.train.data import Fold, make_folds
+from emozoo.utils import write_json_atomic
 from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
 from emozoo.train.tensorboard_utils import write_projector
 
 
 def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=2)
 
 
 def make_optimizer(cfg) -> keras.optimizers.Optimizer:

@@ -389,6 +389,7 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
 
     from emozoo.evaluation.metrics import summarise_runs
     from emozoo.evaluation.report import summary_markdown, write_report
+    from emozoo.utils import write_json_atomic
 
     model_dir = Path(model_dir)
     fold = experiment_fold(cfg, data_root)
@@ -422,9 +423,7 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
                       "grl_lambda": float(params.get("grl_lambda", 1.0)), "domains": list(fold.domains),
                       "final": {k: float(v[-1]) for k, v in hist.items()}, "test": rep,
                       "seconds": round(time.time() - t0, 1)}
-            tmp = done.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(result, indent=1))
-            os.replace(tmp, done)
+            write_json_atomic(done, result)
         t = result["test"]
         log(f"  seed {seed} {fold.name}: test WA {100 * t['accuracy']:.2f} UAR {100 * t['uar']:.2f} "
             f"F1 {100 * t['macro_f1']:.2f} [{result['seconds']}s]")
@@ -433,9 +432,7 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     summary = {"experiment": cfg.name, "seeds": seeds_run, "classes": list(fold.classes), "folds": [fold.name],
                "strategy": type(strategy).__name__ if strategy is not None else None, "replicas": replicas,
                "test": summarise_runs(reports)}
-    tmp = model_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, model_dir / "summary.json")
+    write_json_atomic(model_dir / "summary.json", summary)
     (model_dir / "summary.md").write_text(summary_markdown(summary["test"], f"{cfg.name}: test"))
     log("[emozoo.train] " + ", ".join(f"{k} {100 * summary['test'][k]['mean']:.2f} +- {100 * summary['test'][k]['std']:.2f}"
                                       for k in ("accuracy", "uar", "macro_f1")))

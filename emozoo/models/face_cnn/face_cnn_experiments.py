@@ -16,7 +16,6 @@ come from ``EMOZOO_DATA_DIR=../shared/data python pipelines/face_cnn_prepare.py`
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from emozoo.errors import ExperimentError
@@ -101,9 +100,8 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     :func:`~emozoo.models.face_cnn.face_cnn_task.run_culture` / ``run_benchmark``; writes their
     records under ``model_dir`` and ``summary.json``/``summary.md`` (accuracy, UAR, macro-F1 mean
     +- std; cross-culture accuracy per other corpus). Finished allocations/seeds are read back."""
-    import json
-
     from emozoo.evaluation.metrics import summarise_runs
+    from emozoo.utils import write_json_atomic
     from emozoo.models.face_cnn.face_cnn_data import load_faces
     from emozoo.models.face_cnn.face_cnn_task import run_benchmark, run_culture
 
@@ -132,9 +130,7 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     cross = sorted({o for r in records for o in r.get("cross", {})})
     if cross:
         summary["cross"] = {o: summarise_runs([r["cross"][o]["report"] for r in records]) for o in cross}
-    tmp = model_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, model_dir / "summary.json")
+    write_json_atomic(model_dir / "summary.json", summary)
     rows = [("test", summary["test"])] + [(f"cross: {o}", s) for o, s in summary.get("cross", {}).items()]
     lines = [f"# {cfg.name}: mean ± std over {len(records)} run(s)", "", "| tested on | accuracy | UAR | macro-F1 |",
              "|---|---|---|---|"] + [f"| {k} | " + " | ".join(f"{100 * s[m]['mean']:.2f} ± {100 * s[m]['std']:.2f}"

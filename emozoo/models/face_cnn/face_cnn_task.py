@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 from emozoo.errors import ExperimentError
 from emozoo.evaluation.metrics import classification_report, confusion_matrix
 from emozoo.models.face_cnn.face_cnn_data import official_split, subject_disjoint_split
+from emozoo.utils import write_json_atomic
 from emozoo.models.face_cnn.face_cnn_model import ARCH_PRESETS, build_face_cnn, sgd_exponential
 
 
@@ -187,10 +187,6 @@ def misclassification_rates(confusion) -> dict:
     return {"per_class": [float(v) for v in per], "total": float(100.0 * (1 - np.trace(cm) / max(cm.sum(), 1)))}
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)        # a killed run never leaves a half-written record that looks finished
 
 
 def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int = 5, out: str | Path,
@@ -227,7 +223,7 @@ def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int
                 raise ExperimentError(f"{corpus} and {other} have different classes; cross-culture tests need the same")
             rec["cross"][other] = test_report(model, od["x"], od["y"], classes)
         model.save_weights(folder / f"split{k}.weights.h5")
-        _write_json(folder / f"split{k}.json", rec)
+        write_json_atomic(folder / f"split{k}.json", rec, indent=None)
         records.append(rec)
         print(f"{corpus} split {k}: test acc {rec['test']['report']['accuracy']:.3f} "
               + " ".join(f"cross {o} {r['report']['accuracy']:.3f}" for o, r in rec["cross"].items())
@@ -256,7 +252,7 @@ def run_benchmark(data: dict, config: TrainConfig, *, seeds=(0, 1, 2), out: str 
         for r in (rec["test"], rec["valid"]):
             r.pop("pred")
         model.save_weights(folder / f"seed{seed}.weights.h5")
-        _write_json(folder / f"seed{seed}.json", rec)
+        write_json_atomic(folder / f"seed{seed}.json", rec, indent=None)
         records.append(rec)
         print(f"fer2013 seed {seed}: PrivateTest acc {rec['test']['report']['accuracy']:.4f} "
               f"best epoch {rec['best_epoch']} ({rec['train_seconds']:.0f} s)", flush=True)

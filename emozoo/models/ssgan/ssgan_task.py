@@ -501,9 +501,8 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
         log(f"  fold {k}: " + ", ".join(f"{m} test UAR {100 * r['models'][m]['test']['uar']:.1f}" for m in spec.models))
     summary = {"experiment": cfg.name, "folds": list(range(n)), "classes": results[0]["classes"],
                "models": {m: summarise(results, m) for m in spec.models}}
-    tmp = model_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, model_dir / "summary.json")
+    from emozoo.utils import write_json_atomic
+    write_json_atomic(model_dir / "summary.json", summary)
     lines = [f"# {cfg.name}: test, mean ± std over {n} fold(s)", "",
              "| model | UAR | macro-F1 | accuracy |", "|---|---|---|---|"]
     for m, s in summary["models"].items():
