@@ -72,7 +72,6 @@ def _atomic_json(path: Path, obj) -> None:
 def run_one(fold, variant: str, seed: int, *, model: dict, epochs: int, batch_size: int,
             learning_rate: float) -> dict:
     """Train one (variant, seed) on ``fold`` and measure it (see the module docstring)."""
-    from emozoo.evaluation.metrics import classification_report
     from emozoo.layers.gradient_reversal import GaninLambdaSchedule
     from emozoo.models.dann import dann_task as T
     from pipelines.dann_tsne import probe
@@ -92,8 +91,7 @@ def run_one(fold, variant: str, seed: int, *, model: dict, epochs: int, batch_si
     trained, hist = T.train_conversations(fold, params, epochs=epochs, batch_size=batch_size, seed=seed,
                                           callbacks=callbacks)
     train_seconds = time.time() - t0
-    prob, y, _, _ = T.predict_turns(trained, fold.test)
-    rep = classification_report(y, prob.argmax(-1), fold.classes)
+    rep = T.score_turns(trained, fold.test, fold.classes)
     emb = T.embeddings(trained, fold.train)
     lab = emb["y"] >= 0
     final_lambda = float(trained.grl.hp_lambda.numpy())

@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emozoo.evaluation.metrics import classification_report, summarise_runs  # noqa: E402
+from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
 from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
@@ -63,9 +63,7 @@ def meld_folds(subset: str, params: dict, dialogues=None, classes=None):
     return fold, dev
 
 
-def score(model, batch, classes) -> dict:
-    prob, y, _, _ = T.predict_turns(model, batch)
-    return classification_report(y, prob.argmax(-1), classes)
+score = T.score_turns        # (model, batch, classes) -> report; publish_dann_meld.py imports it
 
 
 def summarise(results: dict) -> dict:

@@ -24,7 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emozoo.evaluation.metrics import classification_report  # noqa: E402
 from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
@@ -67,8 +66,7 @@ def main(argv=None) -> int:
     else:
         model, hist = T.train_conversations(fold, params, epochs=args.epochs, batch_size=E.CPU_PRESET["batch_size"],
                                             seed=args.seed)
-    prob, y, _, _ = T.predict_turns(model, fold.test)
-    rep = classification_report(y, prob.argmax(-1), fold.classes)
+    rep = T.score_turns(model, fold.test, fold.classes)
     print(f"session 5: WA {rep['accuracy']:.4f} UAR {rep['uar']:.4f}")
 
     def build(folder: Path):

@@ -232,6 +232,13 @@ def predict_turns(model, batch: Batch, modality: str = "text", batch_size: int =
     return prob[keep], batch.y[keep], batch.speaker[keep], batch.clip_id[keep]
 
 
+def score_turns(model, batch: Batch, classes, modality: str = "text") -> dict:
+    """Classification report (WA = accuracy, UAR, F1, confusion) of ``model`` on the labelled turns
+    of ``batch``."""
+    prob, y, _, _ = predict_turns(model, batch, modality)
+    return classification_report(y, prob.argmax(-1), classes)
+
+
 def train_conversations(fold: ConvFold, params: dict, *, epochs: int, batch_size: int, seed: int,
                         callbacks=(), verbose: int = 0):
     """Train one model on ``fold`` (all conversations, ``batch_size`` conversations per step)."""
@@ -244,12 +251,13 @@ def train_conversations(fold: ConvFold, params: dict, *, epochs: int, batch_size
     return model, hist.history
 
 
-def run_conversation(fold: ConvFold, params: dict, *, epochs: int, batch_size: int, seed: int) -> dict:
+def run_conversation(fold: ConvFold, params: dict, *, epochs: int, batch_size: int, seed: int,
+                     callbacks=(), verbose: int = 0) -> dict:
     """Train and score; returns the classification report (WA = accuracy, UAR) and facts."""
     t0 = time.time()
-    model, hist = train_conversations(fold, params, epochs=epochs, batch_size=batch_size, seed=seed)
-    prob, y, _, _ = predict_turns(model, fold.test)
-    rep = classification_report(y, prob.argmax(-1), fold.classes)
+    model, hist = train_conversations(fold, params, epochs=epochs, batch_size=batch_size, seed=seed,
+                                      callbacks=callbacks, verbose=verbose)
+    rep = score_turns(model, fold.test, fold.classes)
     return {"fold": fold.name, "seed": seed, "report": rep, "sizes": fold.sizes, "epochs": epochs,
             "final": {k: float(v[-1]) for k, v in hist.items()}, "seconds": round(time.time() - t0, 1),
             "model": model}
@@ -288,9 +296,8 @@ def run_many(fold: ConvFold, runs: Sequence[tuple], *, epochs: int, batch_size: 
         else:
             reinitialize(model, fold, params, seed)
         hist = model.fit(LengthBucketBatches(fold.train, batch_size, seed).dataset(), epochs=epochs, shuffle=False, verbose=0)
-        prob, y, _, _ = predict_turns(model, fold.test)
         res = {"fold": fold.name, "seed": seed, "grl_lambda": float(params.get("grl_lambda", 1.0)),
-               "report": classification_report(y, prob.argmax(-1), fold.classes), "sizes": fold.sizes,
+               "report": score_turns(model, fold.test, fold.classes), "sizes": fold.sizes,
                "epochs": epochs, "final": {k: float(v[-1]) for k, v in hist.history.items()},
                "seconds": round(time.time() - t0, 1)}
         if key in keep_embeddings:
@@ -407,22 +414,18 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
         if done.exists():
             result = json.loads(done.read_text())
         else:
-            t0 = time.time()
             callbacks = []
             if tr.tensorboard:
                 callbacks.append(keras.callbacks.TensorBoard(str(seed_dir / "logs"), write_graph=False))
             with (strategy.scope() if strategy is not None else contextlib.nullcontext()):
-                model, hist = train_conversations(fold, params, epochs=tr.epochs, batch_size=tr.batch_size,
-                                                  seed=seed, callbacks=callbacks, verbose=verbose)
-            prob, y, _, _ = predict_turns(model, fold.test)
-            rep = classification_report(y, prob.argmax(-1), fold.classes)
+                run = run_conversation(fold, params, epochs=tr.epochs, batch_size=tr.batch_size, seed=seed,
+                                       callbacks=callbacks, verbose=verbose)
+            model, rep = run.pop("model"), run.pop("report")
             seed_dir.mkdir(parents=True, exist_ok=True)
             model.save_weights(str(seed_dir / "model.weights.h5"))
             write_report(rep, seed_dir, stem="test", title=f"{cfg.name} seed {seed}")
-            result = {"fold": fold.name, "seed": seed, "sizes": fold.sizes, "epochs": tr.epochs,
-                      "grl_lambda": float(params.get("grl_lambda", 1.0)), "domains": list(fold.domains),
-                      "final": {k: float(v[-1]) for k, v in hist.items()}, "test": rep,
-                      "seconds": round(time.time() - t0, 1)}
+            result = {**run, "grl_lambda": float(params.get("grl_lambda", 1.0)), "domains": list(fold.domains),
+                      "test": rep}
             write_json_atomic(done, result)
         t = result["test"]
         log(f"  seed {seed} {fold.name}: test WA {100 * t['accuracy']:.2f} UAR {100 * t['uar']:.2f} "
