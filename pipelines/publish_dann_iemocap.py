@@ -28,8 +28,7 @@ from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
 from emozoo.models.dann.dann_presets import PRESETS  # noqa: E402
-from emozoo.models.dann.dann_zoo import export_conversation, summary_cells  # noqa: E402
-from emozoo.zoo import publish  # noqa: E402
+from emozoo.models.dann.dann_zoo import publish_conversation, summary_cells  # noqa: E402
 
 NAME = "dann_iemocap"
 
@@ -69,9 +68,6 @@ def main(argv=None) -> int:
     rep = T.score_turns(model, fold.test, fold.classes)
     print(f"session 5: WA {rep['accuracy']:.4f} UAR {rep['uar']:.4f}")
 
-    def build(folder: Path):
-        export_conversation(model, folder, fold, ROOT / "tfrecords/iemocap_text_minilm")
-
     command = "python pipelines/publish_dann_iemocap.py" + (" --from-run" if args.from_run else "") + \
         (f" --seed {args.seed}" if args.seed else "") + \
         (f" --epochs {args.epochs}" if args.epochs != E.CPU_PRESET["epochs"] else "")
@@ -79,10 +75,8 @@ def main(argv=None) -> int:
                 metrics={"session5_wa": round(rep["accuracy"], 4), "session5_uar": round(rep["uar"], 4),
                          "session5_macro_f1": round(rep["macro_f1"], 4),
                          "confusion_matrix": rep["confusion_matrix"], "test_turns": rep["num_examples"],
-                         **table_summary(ROOT / "benchmarks/results/dann_iemocap.json")},
-                experiment_config=cfg.to_json(), domains=list(fold.domains))
-    entry = publish(NAME, build, card)
-    print(f"published {NAME} at saved_models/{entry['path']}")
+                         **table_summary(ROOT / "benchmarks/results/dann_iemocap.json")})
+    publish_conversation(NAME, model, fold, ROOT / "tfrecords/iemocap_text_minilm", card, cfg)
     return 0
 
 

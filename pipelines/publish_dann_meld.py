@@ -33,8 +33,7 @@ from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
 from emozoo.models.dann.dann_presets import PRESETS  # noqa: E402
-from emozoo.models.dann.dann_zoo import export_conversation, summary_cells  # noqa: E402
-from emozoo.zoo import publish  # noqa: E402
+from emozoo.models.dann.dann_zoo import publish_conversation, summary_cells  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "pipelines"))
 from dann_meld_table import KEYS, STORE, meld_folds, score  # noqa: E402
@@ -83,9 +82,6 @@ def main(argv=None) -> int:
     print(f"selected epoch {sel.best_epoch} (dev wF1 {dev_rep['weighted_f1']:.4f}); test: WA {rep['accuracy']:.4f} "
           f"UAR {rep['uar']:.4f} wF1 {rep['weighted_f1']:.4f}")
 
-    def build(folder: Path):
-        export_conversation(model, folder, fold, STORE)
-
     command = "python pipelines/publish_dann_meld.py" + (f" --seed {args.seed}" if args.seed else "") + \
         (f" --epochs {args.epochs}" if args.epochs != E.CPU_PRESET["epochs"] else "")
     card.update(command=command, seed=args.seed, epochs=args.epochs,
@@ -95,10 +91,8 @@ def main(argv=None) -> int:
                          "test_weighted_f1": round(rep["weighted_f1"], 4), "test_macro_f1": round(rep["macro_f1"], 4),
                          "dev_wa": round(dev_rep["accuracy"], 4), "dev_weighted_f1": round(dev_rep["weighted_f1"], 4),
                          "confusion_matrix": rep["confusion_matrix"], "test_turns": rep["num_examples"],
-                         **table_summary(ROOT / "benchmarks/results/dann_meld.json")},
-                experiment_config=cfg.to_json(), domains=list(fold.domains))
-    entry = publish(NAME, build, card)
-    print(f"published {NAME} at saved_models/{entry['path']}")
+                         **table_summary(ROOT / "benchmarks/results/dann_meld.json")})
+    publish_conversation(NAME, model, fold, STORE, card, cfg)
     return 0
 
 

@@ -28,3 +28,15 @@ def export_conversation(model, folder, fold, store) -> None:
         "input": "conversation", "modalities": ["text"], "input_dims": [int(fold.train.x.shape[-1])],
         "feature": "minilm", "text_encoder": spec["features"]["minilm"], "max_length": lexical.MAX_SEQ_LENGTH,
         "encoder_check": lexical.feature_config()}, indent=1))
+
+
+def publish_conversation(name: str, model, fold, store, card: dict, cfg) -> dict:
+    """Publish ``model`` as the zoo conversation model ``name`` (:func:`export_conversation`, then
+    :func:`emozoo.zoo.publish`); the card also gets the experiment config and the speaker domains
+    the adversary saw."""
+    from emozoo.zoo import publish
+
+    card = {**card, "experiment_config": cfg.to_json(), "domains": list(fold.domains)}
+    entry = publish(name, lambda folder: export_conversation(model, folder, fold, store), card)
+    print(f"published {name} at saved_models/{entry['path']}")
+    return entry

@@ -34,3 +34,21 @@ def test_export_conversation_loads_as_a_conversation_predictor(tmp_path):
     assert pred.labels == CLASSES
     x = np.random.default_rng(0).normal(size=(4, D)).astype("float32")
     np.testing.assert_allclose(pred.predict(x).sum(1), 1, atol=1e-5)
+
+
+def test_publish_conversation_into_a_zoo_folder(tmp_path, monkeypatch):
+    import emozoo
+    from emozoo.experiments import get_experiment
+    from emozoo.models.dann.dann_zoo import publish_conversation
+
+    monkeypatch.setenv("EMOZOO_ZOO_DIR", str(tmp_path / "zoo"))
+    store = _write_store(tmp_path / "store")
+    (store / "extract.json").write_text(json.dumps({"features": {"minilm": {"model": "all-MiniLM-L6-v2"}}}))
+    dl, classes = T.load_dialogues(store)
+    fold = T.iemocap_fold(dl, classes, "TS_1234")
+    model = T.build_conversation_model(fold, dict(fusion_units=8, gru_units=4, num_heads=2, domain_units=[8]))
+    cfg = get_experiment("dann/iemocap/text/ts_1234/dann")
+    entry = publish_conversation("dann_tiny", model, fold, store, {"method": "dann", "description": "test"}, cfg)
+    assert entry["experiment_config"]["name"] == cfg.name and entry["domains"] == list(fold.domains)
+    pred = emozoo.load("dann_tiny")
+    assert type(pred).__name__ == "ConversationPredictor" and pred.labels == CLASSES
