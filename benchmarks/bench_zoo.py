@@ -50,28 +50,27 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0     # KiB on Linux
 
 
-def _inputs(card: dict, data: Path, batch: int):
-    """(one input, a batch of ``batch`` inputs, the batch's item count) of the model's kind."""
-    name = card["name"]
-    kind = card.get("input", {})
-    if "conversation" in kind:
+def _inputs(model, data: Path, batch: int):
+    """(one input, a batch of ``batch`` inputs, the batch's item count) of the model's input kind
+    (``assets/preprocessing.json`` "input", the key the zoo picks its predictor by)."""
+    kind = model.preprocessing["input"]
+    if kind == "conversation":
         for line in (data / "iemocap_text" / "dialogues.jsonl").read_text().splitlines():
             d = json.loads(line)
             if d["session"] == 5:
                 turns = [{"speaker": u["speaker"], "text": u["text"]} for u in d["utterances"]]
                 return turns[:1], turns, len(turns)
         raise SystemExit("no session-5 dialogue in iemocap_text")
-    if name.startswith("emodal"):
+    if kind == "emodal_av":
         from emozoo.data.corpora.ravdess_av import load_features
         z = load_features(next((data / "ravdess_av_features").glob("*.npz")))
         audio, visual = z["X_audio_mfcc"].astype("float32"), z["X_visual_au"].astype("float32")
         return ({"audio": audio[:1], "visual": visual[:1]}, {"audio": audio[:batch], "visual": visual[:batch]},
                 batch)
-    if "face" in kind or name.startswith(("face_cnn", "dface", "ssgan_face", "adv_culture_face")):
-        path = str(data / FACE)
-    else:
-        path = str(data / AUDIO)
-    return [path], [path] * batch, batch
+    if kind in ("face", "features", "ssgan_waveform"):
+        path = str(data / (FACE if kind == "face" else AUDIO))
+        return [path], [path] * batch, batch
+    raise SystemExit(f"{model.card['name']}: no benchmark input for the input kind {kind!r}")
 
 
 def run_one(name: str, repeats: int, batch: int) -> dict:
@@ -85,7 +84,7 @@ def run_one(name: str, repeats: int, batch: int) -> dict:
     t0 = time.perf_counter()
     model = emozoo.load(name)
     load_s = time.perf_counter() - t0
-    one, many, items = _inputs(model.card, Path(data_dir()), batch)
+    one, many, items = _inputs(model, Path(data_dir()), batch)
     t0 = time.perf_counter()
     p = model.predict(one)
     first_s = time.perf_counter() - t0

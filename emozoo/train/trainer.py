@@ -94,13 +94,14 @@ def _set_aside_broken_backup(fold_dir: Path, log=print) -> None:
     backup = fold_dir / "backup"
     if not backup.is_dir():
         return
+    import h5py
+
     problem = None
     meta = backup / "training_metadata.json"
     try:
         if meta.exists():
             int(json.loads(meta.read_text())["epoch"])
         for h5 in backup.glob("*.h5"):
-            import h5py
             with h5py.File(h5, "r") as f:
                 f.visit(lambda name: None)
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
