@@ -46,10 +46,11 @@ def test_conversation_files(tmp_path, capsys):
 
 @pytest.mark.skipif("dann_iemocap" not in REGISTRY, reason="dann_iemocap not published")
 @pytest.mark.parametrize("content, name, match", [("", "empty.txt", "no turn"), ("{not json", "bad.json", "not valid JSON"),
-                                                  ('{"other": 1}', "obj.json", "utterances")])
+                                                  ('{"other": 1}', "obj.json", "utterances"),
+                                                  ("caf\xe9 \xff\xfe", "latin1.txt", "cannot read a conversation")])
 def test_bad_conversation_files(tmp_path, capsys, content, name, match):
     f = tmp_path / name
-    f.write_text(content)
+    f.write_bytes(content.encode("latin-1"))
     code, _, err = _run(capsys, "--model", "dann_iemocap", f)
     assert code == 2 and match in err
 
