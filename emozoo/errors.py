@@ -88,3 +88,7 @@ class ExportError(EmozooError, RuntimeError):
 
 class FaceNotFound(FeatureError):
     """Face detection found no face in an image or video (policy ``error`` of :mod:`emozoo.features.face`)."""
+
+
+class WeightsError(EmozooError, FileNotFoundError):
+    """Pretrained weights are missing, changed (sha256 mismatch) or cannot be installed."""

@@ -261,3 +261,18 @@ def _dface() -> Extractor:
                                           "Dface (DenseNet-BC, FER2013) embedding of the largest face; "
                                           "video: mean over frames"),
                      compute, config=emb.config(), input="row", compute_batch=emb.embed_rows, batch_size=64)
+
+
+def _backbone_factory(module: str, *args):
+    """A factory that imports a backbone's extractor module only when the feature is asked for."""
+    def factory():
+        import importlib
+        return importlib.import_module(module).make_extractor(*args)
+    return factory
+
+
+# Pretrained backbones (emozoo.backbones): layer-wise / pooled embeddings.
+register_extractor("whisper_base")(_backbone_factory("emozoo.backbones.whisper.extractor", "whisper_base"))
+register_extractor("whisper_tiny_en")(_backbone_factory("emozoo.backbones.whisper.extractor", "whisper_tiny_en"))
+register_extractor("mpnet")(_backbone_factory("emozoo.backbones.mpnet.extractor"))
+register_extractor("face_mobilenet")(_backbone_factory("emozoo.backbones.face.extractor", "face_mobilenet"))
