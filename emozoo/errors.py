@@ -92,3 +92,8 @@ class FaceNotFound(FeatureError):
 
 class WeightsError(EmozooError, FileNotFoundError):
     """Pretrained weights are missing, changed (sha256 mismatch) or cannot be installed."""
+
+
+class InputRefused(FeatureError):
+    """An input carries nothing a model can classify (too short, silent, DC, no voice, no face,
+    too small, not text): refused instead of labelled (:mod:`emozoo.zoo.input_checks`)."""
