@@ -97,3 +97,7 @@ class WeightsError(EmozooError, FileNotFoundError):
 class InputRefused(FeatureError):
     """An input carries nothing a model can classify (too short, silent, DC, no voice, no face,
     too small, not text): refused instead of labelled (:mod:`emozoo.zoo.input_checks`)."""
+
+
+class RegistryError(IntegrityError):
+    """A zoo ``registry.json`` (or one of its entries) is malformed, or names a path outside the zoo folder."""
