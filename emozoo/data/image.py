@@ -94,7 +94,7 @@ def resize(image: np.ndarray, size: int | tuple) -> np.ndarray:
 
 
 def load_image(source: ImageSource, *, grey: bool = True, size: int | tuple | None = None,
-               dtype=np.uint8) -> np.ndarray:
+               dtype=np.uint8, max_side: int | None = None) -> np.ndarray:
     """Decode an image file (or its bytes) into an ``H x W x C`` array.
 
     Args:
@@ -104,6 +104,10 @@ def load_image(source: ImageSource, *, grey: bool = True, size: int | tuple | No
         size: resize to ``size x size`` (int) or ``(height, width)``; ``None`` keeps
             the file's size. Antialiased bilinear.
         dtype: ``np.uint8`` (0..255) or a floating dtype (scaled to [0, 1]).
+        max_side: shrink (keeping the aspect ratio) so that the longer side is at most this
+            many pixels. JPEGs are then decoded at a reduced DCT scale (Pillow ``draft``: 1/2,
+            1/4 or 1/8), so an 8000x8000 photo never exists in memory at full size; other
+            formats are decoded, then reduced. ``None`` keeps every pixel.
 
     Returns:
         Array ``[H, W, 1]`` or ``[H, W, 3]`` of ``dtype``.
@@ -116,11 +120,18 @@ def load_image(source: ImageSource, *, grey: bool = True, size: int | tuple | No
 
     target = _parse_size(size)
     dtype = np.dtype(dtype)
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer))
+                                 or max_side < 1):
+        raise ValueError(f"max_side must be None or a positive int, got {max_side!r}")
     if dtype != np.uint8 and not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be np.uint8 or a floating dtype, got {dtype}")
     name, path, _ = _open_source(source, ImageDecodeError)
     try:
         with Image.open(str(path) if path is not None else io.BytesIO(bytes(source))) as img:
+            if max_side is not None and max(img.size) > max_side:
+                scale = max_side / max(img.size)
+                img.draft(img.mode if img.mode in ("L", "RGB") else None,
+                          (max(1, int(img.width * scale)), max(1, int(img.height * scale))))
             img.load()
             img = ImageOps.exif_transpose(img)
             img = _to_8bit(img)
@@ -132,6 +143,8 @@ def load_image(source: ImageSource, *, grey: bool = True, size: int | tuple | No
     if img.width == 0 or img.height == 0:
         raise ImageDecodeError(f"{name}: decodes to an empty image ({img.width}x{img.height}); "
                                "drop it from the manifest")
+    if max_side is not None and max(img.size) > max_side:
+        img.thumbnail((int(max_side), int(max_side)), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if target is not None and (img.height, img.width) != target:
         img = img.resize((target[1], target[0]), Image.Resampling.BILINEAR)
     arr = np.asarray(img, dtype=np.uint8)

@@ -7,7 +7,46 @@ from pathlib import Path
 
 import numpy as np
 
-from emozoo.errors import EmozooError, ExportError, SchemaError
+from emozoo.errors import EmozooError, ExportError, InputRefused, SchemaError
+
+
+def speech_waveform(source, model_rate: int, sample_rate: int | None = None, *,
+                    max_seconds: float | None = None) -> np.ndarray:
+    """One file path or mono waveform as a checked float32 waveform at ``model_rate``.
+
+    What every speech predictor calls before its features: files longer than ``max_seconds``
+    (default :data:`emozoo.zoo.input_checks.MAX_WHOLE_SECONDS`) are refused from their header,
+    before decoding, with the hint to predict them in windows; then
+    :func:`emozoo.zoo.input_checks.check_speech` refuses clips that are too short, silent, DC or
+    unvoiced.
+
+    Raises:
+        InputRefused: the clip is refused (the message says why).
+        SchemaError: a waveform without ``sample_rate`` or not mono.
+        AudioDecodeError: the file cannot be decoded.
+    """
+    from emozoo.data.audio import audio_info, load_audio, resample
+    from emozoo.zoo.input_checks import MAX_WHOLE_SECONDS, check_speech
+
+    max_seconds = MAX_WHOLE_SECONDS if max_seconds is None else max_seconds
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        seconds = audio_info(source)["duration"]
+        if seconds > max_seconds:
+            raise InputRefused(f"{name}: {seconds:.1f} s long, over the {max_seconds:g} s predicted whole; "
+                               f"predict it in windows: python -m emozoo.predict --model M {name} --window 3 --hop 1.5 "
+                               "(emozoo.zoo.windows.predict_windows)")
+        wav, _ = load_audio(source, model_rate, allow_silent=True)
+        return check_speech(wav, model_rate, name)
+    if sample_rate is None:
+        raise SchemaError(f"a waveform needs its sample_rate: predict(wave, sample_rate={model_rate})")
+    wav = np.asarray(source, np.float32)
+    if wav.ndim != 1:
+        raise SchemaError(f"a waveform must be a mono [samples] array, got shape {wav.shape}")
+    check_speech(wav, int(sample_rate), f"waveform ({wav.size} samples at {int(sample_rate)} Hz)")
+    if int(sample_rate) != model_rate:
+        wav = np.clip(resample(wav, int(sample_rate), model_rate), -1.0, 1.0)
+    return wav
 
 
 class SavedModelPredictor:
@@ -41,6 +80,11 @@ class Predictor(SavedModelPredictor):
     waveform are computed in Python with the extractor named in the model's
     ``preprocessing.json`` (openSMILE does not run inside a TF graph), then the SavedModel's
     ``serve_features`` signature is called; the z-normalisation is inside the graph.
+
+    Every file and waveform first passes :func:`emozoo.zoo.input_checks.check_speech`: a clip
+    shorter than 0.5 s, silent, a DC offset or without voiced frames raises
+    :class:`~emozoo.errors.InputRefused` instead of getting a label; a file longer than 60 s
+    is refused with the hint to predict it in windows (:func:`emozoo.zoo.windows.predict_windows`).
     """
 
     def __init__(self, folder: str | os.PathLike, card: dict):
@@ -51,23 +95,22 @@ class Predictor(SavedModelPredictor):
     def input_dim(self) -> int:
         return int(self.preprocessing["input_dim"])
 
+    @property
+    def sample_rate(self) -> int:
+        from emozoo.features.registry import get_extractor
+        return int(get_extractor(self.preprocessing["feature"]).sample_rate)
+
     def features(self, source, sample_rate: int | None = None) -> np.ndarray:
         """The model's input features of one file path or one mono waveform."""
-        from emozoo.data.audio import load_audio
         from emozoo.features.registry import get_extractor
 
         ext = get_extractor(self.preprocessing["feature"])
-        if isinstance(source, (str, os.PathLike)):
-            wav = load_audio(source, ext.sample_rate)
-            wav = wav[0] if isinstance(wav, tuple) else wav
-        else:
-            if sample_rate is None:
-                raise SchemaError("a waveform needs its sample_rate: predict(wave, sample_rate=16000)")
-            wav = np.asarray(source, np.float32)
-            if sample_rate != ext.sample_rate:
-                from emozoo.data.audio import resample
-                wav = resample(wav, int(sample_rate), ext.sample_rate)
+        wav = speech_waveform(source, ext.sample_rate, sample_rate)
         return ext(np.asarray(wav, np.float32), ext.sample_rate)
+
+    def predict_waveform(self, wav, sample_rate: int) -> np.ndarray:
+        """Probabilities ``[K]`` of one mono waveform (checked by :func:`check_speech`)."""
+        return self.predict_features(self.features(wav, sample_rate)[None])[0]
 
     def predict_features(self, x) -> np.ndarray:
         import tensorflow as tf
@@ -102,26 +145,64 @@ class Predictor(SavedModelPredictor):
 class FacePredictor(SavedModelPredictor):
     """A loaded zoo model that takes faces (``dface_fer2013``): ``classify`` and ``embed`` signatures.
 
-    ``predict`` takes image file paths (the largest MTCNN face is cropped as in training,
-    the whole image when no face is found: :class:`emozoo.features.face.FaceCropper` with
-    policy ``full``), or face crops ``[N, size, size, 1]`` / ``[size, size]`` in 0..255, and
-    returns probabilities ``[N, K]``; ``embed`` returns the Dface embeddings ``[N, D]``.
+    ``predict`` takes image file paths (the largest MTCNN face is cropped as in training), or
+    face crops ``[N, size, size, 1]`` / ``[size, size]`` in 0..255, and returns probabilities
+    ``[N, K]``; ``embed`` returns the Dface embeddings ``[N, D]``.
+
+    For a file, :func:`emozoo.zoo.input_checks.check_image` refuses an image whose shorter
+    side is under the model's input size or that is flat; an image larger than
+    :attr:`max_side` (1024 px) is shrunk while decoding (JPEG at a reduced DCT scale), before
+    face detection, so time and memory stay bounded. When MTCNN finds no face the no-face
+    policy decides: ``no_face="skip"`` (the default) raises
+    :class:`~emozoo.errors.InputRefused` "no face found"; ``no_face="full"`` classifies the
+    whole image as a face (for images that already are face crops: CK+48, FER2013).
     """
 
-    def __init__(self, folder: str | os.PathLike, card: dict):
+    max_side = 1024
+
+    def __init__(self, folder: str | os.PathLike, card: dict, *, no_face: str = "skip"):
         super().__init__(folder, card)
         self.size = int(self.preprocessing.get("size", 48))
         self._cropper = None
+        self.no_face = no_face
+
+    @property
+    def no_face(self) -> str:
+        """The no-face policy: ``"skip"`` (refuse, the default) or ``"full"`` (the whole image)."""
+        return self._no_face
+
+    @no_face.setter
+    def no_face(self, policy: str) -> None:
+        if policy not in ("skip", "full"):
+            raise SchemaError(f"no_face must be 'skip' (refuse an image without a face) or 'full' (classify "
+                              f"the whole image), got {policy!r}")
+        self._no_face = policy
+
+    def face(self, path) -> np.ndarray:
+        """The uint8 ``[size, size, 1]`` face crop of one image file (refusals as the class says)."""
+        from emozoo.data.image import load_image
+        from emozoo.errors import FaceNotFound
+        from emozoo.zoo.input_checks import check_image
+
+        if self._cropper is None:
+            from emozoo.features.face import FaceCropper
+            self._cropper = FaceCropper(size=self.size, policy="error")
+        name = os.fspath(path)
+        image = check_image(load_image(path, grey=False, max_side=self.max_side), self.size, name)
+        try:
+            return self._cropper.crop_image(image).image
+        except FaceNotFound:
+            if self.no_face == "full":
+                return self._cropper.full(image)
+            raise InputRefused(f"{name}: no face found (MTCNN, faces of {self._cropper.min_face_size} px and up); "
+                               "no_face='full' (CLI --no-face full) classifies the whole image instead") from None
 
     def faces(self, inputs) -> np.ndarray:
         """``[N, size, size, 1]`` float32 faces in 0..255 from paths, one image or a batch of crops."""
         if isinstance(inputs, (str, os.PathLike)):
             inputs = [inputs]
         if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, (str, os.PathLike)) for i in inputs):
-            if self._cropper is None:
-                from emozoo.features.face import FaceCropper
-                self._cropper = FaceCropper(size=self.size, policy="full")
-            return np.stack([self._cropper.crop_image(p).image for p in inputs]).astype(np.float32)
+            return np.stack([self.face(p) for p in inputs]).astype(np.float32)
         arr = np.asarray(inputs, np.float32)
         if arr.ndim == 2:
             arr = arr[None, :, :, None]

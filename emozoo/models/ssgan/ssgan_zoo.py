@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emozoo.errors import ExportError, SchemaError
+from emozoo.errors import ExportError
 from emozoo.zoo.predictor import SavedModelPredictor
 
 SAMPLE_RATE = 16000
@@ -143,6 +143,10 @@ class WaveformPredictor(SavedModelPredictor):
     ``predict`` takes audio file paths (decoded and resampled to 16 kHz by
     :func:`emozoo.data.audio.load_audio`) or one mono waveform with its ``sample_rate``, and
     returns probabilities ``[N, K]``; the Fbank front end runs inside the SavedModel.
+    Every file and waveform first passes the speech check shared by all zoo speech predictors
+    (:func:`emozoo.zoo.predictor.speech_waveform`): too short (under 0.5 s), silent, DC or
+    unvoiced input raises :class:`~emozoo.errors.InputRefused`; files over 60 s are refused
+    with the hint to predict them in windows.
     """
 
     def __init__(self, folder: str | os.PathLike, card: dict):
@@ -150,16 +154,12 @@ class WaveformPredictor(SavedModelPredictor):
         self.sample_rate = int(self.preprocessing.get("sample_rate", SAMPLE_RATE))
 
     def waveform(self, source, sample_rate: int | None = None) -> np.ndarray:
-        from emozoo.data.audio import load_audio, resample
-        if isinstance(source, (str, os.PathLike)):
-            wav = load_audio(source, self.sample_rate)
-            return np.asarray(wav[0] if isinstance(wav, tuple) else wav, np.float32)
-        wav = np.asarray(source, np.float32)
-        if wav.ndim != 1 or wav.size == 0:
-            raise SchemaError(f"a waveform must be a non-empty mono [samples] array, got shape {wav.shape}")
-        if sample_rate is None:
-            raise SchemaError(f"a waveform needs its sample_rate: predict(wave, sample_rate={self.sample_rate})")
-        return resample(wav, int(sample_rate), self.sample_rate) if sample_rate != self.sample_rate else wav
+        from emozoo.zoo.predictor import speech_waveform
+        return speech_waveform(source, self.sample_rate, sample_rate)
+
+    def predict_waveform(self, wav, sample_rate: int) -> np.ndarray:
+        """Probabilities ``[K]`` of one mono waveform (checked as :meth:`waveform` says)."""
+        return self.predict(wav, sample_rate)[0]
 
     def predict(self, inputs, sample_rate: int | None = None) -> np.ndarray:
         """Probabilities ``[N, K]`` for file path(s) or one waveform (``sample_rate`` needed)."""
