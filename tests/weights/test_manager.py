@@ -294,6 +294,8 @@ def test_cli_exit_codes(tmp_path, cache, capsys):
     assert main(["verify"], **kw) == 0  # nothing installed: nothing to verify
     assert main(["install", "all"], **kw) == 0
     assert (cache / "fake").is_dir() and (cache / "other").is_dir()
+    assert fake.calls == ["fake-a", "fake-b", "@fake/models"]  # 'other' reused the fake-a archive
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".tmp")] == []
     capsys.readouterr()
     assert main(["path", "fake"], **kw) == 0
     assert capsys.readouterr().out.strip() == str(cache / "fake")
