@@ -183,11 +183,14 @@ def square_region(box: FaceBox, margin: float) -> tuple[int, int, int]:
 
 
 def crop_square(grey: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
-    """``grey[top:top+side, left:left+side]`` with out-of-image pixels repeating the border."""
+    """``grey[top:top+side, left:left+side]`` with out-of-image pixels repeating the border.
+
+    Also takes ``[H, W, C]`` images (e.g. RGB); channels are kept.
+    """
     h, w = grey.shape[:2]
     pad = max(0, -left, -top, left + side - w, top + side - h)
     if pad:
-        grey = np.pad(grey, ((pad, pad), (pad, pad)), mode="edge")
+        grey = np.pad(grey, ((pad, pad), (pad, pad)) + ((0, 0),) * (grey.ndim - 2), mode="edge")
     return grey[top + pad:top + pad + side, left + pad:left + pad + side]
 
 
@@ -220,10 +223,17 @@ class FaceCropper:
         align: rotate so the eyes are level before cropping (MTCNN landmarks).
         min_face_size: smallest face side (pixels) MTCNN looks for.
         thresholds: MTCNN P/R/O-Net thresholds.
+        colour: ``"grey"`` (default: ``[size, size, 1]`` ITU-R 601-2 luma crops) or ``"rgb"``
+            (``[size, size, 3]`` crops, for RGB backbones such as the face MobileNet; grey
+            images give three equal channels).
     """
 
     def __init__(self, size: int = 48, *, margin: float = 0.0, policy: str = "skip",
-                 align: bool = False, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.8)):
+                 align: bool = False, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.8),
+                 colour: str = "grey"):
+        if colour not in ("grey", "rgb"):
+            raise FeatureError(f"colour must be 'grey' or 'rgb', got {colour!r}")
+        self.colour = colour
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
             raise FeatureError(f"size must be an int >= 8 (48, 64, 128, 224), got {size!r}")
         if not 0.0 <= margin <= 1.0:
@@ -245,12 +255,17 @@ class FaceCropper:
 
         return (f"mtcnn-{version('mtcnn')}:min_face={self.min_face_size},"
                 f"thresholds={','.join(map(str, self.thresholds))};largest;margin={self.margin};"
-                f"align={self.align};grey=601;size={self.size};policy={self.policy}")
+                f"align={self.align};{'grey=601' if self.colour == 'grey' else 'rgb'};size={self.size};"
+                f"policy={self.policy}")
 
     def _resize(self, grey: np.ndarray) -> np.ndarray:
         from emozoo.data.image import resize
 
-        return resize(np.ascontiguousarray(grey), self.size)[:, :, None]
+        out = resize(np.ascontiguousarray(grey), self.size)
+        return out if out.ndim == 3 else out[:, :, None]
+
+    def _colour(self, rgb: np.ndarray) -> np.ndarray:
+        return _grey(rgb) if self.colour == "grey" else rgb
 
     def crop_box(self, image, box: FaceBox) -> np.ndarray:
         """The uint8 ``[size, size, 1]`` crop of ``box`` in ``image`` (alignment as configured)."""
@@ -258,11 +273,11 @@ class FaceCropper:
         if self.align:
             rgb = _rotate_to_eyes(rgb, box)
         left, top, side = square_region(box, self.margin)
-        return self._resize(crop_square(_grey(rgb), left, top, side))
+        return self._resize(crop_square(self._colour(rgb), left, top, side))
 
     def full(self, image) -> np.ndarray:
         """The whole image as a uint8 ``[size, size, 1]`` 'face' (policy ``full``)."""
-        return self._resize(_grey(_as_rgb(image)))
+        return self._resize(self._colour(_as_rgb(image)))
 
     def _load(self, image):
         if isinstance(image, (str, os.PathLike)):
@@ -325,7 +340,8 @@ class FaceCropper:
             images.append(crop)
             kept_times.append(float(t))
             sources.append(source)
-        stacked = (np.stack(images) if images else np.zeros((0, self.size, self.size, 1), np.uint8))
+        channels = 1 if self.colour == "grey" else 3
+        stacked = (np.stack(images) if images else np.zeros((0, self.size, self.size, channels), np.uint8))
         return FaceTrack(stacked, np.asarray(kept_times, np.float64), tuple(sources), len(frames), detected)
 
     def crop_video(self, path, *, fps: float | None = 5.0, max_frames: int | None = None,
