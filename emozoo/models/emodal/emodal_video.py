@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -206,8 +207,15 @@ class EMODalFeaturePredictor(_Base):
             try:
                 with np.load(path, allow_pickle=False) as z:
                     inputs = {"audio": z["X_audio_mfcc"], "visual": z["X_visual_au"]}
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
                 raise SchemaError(f"{path}: cannot read X_audio_mfcc / X_visual_au ({exc})") from exc
+            for key, arr in (("X_audio_mfcc", inputs["audio"]), ("X_visual_au", inputs["visual"])):
+                if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+                    raise SchemaError(f"{path}: {key} holds {arr.dtype} values, not numbers; give the feature "
+                                      "arrays as floats (as ravdess_av_features/au_mfcc_features.npz)")
+            where = f"{path}: "
+        else:
+            where = ""
         if isinstance(inputs, dict):
             if "audio" not in inputs or "visual" not in inputs:
                 raise SchemaError(f"input dict needs 'audio' and 'visual', got {sorted(inputs)}")
@@ -225,15 +233,21 @@ class EMODalFeaturePredictor(_Base):
                 raise SchemaError(f"features must be [N, {self.audio_dim + self.visual_dim}] (audio "
                                   f"{self.audio_dim} then visual {self.visual_dim}) or a dict/pair; got {x.shape}")
             audio, visual = x[:, :self.audio_dim], x[:, self.audio_dim:]
-        audio = np.asarray(audio, np.float32)
-        visual = np.asarray(visual, np.float32)
+        try:
+            audio = np.asarray(audio, np.float32)
+            visual = np.asarray(visual, np.float32)
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(f"{where}audio and visual features must be numbers ({exc})") from exc
         audio, visual = (audio[None] if audio.ndim == 1 else audio), (visual[None] if visual.ndim == 1 else visual)
         if audio.ndim != 2 or audio.shape[1] != self.audio_dim or visual.ndim != 2 or visual.shape[1] != self.visual_dim \
                 or len(audio) != len(visual):
             raise SchemaError(f"need audio [N, {self.audio_dim}] and visual [N, {self.visual_dim}] with the same N; "
                               f"got {audio.shape} and {visual.shape}")
+        if len(audio) == 0:
+            raise SchemaError(f"{where}no rows to predict (audio {audio.shape}, visual {visual.shape}); give at "
+                              "least one example")
         if not (np.isfinite(audio).all() and np.isfinite(visual).all()):
-            raise SchemaError("features contain NaN/inf")
+            raise SchemaError(f"{where}features contain NaN/inf")
         return audio, visual
 
     def predict(self, inputs, sample_rate: int | None = None) -> np.ndarray:
