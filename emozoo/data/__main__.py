@@ -23,7 +23,8 @@ def _manifest(args) -> tuple[Manifest, str]:
     if args.corpus == "csv":
         if not args.manifest:
             raise EmozooError("--corpus csv needs --manifest PATH.csv")
-        reader = reader_cls(args.manifest, corpus=args.name, label_map=args.label_map)
+        reader = reader_cls(args.manifest, corpus=args.name, label_map=args.label_map,
+                            encoding=args.encoding)
     else:
         reader = reader_cls(args.root, data_dir=args.data_dir)
     return reader.read(), reader_cls.modality
@@ -54,6 +55,8 @@ def main(argv=None) -> int:
     common.add_argument("--manifest", help="manifest CSV, with --corpus csv")
     common.add_argument("--name", help="corpus name for a manifest CSV (default: the file's stem)")
     common.add_argument("--label-map", help="JSON file mapping a CSV's labels to harmonised emotions")
+    common.add_argument("--encoding", help="text encoding of the manifest CSV (default UTF-8; a file that is "
+                        "not UTF-8 is read as Windows-1252/Latin-1, with a warning)")
     common.add_argument("--label-set", help="map labels to a label set (4class, 6basic, 7basic, ...)")
     i = sub.add_parser("inspect", parents=[common], help="print counts per label, speaker, culture and split")
     i.add_argument("--json", action="store_true", help="print the summary as JSON")

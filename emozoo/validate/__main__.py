@@ -26,7 +26,7 @@ def _load_manifest(path: Path, args):
     if path.suffix == ".jsonl":
         return Manifest.from_jsonl(path)
     from emozoo.data.corpora import get_reader
-    return get_reader("csv")(path, corpus=args.name, label_map=args.label_map).read()
+    return get_reader("csv")(path, corpus=args.name, label_map=args.label_map, encoding=args.encoding).read()
 
 
 def main(argv=None) -> int:
@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     p.add_argument("--label-set", help="manifests: the label set the emotion column must stay within")
     p.add_argument("--name", help="manifest CSV: corpus name")
     p.add_argument("--label-map", help="manifest CSV: JSON label map")
+    p.add_argument("--encoding", help="manifest CSV: text encoding (default UTF-8; a file that is not UTF-8 "
+                   "is read as Windows-1252/Latin-1, with a warning)")
     p.add_argument("--out", help="output folder (default <store>/validation or <manifest>_validation)")
     p.add_argument("--no-plot", action="store_true", help="skip report.png")
     p.add_argument("--fail-on-anomalies", action="store_true", help="exit 1 when anything is flagged")
