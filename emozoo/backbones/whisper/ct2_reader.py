@@ -75,16 +75,21 @@ class _Cursor:
             raise WeightsError(f"{self.path}: truncated or corrupt CTranslate2 model "
                                f"(needs {n} bytes for {what} at offset {self.pos}, file has {len(self.buf)}); "
                                "reinstall the weights (python -m emozoo.weights install NAME)")
-        out = self.buf[self.pos:end]
+        out = self.buf[self.pos:end]  # a bytes copy (mmap slicing)
         self.pos = end
         return out
+
+    def skip(self, n: int, what: str) -> None:
+        if self.pos + n > len(self.buf):
+            self.take(n, what)  # raises the truncation error
+        self.pos += n
 
     def unpack(self, fmt: str, what: str):
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
     def string(self, what: str) -> str:
         (n,) = self.unpack("H", what + " length")
-        raw = bytes(self.take(n, what))
+        raw = self.take(n, what)
         if n == 0 or raw[-1] != 0:
             raise WeightsError(f"{self.path}: corrupt CTranslate2 model (string {what!r} at offset "
                                f"{self.pos - n} is not NUL-terminated)")
@@ -103,7 +108,7 @@ def read_ct2_model(path: str | os.PathLike, *, prefix: str | None = None) -> CT2
             materialised (e.g. ``"encoder/"``), the others are skipped without copying.
 
     Returns:
-        A :class:`CT2Model`. Arrays are copies (the file is closed on return).
+        A :class:`CT2Model`. Arrays are writable copies (the file is closed on return).
 
     Raises:
         WeightsError: the file is missing, truncated, corrupt, or of an unsupported version.
@@ -117,11 +122,7 @@ def read_ct2_model(path: str | os.PathLike, *, prefix: str | None = None) -> CT2
         if size < 4:
             raise WeightsError(f"{path}: truncated CTranslate2 model ({size} bytes)")
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            buf = memoryview(mm)
-            try:
-                return _parse(_Cursor(buf, path), prefix)
-            finally:
-                buf.release()
+            return _parse(_Cursor(mm, path), prefix)
 
 
 def _parse(cur: _Cursor, prefix: str | None) -> CT2Model:
@@ -139,9 +140,10 @@ def _parse(cur: _Cursor, prefix: str | None) -> CT2Model:
         shape = cur.unpack(f"{rank}I", f"{var} shape") if rank else ()
         (dtype_id,) = cur.unpack("B", f"{var} dtype")
         (nbytes,) = cur.unpack("I", f"{var} byte count")
-        raw = cur.take(nbytes, f"{var} values")
         if prefix is not None and not var.startswith(prefix):
+            cur.skip(nbytes, f"{var} values")
             continue
+        raw = cur.take(nbytes, f"{var} values")
         n = int(np.prod(shape, dtype=np.int64))
         if dtype_id == _BFLOAT16:
             itemsize = 2
@@ -156,7 +158,7 @@ def _parse(cur: _Cursor, prefix: str | None) -> CT2Model:
             bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
             arr = bits.view(np.float32).reshape(shape)
         else:
-            arr = np.frombuffer(raw, dtype=_DTYPES[dtype_id]).reshape(shape).copy()
+            arr = np.frombuffer(bytearray(raw), dtype=_DTYPES[dtype_id]).reshape(shape)  # writable
         variables[var] = arr
     (n_alias,) = cur.unpack("I", "the alias count")
     aliases = {}
