@@ -3,7 +3,8 @@
 - ``install NAME... | all [--force]`` -- fetch, check and install (idempotent; ``--force``
   re-installs);
 - ``verify [NAME...]`` -- full sha256 check (default: every installed source); exit 1 on failure;
-- ``list`` -- table of sources: name, installed?, size, licence, packages;
+- ``list [--markdown]`` -- table of sources: name, installed?, size, licence, packages
+  (``--markdown``: every package, file and sha256, as in docs/weights.md);
 - ``path NAME`` -- print the folder (after the cheap check).
 
 Exit codes: 0 ok, 1 a weights error (message on stderr), 2 bad usage.
@@ -43,6 +44,24 @@ def _list(sources: Mapping[str, Source]) -> str:
     return "\n".join(lines) + f"\ncache: {manager.cache_dir()}"
 
 
+def sources_markdown(sources: Mapping[str, Source]) -> str:
+    """The sources table as Markdown (the per-source sections of docs/weights.md)."""
+    out: List[str] = []
+    for s in sources.values():
+        out += [f"### `{s.name}`", "", f"{s.description}.", "",
+                f"Licence: {s.licence}. Installed size {s.size:,} bytes.", "",
+                "| package | registry | version | archive sha256 | archive bytes |", "|---|---|---|---|---:|"]
+        out += [f"| `{p.name}` | {p.registry} | {p.version} | `{p.sha256}` | {p.size:,} |" for p in s.packages]
+        for j in s.joined:
+            out += ["", f"Joined archive `{j.name}` ({j.size:,} bytes, sha256 `{j.sha256}`) = "
+                    + " + ".join(f"`{m.path}`" for m in j.parts) + "."]
+        out += ["", "| file | sha256 | bytes | from |", "|---|---|---:|---|"]
+        out += [f"| `{f.name}` | `{f.sha256}` | {f.size:,} | " + " + ".join(f"`{m.path}`" for m in f.parts) + " |"
+                for f in s.files]
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: Optional[List[str]] = None, *, sources: Optional[Mapping[str, Source]] = None,
          fetch: Optional[manager.Fetch] = None) -> int:
     """Run the command line; returns the exit code. ``sources``/``fetch`` are injectable for tests."""
@@ -55,7 +74,8 @@ def main(argv: Optional[List[str]] = None, *, sources: Optional[Mapping[str, Sou
     p.add_argument("--force", action="store_true", help="re-install even when the installed files verify")
     p = sub.add_parser("verify", help="full sha256 check (default: every installed source)")
     p.add_argument("names", nargs="*", metavar="NAME")
-    sub.add_parser("list", help="table of sources")
+    p = sub.add_parser("list", help="table of sources")
+    p.add_argument("--markdown", action="store_true", help="print the full table (sha256s) as Markdown")
     p = sub.add_parser("path", help="print a source's folder")
     p.add_argument("name", metavar="NAME")
     args = ap.parse_args(argv)
@@ -78,7 +98,7 @@ def main(argv: Optional[List[str]] = None, *, sources: Optional[Mapping[str, Sou
                     print(f"ok {n} {folder}")
             return 1 if failed else 0
         elif args.cmd == "list":
-            print(_list(table))
+            print(sources_markdown(table) if args.markdown else _list(table))
         elif args.cmd == "path":
             print(manager.path(args.name, sources=table))
     except EmozooError as e:

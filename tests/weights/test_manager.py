@@ -376,3 +376,14 @@ def test_real_installed_sources_verify():
         pytest.skip(f"no real weights installed in {weights.cache_dir()} (python -m emozoo.weights install all)")
     for n in present:
         assert weights.verify(n) == weights.path(n)
+
+
+def test_docs_carry_every_pinned_sha256():
+    """docs/weights.md is regenerated with ``python -m emozoo.weights list --markdown``; a pin changed in
+    sources.py without the docs fails here."""
+    from emozoo.weights.__main__ import sources_markdown
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "weights.md").read_text(encoding="utf-8")
+    assert sources_markdown(weights.SOURCES) in doc
+    for src in weights.SOURCES.values():
+        for sha256 in [p.sha256 for p in src.packages] + [f.sha256 for f in src.files] + [j.sha256 for j in src.joined]:
+            assert sha256 in doc, (src.name, sha256)
