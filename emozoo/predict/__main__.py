@@ -123,9 +123,9 @@ def _predict(args, model, out: _Rows) -> None:
         except EmozooError as exc:
             out.write(f, f, {}, refused=str(exc) if str(exc).startswith(f) else f"{f}: {exc}")
             continue
-        if len(probs) == 1:
+        if len(probs) == 1 and not f.endswith(".npz"):
             out.write(f, f, {}, probs=probs[0])
-        else:                     # files holding several examples each (e.g. feature .npz files)
+        else:                     # files holding examples in rows (feature .npz files)
             for i, p in enumerate(probs):
                 out.write(f, f"{f}[{i}]", {"row": i}, probs=p)
 

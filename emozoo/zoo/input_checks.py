@@ -152,12 +152,21 @@ def check_image(image, min_size: int, name: str = "image") -> np.ndarray:
     """
     arr = np.asarray(image)
     h, w = (arr.shape[:2] + (0, 0))[:2] if arr.ndim >= 2 else (0, 0)
-    if min(h, w) < min_size:
-        raise InputRefused(f"{name}: the image is {w}x{h} pixels, under this model's minimum of "
-                           f"{min_size}x{min_size}: too small to hold a face")
+    check_image_size(w, h, min_size, name)
     if float(arr.std()) < FLAT_STD:
         raise InputRefused(f"{name}: the image is flat (one grey level, std {float(arr.std()):.2f}): no face to classify")
     return arr
+
+
+def check_image_size(width: int, height: int, min_size: int, name: str = "image") -> None:
+    """Refuse an image whose shorter side is under ``min_size`` pixels (from its header, before decoding).
+
+    Raises:
+        InputRefused: the message gives the size and the model's minimum.
+    """
+    if min(width, height) < min_size:
+        raise InputRefused(f"{name}: the image is {width}x{height} pixels, under this model's minimum of "
+                           f"{min_size}x{min_size}: too small to hold a face")
 
 
 def check_text(raw: str, name: str = "text") -> str:

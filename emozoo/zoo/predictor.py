@@ -150,15 +150,16 @@ class FacePredictor(SavedModelPredictor):
     ``[N, K]``; ``embed`` returns the Dface embeddings ``[N, D]``.
 
     For a file, :func:`emozoo.zoo.input_checks.check_image` refuses an image whose shorter
-    side is under the model's input size or that is flat; an image larger than
-    :attr:`max_side` (1024 px) is shrunk while decoding (JPEG at a reduced DCT scale), before
-    face detection, so time and memory stay bounded. When MTCNN finds no face the no-face
+    side is under the model's input size (read from the file's header) or that is flat; an
+    image of more than :attr:`max_pixels` (1024 x 1024) is shrunk to that many pixels while
+    decoding (JPEG at a reduced DCT scale), before face detection, so time and memory stay
+    bounded (a face must then keep MTCNN's 20 px: in an 8000 x 8000 photo, faces of 160 px and up). When MTCNN finds no face the no-face
     policy decides: ``no_face="skip"`` (the default) raises
     :class:`~emozoo.errors.InputRefused` "no face found"; ``no_face="full"`` classifies the
     whole image as a face (for images that already are face crops: CK+48, FER2013).
     """
 
-    max_side = 1024
+    max_pixels = 1024 * 1024
 
     def __init__(self, folder: str | os.PathLike, card: dict, *, no_face: str = "skip"):
         super().__init__(folder, card)
@@ -182,13 +183,24 @@ class FacePredictor(SavedModelPredictor):
         """The uint8 ``[size, size, 1]`` face crop of one image file (refusals as the class says)."""
         from emozoo.data.image import load_image
         from emozoo.errors import FaceNotFound
-        from emozoo.zoo.input_checks import check_image
+        from emozoo.zoo.input_checks import check_image, check_image_size
 
         if self._cropper is None:
             from emozoo.features.face import FaceCropper
             self._cropper = FaceCropper(size=self.size, policy="error")
         name = os.fspath(path)
-        image = check_image(load_image(path, grey=False, max_side=self.max_side), self.size, name)
+        max_side = None
+        try:                                          # the header's size, before decoding any pixel
+            from PIL import Image
+            with Image.open(path) as img:
+                width, height = img.size
+        except Exception:                             # not an image: load_image says so clearly
+            width = height = None
+        if width is not None:
+            check_image_size(width, height, self.size, name)
+            if width * height > self.max_pixels:      # shrink while decoding, keeping the aspect ratio
+                max_side = max(1, int(max(width, height) * (self.max_pixels / (width * height)) ** 0.5))
+        image = check_image(load_image(path, grey=False, max_side=max_side), min(self.size, 12), name)
         try:
             return self._cropper.crop_image(image).image
         except FaceNotFound:
