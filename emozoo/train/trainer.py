@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -29,8 +30,8 @@ from emozoo.evaluation.metrics import SCALARS, classification_report, summarise_
 from emozoo.evaluation.report import summary_markdown, write_report
 from emozoo.experiments import ExperimentConfig
 from emozoo.models import build_model
-from emozoo.train.callbacks import ConfusionImage, FaultInjection, ModelSelection, predict_logits, \
-    write_confusion_image
+from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, ModelSelection, predict_logits, \
+    read_backup, write_confusion_image
 from emozoo.train.data import Fold, make_folds
 from emozoo.utils import write_json_atomic
 from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
@@ -50,7 +51,8 @@ def make_optimizer(cfg) -> keras.optimizers.Optimizer:
         raise ExperimentError(f"optimizer {cfg.name!r} with {cfg.params}: {exc}") from exc
 
 
-def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, start_epoch: int = 0):
+def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, start_epoch: int = 0,
+             skip: int = 0):
     """Batches of ``(x, y[, w])``.
 
     With ``shuffle`` the order of every epoch is a numpy permutation drawn from ``seed`` up
@@ -58,7 +60,8 @@ def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, 
     (``steps_per_epoch`` batches each). No random op runs inside the tf.data graph, so the
     batches are the same under every strategy (a distributed dataset is re-instantiated per
     replica/worker, which changes the draws of ``Dataset.shuffle``) and a run resumed at epoch
-    ``e`` sees the batches it would have seen without the crash.
+    ``e`` sees the batches it would have seen without the crash; ``skip`` drops the first batches
+    of ``start_epoch`` (those a mid-epoch backup already trained on).
     """
     n = len(y)
     tensors = (x, y, w) if w is not None else (x, y)   # x: an array or a dict of arrays (model inputs)
@@ -68,7 +71,7 @@ def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, 
         consts = tf.nest.map_structure(tf.constant, tensors)
         ds = tf.data.Dataset.from_tensor_slices(perms).flat_map(
             lambda p: tf.data.Dataset.from_tensor_slices(p).batch(batch_size))
-        ds = ds.map(lambda idx: tf.nest.map_structure(lambda c: tf.gather(c, idx), consts))
+        ds = ds.skip(skip).map(lambda idx: tf.nest.map_structure(lambda c: tf.gather(c, idx), consts))
     else:
         ds = tf.data.Dataset.from_tensor_slices(tensors).batch(batch_size)
     opts = tf.data.Options()
@@ -77,32 +80,23 @@ def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, 
     return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
 
 
-def _backup_epoch(backup_dir: Path) -> int:
-    """The epoch a ``BackupAndRestore`` backup will resume at (0 without a backup)."""
-    meta = backup_dir / "training_metadata.json"
-    try:
-        return int(json.loads(meta.read_text())["epoch"]) if meta.exists() else 0
-    except (ValueError, KeyError, json.JSONDecodeError):
-        return 0
-
-
 def _set_aside_broken_backup(fold_dir: Path, log=print) -> None:
-    """A process killed while ``BackupAndRestore`` wrote its checkpoint leaves a truncated
-    ``latest.weights.h5`` (Keras does not write it atomically), and resuming from it fails deep in
-    h5py. Such a fold is moved aside whole (``<fold>.broken-<time>``, nothing deleted) and trained
-    again from epoch 0."""
+    """A backup that cannot be read (a disk error, a file edited by hand, or the non-atomic
+    ``latest.weights.h5`` of Keras' ``BackupAndRestore`` of earlier versions) would make resuming
+    fail deep in h5py. Such a fold is moved aside whole (``<fold>.broken-<time>``, nothing
+    deleted) and trained again from epoch 0."""
     backup = fold_dir / "backup"
     if not backup.is_dir():
         return
     import h5py
 
     problem = None
-    meta = backup / "training_metadata.json"
     try:
-        if meta.exists():
-            int(json.loads(meta.read_text())["epoch"])
-        for h5 in backup.glob("*.h5"):
-            with h5py.File(h5, "r") as f:
+        state = read_backup(backup)
+        if state is None and any(backup.glob("*.h5")):
+            raise ValueError("weights without a committed training_metadata.json")
+        if state is not None:
+            with h5py.File(backup / state["weights"], "r") as f:
                 f.visit(lambda name: None)
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
         problem = f"{type(e).__name__}: {e}"
@@ -110,8 +104,8 @@ def _set_aside_broken_backup(fold_dir: Path, log=print) -> None:
         return
     aside = fold_dir.with_name(f"{fold_dir.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}")
     os.replace(fold_dir, aside)
-    log(f"[emozoo.train] the backup of {fold_dir} is unreadable ({problem}); an interrupted write? "
-        f"The fold was moved to {aside} and is trained again from epoch 0.")
+    log(f"[emozoo.train] the backup of {fold_dir} is unreadable ({problem}); "
+        f"the fold was moved to {aside} and is trained again from epoch 0.")
 
 
 def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
@@ -145,28 +139,45 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     arrays = getattr(model, "fold_arrays", lambda f, part, **kw: (getattr(f, part).x, getattr(f, part).y))
     train_x, train_y = arrays(fold, "train", seed=seed)
     w = class_weights(train_y, k) if tr.class_weighting == "balanced" else None
-    start = _backup_epoch(fold_dir / "backup")
-    train_ds = _dataset(train_x, train_y, w, tr.batch_size, shuffle=True, seed=seed,
-                        epochs=tr.epochs, start_epoch=start)
+    backup_dir = fold_dir / "backup"
+    state = read_backup(backup_dir)
     steps = -(-len(train_y) // tr.batch_size)
+    backup = ExactBackup(backup_dir, seed=seed * 1009 + fold_index, every_steps=tr.backup_every_steps,
+                         steps_per_epoch=steps)   # every worker backs up into its own folder
+    start, start_step = (state["epoch"], state["step"]) if state else (0, 0)
+    if state:
+        backup.restore(model, state)
     valid_ds = (_dataset(*arrays(fold, "valid"), None, tr.batch_size, shuffle=False, seed=seed)
                 if fold.valid is not None and len(fold.valid) else None)
     log_dir = fold_dir / "logs"
     selection = ModelSelection(fold_dir, monitor="val_uar" if valid_ds is not None else "",
                                patience=tr.patience, min_epochs=tr.min_epochs, write=is_chief)
-    callbacks = [keras.callbacks.BackupAndRestore(str(fold_dir / "backup"),
-                                                  save_freq=tr.backup_every_steps or "epoch"),
-                 selection]
+    selection.resume_at = start
+    selection.on_train_begin()          # the state as of the backup (records of later epochs dropped)
+    before_backup, after_backup = FaultInjection.from_env()
+    # order matters: an epoch the backup marks as done must already be in selection.json
+    callbacks = [c for c in (selection, before_backup, backup, after_backup) if c is not None]
     if tr.tensorboard and is_chief:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, update_freq="epoch"))
         if valid_ds is not None:
             callbacks.append(ConfusionImage(log_dir, fold.valid.x, fold.valid.y, classes,
                                             every=max(1, tr.epochs // 8)))
-    if os.environ.get(FaultInjection.ENV):
-        callbacks.append(FaultInjection(int(os.environ[FaultInjection.ENV])))
-    model.fit(train_ds, validation_data=valid_ds, epochs=tr.epochs, steps_per_epoch=steps,
-              callbacks=callbacks, verbose=verbose,
-              shuffle=False)
+    fit = dict(validation_data=valid_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
+
+    def train_ds(first, skip=0, last=tr.epochs):
+        return _dataset(train_x, train_y, w, tr.batch_size, shuffle=True, seed=seed, epochs=last,
+                        start_epoch=first, skip=skip)
+
+    if start_step and start < tr.epochs and not selection.should_stop():
+        # the rest of the epoch a mid-epoch backup interrupted: its remaining batches, with the
+        # dropout streams and metric accumulators of that step restored by ExactBackup
+        model.fit(train_ds(start, start_step, start + 1), epochs=start + 1, initial_epoch=start,
+                  steps_per_epoch=steps - start_step, **fit)
+        start += 1
+    if start < tr.epochs and not selection.should_stop():
+        model.fit(train_ds(start), epochs=tr.epochs, initial_epoch=start, steps_per_epoch=steps, **fit)
+    if is_chief and backup_dir.exists():
+        shutil.rmtree(backup_dir)
     if selection.weights_path.exists():
         model.load_weights(selection.weights_path)
     result = {"fold": fold.name, "fold_index": fold_index, "seed": seed, "sizes": fold.sizes,
