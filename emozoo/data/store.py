@@ -8,6 +8,10 @@ stores (IS10, Fbank, Dface ...) are written the same way by ``emozoo.extract``.
 A clip that cannot be decoded never stops the run: the others are written,
 and the failures are listed in ``<store>/failures.jsonl`` and raised at the end
 as one :class:`~emozoo.errors.EmozooError` naming them.
+
+Reading a store whose shard was truncated or overwritten (TensorFlow's ``DataLossError`` /
+``InvalidArgumentError``) is reported as a :class:`CorruptShardError` naming the shard and the
+command that rewrites it (:func:`rebuild_command`).
 """
 from __future__ import annotations
 
@@ -33,6 +37,76 @@ class StoreWriteError(EmozooError):
         more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
         super().__init__(f"{len(failures)} clip(s) could not be decoded and were left out of {store} "
                          f"(listed in {store / 'failures.jsonl'}):\n{listed}{more}")
+
+
+class CorruptShardError(SchemaError):
+    """A shard of a store does not decode (truncated, overwritten, not TFRecord); names it and the fix."""
+
+    def __init__(self, store, shard: str | None, reason: str, records_read: int | None = None):
+        self.store, self.shard, self.reason = Path(store), shard, reason
+        after = "" if records_read is None else f" after {records_read} record(s)"
+        what = f"shard {shard} does not decode{after}" if shard else "a shard is short"
+        super().__init__(
+            f"store {self.store}: {what} ({reason}); the file was truncated or "
+            f"overwritten. Delete the bad shard and rewrite the store with `{rebuild_command(self.store)}`; "
+            f"`python -m emozoo.validate {self.store}` checks every shard")
+
+
+def rebuild_command(store: str | os.PathLike) -> str:
+    """The command that (re)writes ``store``: ``emozoo.extract`` with the settings of its
+    ``extract.json`` (a rerun rewrites only missing shards), else ``emozoo.data write``.
+
+    Example:
+        >>> rebuild_command("tfrecords/emodb_is10")  # doctest: +SKIP
+        'python -m emozoo.extract --corpus emodb --features is10 --label-set 4class --out tfrecords/emodb_is10'
+    """
+    store = Path(store)
+    try:
+        ext = json.loads((store / "extract.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        ext = None
+    if isinstance(ext, dict) and isinstance(ext.get("corpus"), str) and isinstance(ext.get("features"), dict):
+        cmd = f"python -m emozoo.extract --corpus {ext['corpus']} --features {','.join(ext['features'])}"
+        if ext.get("label_set"):
+            cmd += f" --label-set {ext['label_set']}"
+        seg = ext.get("segment_seconds")
+        if isinstance(seg, (list, tuple)) and len(seg) == 2:
+            cmd += f" --segment {seg[0]} --segment-hop {seg[1]}"
+        elif isinstance(seg, (int, float)):
+            cmd += f" --segment {seg}"
+        if ext.get("compression"):
+            cmd += " --gzip"
+        return cmd + f" --out {store}"
+    return f"python -m emozoo.data write --corpus <corpus> --out {store}"
+
+
+def framing_problem(path: str | os.PathLike) -> str | None:
+    """Why an uncompressed TFRecord file's framing is broken (a partial record at its end, which
+    TensorFlow may skip silently), or None when every record is complete."""
+    import struct
+
+    size, pos = os.path.getsize(path), 0
+    with open(path, "rb") as f:
+        while pos < size:
+            head = f.read(12)
+            if len(head) < 12:
+                return f"{len(head)} trailing byte(s) after the last complete record at offset {pos}"
+            (length,) = struct.unpack("<Q", head[:8])
+            end = pos + 12 + length + 4
+            if end > size:
+                return f"record at offset {pos} declares {length} bytes, the file ends {end - size} byte(s) short"
+            f.seek(end)
+            pos = end
+    return None
+
+
+def tf_read_error(exc) -> str:
+    """The first line of a TensorFlow read error, without the op name TensorFlow appends."""
+    import re
+
+    msg = (str(getattr(exc, "message", "") or exc).strip().splitlines() or [type(exc).__name__])[0]
+    msg = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", msg)
+    return msg.split(" [Op:")[0].strip() or type(exc).__name__
 
 
 def media_features(modality: str, *, sample_rate: int = 16000, image_size: int = 48,

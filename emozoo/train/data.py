@@ -18,7 +18,7 @@ import numpy as np
 from emozoo.data.labels import get_label_set
 from emozoo.data.manifest import Manifest, ManifestRow
 from emozoo.data import protocols
-from emozoo.data.tfrecord import load_spec, read_store
+from emozoo.data.tfrecord import load_spec, parse_fn, shard_paths
 from emozoo.errors import SchemaError, SplitError
 
 META = ("clip_id", "corpus", "speaker", "culture", "emotion")
@@ -56,7 +56,7 @@ def _load_cached(store: str, features: str, mtime: float) -> FeatureTable:
     if features not in spec.names:
         raise SchemaError(f"store {store} has no feature {features!r}; it has {spec.names}")
     cols = {k: [] for k in (features, "label") + META}
-    for ex in read_store(store, features=list(cols)).as_numpy_iterator():
+    for ex in _read_shards(store, spec, list(cols)):
         for k in cols:
             cols[k].append(ex[k])
     y = np.asarray(cols["label"], np.int64)
@@ -76,6 +76,53 @@ def _load_cached(store: str, features: str, mtime: float) -> FeatureTable:
                           "feature-vector experiments need one vector per clip")
     meta = {k: np.asarray([v.decode("utf-8") for v in cols[k]], dtype=str)[keep] for k in META}
     return FeatureTable(store, x, y[keep], meta, tuple(spec.classes))
+
+
+def _read_shards(store: str, spec, keys: list):
+    """The examples of every shard of ``store`` (numpy dicts of ``keys``), shard by shard, so that a
+    shard that does not decode is named (:class:`~emozoo.data.store.CorruptShardError`)."""
+    import tensorflow as tf
+
+    from emozoo.data.store import CorruptShardError, framing_problem, tf_read_error
+
+    parse = parse_fn(spec)
+    expected = _shard_counts(store)
+    total = 0
+    for path in shard_paths(store):
+        ds = tf.data.TFRecordDataset(path, compression_type=spec.compression or None)
+        ds = ds.map(lambda s: {k: v for k, v in parse(s).items() if k in keys},
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        n = 0
+        try:
+            for ex in ds.as_numpy_iterator():
+                yield ex
+                n += 1
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
+            raise CorruptShardError(store, Path(path).name, tf_read_error(exc), n) from None
+        want = expected.get(Path(path).name)
+        if want is not None and n != want:
+            raise CorruptShardError(store, Path(path).name, f"{n} records where extract.json lists {want}")
+        total += n
+    declared = sum(int(v) for v in spec.counts.values())
+    if spec.counts and total != declared:      # a cut TensorFlow skipped silently, or one at a record boundary
+        reason = f"{total} examples read where spec.json declares {declared}"
+        if not spec.compression:
+            for path in shard_paths(store):
+                problem = framing_problem(path)
+                if problem:
+                    raise CorruptShardError(store, Path(path).name, f"{problem}; {reason}")
+        raise CorruptShardError(store, None, reason)
+
+
+def _shard_counts(store: str) -> dict:
+    """``shard file -> example count`` from the store's ``extract.json`` (empty when it has none)."""
+    import json
+
+    try:
+        ext = json.loads((Path(store) / "extract.json").read_text(encoding="utf-8"))
+        return {row[0]: int(row[1]) for rows in ext["shards"].values() for row in rows}
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return {}
 
 
 def load_table(store: str | os.PathLike, features: str, label_set: str = "") -> FeatureTable:

@@ -8,9 +8,15 @@
 
 Writes into ``--out`` (default ``<store>/validation``): ``statistics.pb``
 (DatasetFeatureStatisticsList), ``schema_inferred.pbtxt``, ``anomalies.pbtxt``,
-``findings.txt``, ``drift.json``, ``report.md`` and ``report.png``. Exit
-status: 0, or 1 with ``--fail-on-anomalies`` when anything was flagged, 2 on
-an error (no store, unreadable schema ...).
+``findings.txt``, ``drift.json``, ``report.md`` and ``report.png``.
+
+Exit status:
+  0  every shard decodes; schema and distribution anomalies (missing values, out-of-range
+     values, unexpected labels, drift) are report-only by default
+  1  with --fail-on-anomalies, when any such anomaly was flagged
+  2  an error (no store, unreadable schema, bad arguments ...)
+  3  a shard does not decode (truncated, overwritten, records that are not Examples, fewer
+     examples than spec.json declares): always, with or without --fail-on-anomalies
 """
 from __future__ import annotations
 
@@ -46,7 +52,9 @@ def main(argv=None) -> int:
                    "is read as Windows-1252/Latin-1, with a warning)")
     p.add_argument("--out", help="output folder (default <store>/validation or <manifest>_validation)")
     p.add_argument("--no-plot", action="store_true", help="skip report.png")
-    p.add_argument("--fail-on-anomalies", action="store_true", help="exit 1 when anything is flagged")
+    p.add_argument("--fail-on-anomalies", action="store_true",
+                   help="exit 1 when a schema or distribution anomaly is flagged (report-only without it); "
+                        "shards that do not decode exit 3 always")
     args = p.parse_args(argv)
     from emozoo.validate.validator import validate_manifest, validate_store, write_outputs
     path = Path(args.path)
@@ -73,6 +81,11 @@ def main(argv=None) -> int:
         worst = sorted((r for r in res if r.value == r.value), key=lambda r: -r.value)[:5]
         print(f"drift {label}: " + ", ".join(f"{r.feature} {r.metric}={r.value:.3f}" for r in worst))
     print(f"report: {out / 'report.md'}")
+    if result.corrupt:
+        from emozoo.data.store import rebuild_command
+        print(f"error: {len(result.corrupt)} corrupt shard problem(s) in {path}: {'; '.join(result.corrupt[:3])}. "
+              f"Delete the bad shard(s) and rewrite the store with `{rebuild_command(path)}`", file=sys.stderr)
+        return 3
     return 1 if (args.fail_on_anomalies and not result.ok) else 0
 
 

@@ -43,6 +43,8 @@ class ValidationResult:
     findings: list                        # list[Finding]
     drift: dict = dataclasses.field(default_factory=dict)   # "A vs B" -> list[DriftResult]
     baseline_source: str = ""
+    #: shards that do not decode (truncated, overwritten, not Examples): always an error for the CLI
+    corrupt: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -159,14 +161,19 @@ def validate_store(store: str | os.PathLike, *, schema: str | os.PathLike | sche
     declared = sum(int(spec.counts.get(s, 0)) for s in splits)
     read = stats.datasets[0].num_examples
     if declared != read and not problems:
+        from emozoo.data.store import framing_problem
+        from emozoo.data.tfrecord import shard_paths
+        broken = [f"{Path(p).name}: {framing_problem(p)}" for p in shard_paths(store, split)
+                  if not spec.compression and framing_problem(p)]
         problems.append(f"the store declares {declared} examples in split(s) {splits} but {read} could be read: "
-                        "a shard is truncated or was replaced")
+                        "a shard is truncated or was replaced" + (f" ({'; '.join(broken)})" if broken else ""))
     for p in problems:
         info = anomalies.dataset_anomaly_info
         info.severity = ERROR
         info.reason.add(type=T.CUSTOM_VALIDATION, short_description="Corrupt shard", description=p)
     inferred = infer_schema(stats, spec=spec) if stats.datasets[0].num_examples else baseline
-    result = ValidationResult(store.name, stats, baseline, inferred, anomalies, [], baseline_source=source)
+    result = ValidationResult(store.name, stats, baseline, inferred, anomalies, [], baseline_source=source,
+                              corrupt=list(problems))
     if drift_slice:
         values = sorted(ds.name.split("=", 1)[1] for ds in stats.datasets if ds.name.startswith(f"{drift_slice}="))
         if len(values) < 2:
