@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -59,14 +60,35 @@ def load_config(folder) -> dict:
     return cfg
 
 
-def load_weights(folder) -> dict[str, np.ndarray]:
-    """The safetensors tensors as numpy arrays (``safetensors.numpy``; no PyTorch)."""
-    from safetensors.numpy import load_file
+class SafetensorsReader(Mapping):
+    """Read-only ``name -> numpy array`` view of a ``.safetensors`` file, one tensor read per lookup
+    (``safetensors.safe_open``, numpy framework), so that converting never holds the whole file twice."""
+
+    def __init__(self, path):
+        from safetensors import safe_open
+        self.path = Path(path)
+        self._file = safe_open(str(self.path), framework="numpy")
+        self._keys = tuple(self._file.keys())
+
+    def __getitem__(self, name):
+        if name not in self._keys:
+            raise KeyError(name)
+        return self._file.get_tensor(name)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self):
+        return len(self._keys)
+
+
+def load_weights(folder) -> Mapping:
+    """The tensors of ``model.safetensors`` as a lazy ``name -> numpy array`` mapping (no PyTorch)."""
     path = Path(folder) / "model.safetensors"
     if not path.is_file():
         raise FeatureError(f"{path} not found; run: python -m emozoo.weights install mpnet")
     try:
-        return load_file(str(path))
+        return SafetensorsReader(path)
     except Exception as e:  # safetensors raises its own error types
         raise FeatureError(f"cannot read {path}: {e}; reinstall: python -m emozoo.weights install mpnet") from e
 
@@ -224,7 +246,7 @@ def build_encoder(cfg: dict, normalize: bool = True, output_hidden_states: bool 
     return keras.Model({"input_ids": ids, "attention_mask": mask}, out, name="all_mpnet_base_v2")
 
 
-def assign_weights(model, weights: dict[str, np.ndarray], cfg: dict) -> None:
+def assign_weights(model, weights: Mapping, cfg: dict) -> None:
     """Copy the HF MPNet tensors into the Keras layers (Linear ``[out, in]`` -> Dense kernel ``[in, out]``).
 
     Raises :class:`FeatureError` for a missing tensor, a wrong shape, or a tensor left unused
