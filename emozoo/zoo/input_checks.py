@@ -58,7 +58,7 @@ CONTROL_FRACTION = 0.01
 
 
 def voiced_frames(wav: np.ndarray, sample_rate: int, *, frame_s: float = 0.04, hop_s: float = 0.01,
-                  threshold: float = VOICING_THRESHOLD) -> int:
+                  threshold: float = VOICING_THRESHOLD, enough: int | None = None) -> int:
     """How many frames of ``wav`` are voiced (periodic in the 60-400 Hz F0 range, above -50 dBFS).
 
     Args:
@@ -66,9 +66,10 @@ def voiced_frames(wav: np.ndarray, sample_rate: int, *, frame_s: float = 0.04, h
         sample_rate: its rate in Hz.
         frame_s, hop_s: analysis frame and hop in seconds (40 ms, 10 ms).
         threshold: the normalised autocorrelation peak a voiced frame must exceed.
+        enough: stop counting once this many voiced frames are found (``None``: count all).
 
     Returns:
-        the number of voiced frames (an int >= 0).
+        the number of voiced frames (an int >= 0; at most a block past ``enough`` when given).
     """
     x = np.asarray(wav, np.float32)
     n, hop = int(round(frame_s * sample_rate)), max(1, int(round(hop_s * sample_rate)))
@@ -78,8 +79,11 @@ def voiced_frames(wav: np.ndarray, sample_rate: int, *, frame_s: float = 0.04, h
         return 0
     count = 0
     starts = np.arange(0, x.size - n + 1, hop)
-    for b in range(0, len(starts), 512):           # 512 frames at a time: bounded memory on long clips
-        idx = starts[b:b + 512, None] + np.arange(n)[None]
+    block = 64 if enough is not None else 512        # frames at a time: bounded memory on long clips
+    for b in range(0, len(starts), block):
+        if enough is not None and count >= enough:
+            break
+        idx = starts[b:b + block, None] + np.arange(n)[None]
         frames = x[idx].astype(np.float64)
         frames -= frames.mean(1, keepdims=True)
         rms = np.sqrt((frames ** 2).mean(1))
@@ -132,7 +136,7 @@ def check_speech(wav, sample_rate: int, name: str = "waveform", *,
     mean = float(x.mean(dtype=np.float64))
     if float(np.max(np.abs(x - mean))) < SILENCE_PEAK:
         raise InputRefused(f"{name}: a DC offset only (constant {mean:.3f}, nothing on top): no speech to classify")
-    voiced = voiced_frames(x, sample_rate)
+    voiced = voiced_frames(x, sample_rate, enough=MIN_VOICED_FRAMES)
     if voiced < MIN_VOICED_FRAMES:
         raise InputRefused(f"{name}: no voiced speech ({voiced} voiced 10 ms frames, at least "
                            f"{MIN_VOICED_FRAMES} needed): noise, clicks or silence, no voice to classify")
