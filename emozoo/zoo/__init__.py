@@ -174,6 +174,8 @@ def entry_folder(name: str, entry: dict, root: str | os.PathLike) -> Path:
     """
     root = Path(root)
     where = f"zoo entry {name!r} ({root / REGISTRY})"
+    if not isinstance(name, str) or not _safe_part(name):
+        raise RegistryError(f"{where}: the name must use letters, digits, '_', '-', '.' only; refusing it")
     if not isinstance(entry, dict):
         raise RegistryError(f"{where} is not a mapping; restore registry.json from git")
     missing = [k for k in REQUIRED_KEYS if k not in entry]
@@ -197,7 +199,7 @@ def entry_folder(name: str, entry: dict, root: str | os.PathLike) -> Path:
         if p.is_symlink():
             raise RegistryError(f"{where}: {p} is a symbolic link (to {os.readlink(p)}); refusing it")
     folder = root / path
-    if folder.exists() and not _inside(folder, root):
+    if not _inside(folder, root):
         raise RegistryError(f"{where}: {folder} resolves outside the zoo {root}; refusing it")
     return folder
 
@@ -226,7 +228,11 @@ def _registry_lock(root: Path):
 def _write_registry(reg: dict, root: Path) -> None:
     _registry_file(root)
     tmp = root / (REGISTRY + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(reg, indent=2, sort_keys=False) + "\n")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()                     # a leftover (or planted link) is removed, never written through
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(reg, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, root / REGISTRY)
 
 

@@ -97,6 +97,29 @@ def test_publish_with_entry_escaping_the_zoo_deletes_nothing(work):
     assert _snapshot(work, root) == before and (work / ".git" / "HEAD").exists()
 
 
+def test_entry_named_dotdot_is_refused(baseline_zoo, work):
+    reg = _registry(baseline_zoo)
+    entry = reg["models"][BASELINE]
+    shutil.copytree(baseline_zoo / entry["path"], work / "v1")
+    reg["models"][".."] = {**entry, "name": "..", "path": "../v1"}
+    _set_registry(baseline_zoo, reg)
+    with pytest.raises(RegistryError, match="name must use"):
+        load("..", baseline_zoo)
+    before = _snapshot(work, baseline_zoo)
+    with pytest.raises(RegistryError, match="'..'"):
+        publish("m", _write_files, CARD, baseline_zoo)
+    assert _snapshot(work, baseline_zoo) == before
+
+
+def test_registry_write_does_not_follow_a_planted_temp_link(work):
+    root = work / "zoo"
+    (root / f"registry.json.tmp{os.getpid()}").symlink_to(work / "notes.txt")
+    before = _snapshot(work, root)
+    publish("m", _write_files, CARD, root)
+    assert _snapshot(work, root) == before and (work / "notes.txt").read_text() == "keep me\n"
+    assert not (root / "registry.json").is_symlink() and "m" in read_registry(root)["models"]
+
+
 @pytest.mark.parametrize("path", ["../outside/v1", "evil/../../outside/v1", "/etc", "evil/..", "other/v1", "evil"])
 def test_load_refuses_paths_that_do_not_name_a_folder_inside_the_zoo(baseline_zoo, work, path):
     reg = _registry(baseline_zoo)
