@@ -7,5 +7,14 @@
 * :mod:`.adv_culture_experiments`: registered experiments ``adv_culture/<setting>/...``.
 * :mod:`.adv_culture_presets`: zoo entries.
 """
-from emozoo.models.adv_culture.adv_culture_model import AdversarialCultureModel  # noqa: F401
-from emozoo.models.adv_culture.culture_standardization import CultureStandardization  # noqa: F401
+
+# Lazy (PEP 562): importing this package (e.g. to register its experiments for
+# ``python -m emozoo.train --list``) must not import TensorFlow.
+_LAZY = {'AdversarialCultureModel': 'emozoo.models.adv_culture.adv_culture_model', 'CultureStandardization': 'emozoo.models.adv_culture.culture_standardization'}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

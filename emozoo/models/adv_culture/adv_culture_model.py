@@ -48,7 +48,12 @@ class AdversarialCultureModel(keras.Model):
     * ``L_emo`` (eq. 2): emotion cross-entropy over labelled examples only (``y >= 0`` and, when
       ``labelled_cultures`` is set, culture in that set), divided by the global labelled count;
     * ``L_cul`` (eq. 4): culture cross-entropy over every example (the culture label is
-      self-supervised), divided by the global example count;
+      self-supervised), averaged *per culture* and summed over the cultures:
+      ``L_cul = -E_{x in culture 1} log t - E_{x in culture 0} log(1 - t)``, one mean per culture
+      (each over the global count of that culture in the step); for K > 2 cultures the natural
+      generalisation ``sum_k E_{x in culture k}[-log softmax(C(z))_k]``. A culture absent from the
+      batch contributes 0. (A single pooled mean would be 1/K of eq. 4 for balanced cultures.)
+      A training batch of ``mode="adv"`` must carry the ``culture`` input;
     * ``L_gen = L_emo - alpha * L_cul`` (eq. 5).
 
     ``train_step`` runs one round of Algorithm 1 on the batch: ``culture_steps`` (S_C) Adam
@@ -74,7 +79,9 @@ class AdversarialCultureModel(keras.Model):
     Logged metrics (Keras TensorBoard callback records them per epoch): ``loss`` (= ``emotion_loss``,
     mean L_emo over labelled examples, comparable between BSL and ADV), ``emotion_loss``,
     ``culture_loss``, ``generator_loss`` (= emotion_loss - alpha * culture_loss),
-    ``culture_accuracy``, and ``accuracy``/``uar``/``macro_f1`` of emotion on labelled examples.
+    ``culture_accuracy`` (both culture-balanced: ``culture_loss`` is eq. 4, the sum of the
+    per-culture means; ``culture_accuracy`` the mean of the per-culture accuracies), and
+    ``accuracy``/``uar``/``macro_f1`` of emotion on labelled examples.
 
     Args:
         num_classes: number of emotion classes K.
@@ -357,24 +364,30 @@ class AdversarialCultureModel(keras.Model):
         """Normalised features, culture labels, labelled mask and the step's global counts."""
         x, culture, y, w = self._unpack(data)
         xn = self.standardization(x, culture)
+        if culture is None and self.adversarial:
+            raise SchemaError("mode='adv' needs the culture of every training example: give the batch inputs as a "
+                              "dict with 'culture' [B] int (the culture loss of eq. 4 is undefined without it)")
         mask = self._labelled_mask(y, culture)
-        counts = _global_sum(tf.stack([tf.reduce_sum(mask), tf.cast(tf.shape(y)[0], tf.float32)]))
-        n_lab, n_all = tf.maximum(counts[0], 1.0), tf.maximum(counts[1], 1.0)
         c_lab = culture if culture is not None else tf.zeros_like(y)
-        return xn, c_lab, y, w, mask, n_lab, n_all
+        onehot = tf.one_hot(c_lab, self.num_cultures)                          # [B, K]
+        counts = _global_sum(tf.concat([tf.reduce_sum(mask)[None], tf.reduce_sum(onehot, 0)], 0))
+        n_lab = tf.maximum(counts[0], 1.0)
+        # eq. 4: one mean per culture, summed -> example i weighs 1 / (global count of its culture)
+        cul_w = tf.reduce_sum(onehot / tf.maximum(counts[1:], 1.0)[None, :], axis=1)
+        return xn, c_lab, y, w, mask, n_lab, cul_w
 
-    def culture_update(self, xn, c_lab, n_all):
+    def culture_update(self, xn, c_lab, cul_w):
         """One Adam update of theta_C on L_cul with G fixed (inner loop 1 of Algorithm 1)."""
         c_vars = self.culture_classifier.trainable_variables
         z = tf.stop_gradient(self.feature_generator(xn, training=True))           # G fixed
         with tf.GradientTape() as tape:
             per_cul, _ = self._per_example_culture_loss(c_lab, self.culture_classifier(z, training=True))
-            culture_loss = tf.reduce_sum(per_cul) / n_all                        # L_cul (eq. 4)
+            culture_loss = tf.reduce_sum(per_cul * cul_w)                        # L_cul (eq. 4)
         grads = tape.gradient(culture_loss, c_vars)
         self.culture_optimizer.apply_gradients(zip(grads, c_vars))              # Adam update theta_C
         return culture_loss
 
-    def generator_update(self, xn, c_lab, y, w, mask, n_lab, n_all):
+    def generator_update(self, xn, c_lab, y, w, mask, n_lab, cul_w):
         """One Adam update of theta_E on L_emo and of theta_G on L_gen, C fixed (inner loop 2)."""
         g_vars = self.feature_generator.trainable_variables
         e_vars = self.emotion_classifier.trainable_variables
@@ -387,12 +400,12 @@ class AdversarialCultureModel(keras.Model):
             if self.adversarial:
                 c_logits = self.culture_classifier(z, training=True)             # C fixed: not updated here
                 per_cul, correct = self._per_example_culture_loss(c_lab, c_logits)
-                culture_loss = tf.reduce_sum(per_cul) / n_all                    # L_cul (eq. 4)
+                culture_loss = tf.reduce_sum(per_cul * cul_w)                    # L_cul (eq. 4)
                 if self.generator_objective == "paper":
                     generator_loss = emotion_loss - self.alpha_variable * culture_loss   # L_gen = L_emo - alpha L_cul (eq. 5)
                 else:                                                            # ablation: domain confusion
                     per_conf = self._per_example_confusion_loss(c_logits)
-                    generator_loss = emotion_loss + self.alpha_variable * tf.reduce_sum(per_conf) / n_all
+                    generator_loss = emotion_loss + self.alpha_variable * tf.reduce_sum(per_conf * cul_w)
             else:
                 generator_loss = emotion_loss
         # L_cul does not depend on theta_E, so d L_gen / d theta_E = d L_emo / d theta_E: one
@@ -406,21 +419,21 @@ class AdversarialCultureModel(keras.Model):
         """One round of Algorithm 1 on this batch: S_C updates of C, then S_G updates of E and G."""
         if self.emotion_optimizer is None:
             raise ExperimentError("call compile() before training (it creates the three optimisers)")
-        xn, c_lab, y, w, mask, n_lab, n_all = self._prepare(data)
+        xn, c_lab, y, w, mask, n_lab, cul_w = self._prepare(data)
         if self.adversarial:
             for _ in range(self.culture_steps):                    # for iter in S_C (unrolled in the graph)
-                self.culture_update(xn, c_lab, n_all)
+                self.culture_update(xn, c_lab, cul_w)
         for _ in range(self.generator_steps):                      # for iter in S_G
-            logits, per_emo, per_cul, correct, per_conf = self.generator_update(xn, c_lab, y, w, mask, n_lab, n_all)
+            logits, per_emo, per_cul, correct, per_conf = self.generator_update(xn, c_lab, y, w, mask, n_lab, cul_w)
         # metrics of the last G/E iteration (per-example values, summed over replicas by the trackers)
         self.emotion_loss_tracker.update_state(per_emo, sample_weight=mask * w)   # mean over labelled examples
         self.loss_tracker.update_state(per_emo, sample_weight=mask * w)
         self._update_confusion(y, logits, mask * w)
-        if self.adversarial:
-            self.culture_loss_tracker.update_state(per_cul)
-            self.culture_accuracy_tracker.update_state(correct)
+        if self.adversarial:   # per-culture-balanced means; _results multiplies by K (eq. 4 is a sum over cultures)
+            self.culture_loss_tracker.update_state(per_cul, sample_weight=cul_w)
+            self.culture_accuracy_tracker.update_state(correct, sample_weight=cul_w)
             if per_conf is not None:
-                self.confusion_loss_tracker.update_state(per_conf)
+                self.confusion_loss_tracker.update_state(per_conf, sample_weight=cul_w)
         return self._results()
 
     def test_step(self, data):
@@ -434,8 +447,10 @@ class AdversarialCultureModel(keras.Model):
         self._update_confusion(y, logits, mask * w)
         if self.adversarial and culture is not None:   # diagnostics of C on held-out data
             per_cul, correct = self._per_example_culture_loss(culture, self.culture_classifier(z, training=False))
-            self.culture_loss_tracker.update_state(per_cul)
-            self.culture_accuracy_tracker.update_state(correct)
+            onehot = tf.one_hot(culture, self.num_cultures)
+            cw = tf.reduce_sum(onehot / tf.maximum(tf.reduce_sum(onehot, 0), 1.0)[None, :], axis=1)
+            self.culture_loss_tracker.update_state(per_cul, sample_weight=cw)
+            self.culture_accuracy_tracker.update_state(correct, sample_weight=cw)
         return self._results()
 
     def _update_confusion(self, y, logits, weight):
@@ -450,12 +465,12 @@ class AdversarialCultureModel(keras.Model):
     def _results(self):
         out = {"loss": self.loss_tracker.result(), "emotion_loss": self.emotion_loss_tracker.result()}
         if self.adversarial:
-            cl = self.culture_loss_tracker.result()
+            cl = self.culture_loss_tracker.result() * float(self.num_cultures)   # sum of the per-culture means
             out.update({"culture_loss": cl, "culture_accuracy": self.culture_accuracy_tracker.result()})
             if self.generator_objective == "paper":
                 out["generator_loss"] = out["emotion_loss"] - self.alpha_variable * cl
             else:
-                out["confusion_loss"] = self.confusion_loss_tracker.result()
+                out["confusion_loss"] = self.confusion_loss_tracker.result() * float(self.num_cultures)
                 out["generator_loss"] = out["emotion_loss"] + self.alpha_variable * out["confusion_loss"]
         out.update(self.confusion.result())
         return out

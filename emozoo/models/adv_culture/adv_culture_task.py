@@ -11,7 +11,8 @@ cross-culture   ``protocol="cross_corpus"``, ``corpora=(A,)``, ``target=B``: E i
                 ``y = -1``); tested on B (Table 3). ``protocol_kwargs["transductive"]`` (default
                 True): the unlabelled B data is all of B, the test set too (no label of B is
                 used at any point). With ``False``, B's speakers are split in two halves: C sees
-                one half, the other is tested, and the halves swap (two folds).
+                one half, the other is tested, and the halves swap (two folds); the rule lives in
+                :mod:`emozoo.models.adv_culture.cross_culture_split`.
 multi-culture   ``protocol="multi_corpus"``, ``corpora=(A, B, ...)``: k speaker folds inside each
                 corpus; train on the training speakers of all corpora with labels, the smaller
                 cultures upsampled to the largest; tested on each culture's held-out speakers
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import time
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +38,7 @@ import numpy as np
 from emozoo.data import protocols
 from emozoo.data.manifest import Manifest
 from emozoo.errors import SchemaError, SplitError
+from emozoo.models.adv_culture.cross_culture_split import TRANSDUCTIVE_DEFAULT, target_splits
 from emozoo.evaluation.metrics import classification_report
 from emozoo.train.data import FeatureTable, load_table, table_manifest
 
@@ -155,19 +156,10 @@ def make_culture_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Cul
     elif p == "cross_corpus":
         src, tgt = corpora
         train = _part(tables[src], manifests[src], 0)
-        if kw.get("transductive", True):
-            folds.append(CultureFold(f"cross/{src}->{tgt}", cultures, (0,), train,
-                                     _part(tables[tgt], manifests[tgt], 1, withhold=True),
-                                     {tgt: _part(tables[tgt], manifests[tgt], 1)}))
-        else:
-            spk = sorted(manifests[tgt].speakers())
-            random.Random(seed).shuffle(spk)
-            halves = [set(spk[0::2]), set(spk[1::2])]
-            for i in range(2):
-                unl = manifests[tgt].filter(lambda r, h=halves[i]: r.speaker in h)
-                tst = manifests[tgt].filter(lambda r, h=halves[1 - i]: r.speaker in h)
-                folds.append(CultureFold(f"cross/{src}->{tgt}/half{i}", cultures, (0,), train,
-                                         _part(tables[tgt], unl, 1, withhold=True), {tgt: _part(tables[tgt], tst, 1)}))
+        for suffix, unl, tst in target_splits(manifests[tgt], transductive=kw.get("transductive", TRANSDUCTIVE_DEFAULT),
+                                              seed=seed):
+            folds.append(CultureFold(f"cross/{src}->{tgt}{suffix}", cultures, (0,), train,
+                                     _part(tables[tgt], unl, 1, withhold=True), {tgt: _part(tables[tgt], tst, 1)}))
     elif p == "multi_corpus":
         if len(corpora) < 2:
             raise SplitError(f"multi-culture needs >= 2 corpora, got {corpora}")
