@@ -56,3 +56,15 @@ def test_a_good_npz_still_predicts(predictor, tmp_path):
     x = np.random.default_rng(0).normal(size=(3, 294)).astype("float32")
     path = _npz(tmp_path / "ok.npz", x[:, :259], x[:, 259:])
     np.testing.assert_allclose(predictor.predict(str(path)), predictor.predict(x), rtol=1e-6)
+
+
+@pytest.mark.data
+def test_truncated_copy_of_the_real_npz(predictor, data_dir, tmp_path):
+    from tests.conftest import corpus_dir
+
+    real = corpus_dir(data_dir, "ravdess_av_features") / "au_mfcc_features.npz"
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(real.read_bytes()[: real.stat().st_size // 2])
+    with pytest.raises(SchemaError, match="cannot read") as exc:
+        predictor.predict(str(cut))
+    assert "\n" not in str(exc.value)
