@@ -170,7 +170,9 @@ def main(argv=None) -> int:
 
 def _run() -> int:
     try:
-        return main()
+        code = main()
+        sys.stdout.flush()              # inside the try: a block-buffered pipe raises here, not at exit
+        return code
     except BrokenPipeError:             # `... --list | head`: the reader left; not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())   # so that the interpreter's final flush does not raise again
