@@ -48,7 +48,9 @@ def _spec(run: dict, overrides) -> T.RunSpec:
 def _tag(spec: T.RunSpec) -> str:
     return (f"{spec.setting}/frac{int(round(100 * spec.fraction))}_{spec.normalisation}"
             + (f"_u{spec.unlabelled_ratio:g}" if spec.unlabelled_ratio >= 0 else "")
-            + f"_s{spec.steps}")
+            + f"_s{spec.steps}"
+            # the CT form and the unlabelled pool change the SSGAN: runs of other settings are not reused
+            + f"_ct{spec.model.get('ct_form', spec.ct_form)[:3]}" + ("" if spec.unlabelled_with_rest else "_norest"))
 
 
 def run_folds(spec: T.RunSpec, folds: int, log=print) -> list[dict]:

@@ -7,22 +7,60 @@ from emozoo.errors import SchemaError
 from emozoo.losses.consistency import consistency_term
 
 
-def test_equals_numpy_with_margin():
+def _softmax(a):
+    e = np.exp(a - a.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_reference_form_equals_numpy_with_margin():
+    """The CT-GAN authors' CT_CIFAR.py form: mean squared softmax difference + 0.1 x mean squared
+    feature difference, per example, hinge at the margin, mean over examples."""
+    rng = np.random.default_rng(0)
+    o1, o2 = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=(6, 5)).astype(np.float32)
+    h1, h2 = rng.normal(size=(6, 7)).astype(np.float32), rng.normal(size=(6, 7)).astype(np.float32)
+    d = ((_softmax(o1) - _softmax(o2)) ** 2).mean(1) + 0.1 * ((h1 - h2) ** 2).mean(1)
+    for margin in (0.0, float(np.median(d))):
+        np.testing.assert_allclose(consistency_term(o1, o2, h1, h2, margin=margin).numpy(),
+                                   np.mean(np.maximum(0, d - margin)), rtol=1e-5)
+    np.testing.assert_allclose(consistency_term(o1, o2, h1, h2, feature_weight=0.5).numpy(),
+                               np.mean(((_softmax(o1) - _softmax(o2)) ** 2).mean(1) + 0.5 * ((h1 - h2) ** 2).mean(1)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(consistency_term(o1, o2).numpy(), ((_softmax(o1) - _softmax(o2)) ** 2).mean(),
+                               rtol=1e-5)
+    # softmax is shift invariant: adding a constant to every logit of one pass changes nothing
+    np.testing.assert_allclose(consistency_term(o1, o1 + 3.0).numpy(), 0.0, atol=1e-7)
+
+
+def test_euclidean_ablation_form_equals_numpy_with_margin():
     rng = np.random.default_rng(0)
     o1, o2 = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=(6, 5)).astype(np.float32)
     h1, h2 = rng.normal(size=(6, 7)).astype(np.float32), rng.normal(size=(6, 7)).astype(np.float32)
     d = np.linalg.norm(o1 - o2, axis=1) + 0.1 * np.linalg.norm(h1 - h2, axis=1)
     for margin in (0.0, float(np.median(d))):
-        np.testing.assert_allclose(consistency_term(o1, o2, h1, h2, margin=margin).numpy(),
+        np.testing.assert_allclose(consistency_term(o1, o2, h1, h2, margin=margin, form="euclidean").numpy(),
                                    np.mean(np.maximum(0, d - margin)), rtol=1e-5)
+
+
+def test_reference_is_much_smaller_than_euclidean_for_a_wide_feature_layer():
+    """The scale the audit measured: thousands of feature dimensions make the Euclidean form
+    O(1) where the reference form is O(0.01)."""
+    rng = np.random.default_rng(2)
+    o = rng.normal(size=(32, 8)).astype(np.float32)
+    h = rng.normal(size=(32, 4096)).astype(np.float32)
+    o2 = o + 0.1 * rng.normal(size=o.shape).astype(np.float32)
+    h2 = h + 0.1 * rng.normal(size=h.shape).astype(np.float32)
+    ref = float(consistency_term(o, o2, h, h2))
+    euc = float(consistency_term(o, o2, h, h2, form="euclidean"))
+    assert ref < 0.01 and euc > 0.5 and euc > 100 * ref
 
 
 def test_identical_passes_give_zero_and_finite_gradient():
     x = tf.Variable(np.ones((3, 4), np.float32))
     with tf.GradientTape() as tape:
-        ct = consistency_term(x * 2.0, x * 2.0, x, x)
-    g = tape.gradient(ct, x)
-    assert float(ct) == 0.0
+        ct = consistency_term(x * 2.0, x * 2.0, x, x, form="euclidean")
+        ct_ref = consistency_term(x * 2.0, x * 2.0, x, x)
+    g = tape.gradient([ct, ct_ref], x)
+    assert float(ct) == 0.0 and float(ct_ref) == 0.0
     assert np.all(np.isfinite(g.numpy()))
 
 
@@ -50,3 +88,7 @@ def test_bad_arguments():
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2)), None)
     with pytest.raises(SchemaError):
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), margin=-1.0)
+    with pytest.raises(SchemaError):
+        consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), feature_weight=-0.1)
+    with pytest.raises(SchemaError, match="form"):
+        consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), form="l2")

@@ -9,7 +9,6 @@
 * :mod:`.ssgan_experiments`: registered experiments ``ssgan/...``.
 * :mod:`.ssgan_presets`: zoo entries ``ssgan_speech``, ``ssgan_face``.
 """
-from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN  # noqa: F401
 from emozoo.experiments import register_runner as _register_runner  # noqa: E402
 from emozoo.zoo.predictor import register_predictor as _register_predictor  # noqa: E402
 
@@ -18,3 +17,14 @@ _register_runner("ssgan", "emozoo.models.ssgan.ssgan_task:run_experiment")
 
 # ``ssgan_speech`` takes waveforms (Fbank in the graph): preprocessing.json "input": "ssgan_waveform"
 _register_predictor("ssgan_waveform", "emozoo.models.ssgan.ssgan_zoo:WaveformPredictor")
+
+# Lazy (PEP 562): importing this package (e.g. to register its experiments for
+# ``python -m emozoo.train --list``) must not import TensorFlow.
+_LAZY = {'SemiSupervisedGAN': 'emozoo.models.ssgan.ssgan_model'}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

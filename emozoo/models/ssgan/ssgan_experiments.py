@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from emozoo.experiments import DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig, \
     register_experiment
-from emozoo.models.ssgan.ssgan_model import CPU_CONV, PAPER_CONV
+from emozoo.models.ssgan.ssgan_sizes import CPU_CONV, PAPER_CONV
 
 FRACTIONS = (0.1, 0.2, 0.5)
 FOLDS = 5

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from emozoo.errors import ExperimentError, SchemaError
-from emozoo.losses.consistency import consistency_term
+from emozoo.losses.consistency import FORMS as CT_FORMS, consistency_term
 from emozoo.losses.kplus1 import classifier_loss, discriminator_loss, feature_matching_loss
 from emozoo.models import register_model
 
@@ -16,9 +16,7 @@ MODES = ("ssgan", "fsbase")
 VARIANTS = ("conv", "dense")
 
 # Liang et al. 2019 sec. IV-B (paper-sized, for GPUs) and the CPU preset used for the tables here
-PAPER_CONV = {"d_channels": (128, 256, 512, 1024), "g_channels": (512, 256, 128, 64)}
-CPU_CONV = {"d_channels": (16, 32, 64), "g_channels": (64, 32, 16)}
-DENSE = {"d_units": (256, 128), "g_units": (128, 256)}
+from emozoo.models.ssgan.ssgan_sizes import CPU_CONV, DENSE, PAPER_CONV  # noqa: E402,F401
 
 
 def _modality(spec: dict) -> dict:
@@ -124,9 +122,11 @@ class SemiSupervisedGAN(keras.Model):
 
     * ``discriminator_steps`` (S_D) updates of ``theta_D`` and ``theta_C`` with
       ``L_dis = L_sup + L_fake + L_real + lambda * CT`` (eq. 4/6; :mod:`emozoo.losses.kplus1`),
-      ``CT`` the consistency term of two dropout-perturbed passes of D on the real batch
-      (labelled + unlabelled), on C's logits and on the concatenated ``D_`` features
-      (:mod:`emozoo.losses.consistency`);
+      ``CT`` the consistency term of two dropout-perturbed passes of D, on C's K+1 outputs and on
+      the concatenated ``D_`` features, in the CT-GAN authors' reference form by default (mean
+      squared softmax difference + 0.1 x mean squared feature difference;
+      :mod:`emozoo.losses.consistency`), over the *unlabelled* rows of the batch as in the
+      reference code (the labelled rows when the batch has no ``"u"``);
     * then ``generator_steps`` (S_G) updates of ``theta_G`` with feature matching on the
       concatenated second-to-last layer (eq. 5/7), D and C fixed.
 
@@ -151,7 +151,9 @@ class SemiSupervisedGAN(keras.Model):
         dropout: rate of the dropout after every D layer (paper 0.2).
         consistency_weight: lambda of eq. 4/6 (paper 1).
         ct_feature_weight: weight of the ``D_`` distance inside CT (CT-GAN: 0.1).
-        ct_margin: ``M'`` of CT (0).
+        ct_margin: ``M'`` of CT (0: the authors' classifier code has no margin).
+        ct_form: ``"reference"`` (default) or ``"euclidean"`` (the earlier Euclidean-norm form,
+            kept for the ablation; see :mod:`emozoo.losses.consistency`).
         discriminator_steps, generator_steps: S_D, S_G (paper 1, 1).
         learning_rate: Adam learning rate of both optimisers (paper 2e-4).
         beta_1: Adam beta_1 (0.5, DCGAN's; the paper does not say).
@@ -169,7 +171,8 @@ class SemiSupervisedGAN(keras.Model):
 
     def __init__(self, num_classes: int, modalities: Sequence[dict], mode: str = "ssgan", noise_dim: int = 100,
                  dropout: float = 0.2, consistency_weight: float = 1.0, ct_feature_weight: float = 0.1,
-                 ct_margin: float = 0.0, discriminator_steps: int = 1, generator_steps: int = 1,
+                 ct_margin: float = 0.0, ct_form: str = "reference", discriminator_steps: int = 1,
+                 generator_steps: int = 1,
                  learning_rate: float = 2e-4, beta_1: float = 0.5, fake_batch: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = int(num_classes)
@@ -189,6 +192,9 @@ class SemiSupervisedGAN(keras.Model):
         self.consistency_weight = float(consistency_weight)
         self.ct_feature_weight = float(ct_feature_weight)
         self.ct_margin = float(ct_margin)
+        self.ct_form = str(ct_form).lower()
+        if self.ct_form not in CT_FORMS:
+            raise ExperimentError(f"ct_form must be one of {CT_FORMS}, got {ct_form!r}")
         self.discriminator_steps = int(discriminator_steps)
         self.generator_steps = int(generator_steps)
         self.learning_rate = float(learning_rate)
@@ -304,7 +310,9 @@ class SemiSupervisedGAN(keras.Model):
         h1, l1 = self.discriminate(real, training=training)
         h2, l2 = self.discriminate(real, training=training)          # second dropout perturbation
         _, lf = self.discriminate(fake, training=training)
-        ct = consistency_term(l1, l2, h1, h2, feature_weight=self.ct_feature_weight, margin=self.ct_margin)
+        rows = slice(None) if u is None else slice(n_lab, None)      # CT on the unlabelled rows (reference code)
+        ct = consistency_term(l1[rows], l2[rows], h1[rows], h2[rows], feature_weight=self.ct_feature_weight,
+                              margin=self.ct_margin, form=self.ct_form)
         return discriminator_loss(l1[:n_lab], y, l1, lf, ct, self.consistency_weight)
 
     def generator_loss(self, x, u=None, z=None, training=True):
@@ -392,7 +400,7 @@ class SemiSupervisedGAN(keras.Model):
                                    if k in m}} for m in self.modalities],
                 "mode": self.mode, "noise_dim": self.noise_dim, "dropout": self.dropout,
                 "consistency_weight": self.consistency_weight, "ct_feature_weight": self.ct_feature_weight,
-                "ct_margin": self.ct_margin, "discriminator_steps": self.discriminator_steps,
+                "ct_margin": self.ct_margin, "ct_form": self.ct_form, "discriminator_steps": self.discriminator_steps,
                 "generator_steps": self.generator_steps, "learning_rate": self.learning_rate,
                 "beta_1": self.beta_1, "fake_batch": self.fake_batch}
 

@@ -331,7 +331,9 @@ class RunSpec:
     feature: str = "fbank"
     pool: int = 2
     folds: int = 5
-    unlabelled_with_rest: bool = False   # also the training clips outside the labelled fraction
+    ct_form: str = "reference"           # CT form of the SSGAN (emozoo.losses.consistency): reference | euclidean
+    unlabelled_with_rest: bool = True    # the training clips outside the labelled fraction join the unlabelled
+                                         # pool (the paper's pool is in-domain-heavy); False: other corpora only
     face_pool: int = 4000
     valid_size: int = 600
 
@@ -399,6 +401,7 @@ def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str |
     labelled, unl, valid, test, classes, mods, axes = assemble(spec, data_dir)
     labelled, unl, (valid, test), stats = normalise(labelled, unl, [valid, test], spec.normalisation, axes)
     common = {k: v for k, v in spec.model.items() if k not in {m["name"] for m in mods} | {"conv", "dense"}}
+    common.setdefault("ct_form", spec.ct_form)
     result = {"spec": dataclasses.asdict(spec), "classes": list(classes),
               "sizes": {"labelled": len(labelled), "unlabelled": len(unl) if unl is not None else 0,
                         "valid": len(valid), "test": len(test)}, "models": {}}

@@ -144,7 +144,7 @@ class WaveformPredictor(SavedModelPredictor):
     :func:`emozoo.data.audio.load_audio`) or one mono waveform with its ``sample_rate``, and
     returns probabilities ``[N, K]``; the Fbank front end runs inside the SavedModel.
     Every file and waveform first passes the speech check shared by all zoo speech predictors
-    (:func:`emozoo.zoo.predictor.speech_waveform`): too short (under 0.5 s), silent, DC or
+    (:func:`emozoo.zoo.predictor.speech_waveform`): too short (under 0.25 s), silent, DC or
     unvoiced input raises :class:`~emozoo.errors.InputRefused`; files over 60 s are refused
     with the hint to predict them in windows.
     """
