@@ -12,6 +12,10 @@ Example::
 """
 __version__ = "0.1.0"
 
+from emozoo import _quiet as _quiet
+
+_quiet.install()   # no TensorFlow start-up noise on any emozoo command (see emozoo/_quiet.py)
+
 
 def load(name: str, root=None):
     """Load zoo model ``name`` after verifying its sha256 checksums (see :mod:`emozoo.zoo`)."""

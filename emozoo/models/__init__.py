@@ -44,9 +44,34 @@ def discover() -> None:
             IMPORT_ERRORS[name] = f"{type(exc).__name__}: {exc}"
 
 
+def _import_model_modules() -> None:
+    """Import the modules that register Keras model builders (``*_model``, ``*_classifier``).
+    The method packages themselves are light (lazy attributes), so :func:`discover` (experiment
+    registration, ``python -m emozoo.train --list``) never imports TensorFlow; building a model does."""
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg:
+            continue
+        name = f"{__name__}.{info.name}"
+        try:
+            pkg = importlib.import_module(name)
+            for sub in pkgutil.iter_modules(pkg.__path__):
+                if sub.name.endswith(("_model", "_classifier")):
+                    importlib.import_module(f"{name}.{sub.name}")
+        except Exception as exc:  # noqa: BLE001 - reported by the registry
+            IMPORT_ERRORS[name] = f"{type(exc).__name__}: {exc}"
+
+
+def registered_models() -> list[str]:
+    """Names of every registered Keras model builder (imports the model modules: TensorFlow)."""
+    discover()
+    _import_model_modules()
+    return sorted(_MODELS)
+
+
 def build_model(name: str, **kwargs):
     if name not in _MODELS:
         discover()
+        _import_model_modules()
     if name not in _MODELS:
         raise ExperimentError(f"no model {name!r} is registered; known: {sorted(_MODELS)}")
     return _MODELS[name](**kwargs)

@@ -24,7 +24,6 @@ def main(argv=None) -> int:
 
     from emozoo.errors import EmozooError
     from emozoo.experiments import apply_overrides, get_experiment, list_experiments
-    from emozoo.train.strategies import set_cpu_devices
 
     try:
         if args.list:
@@ -32,6 +31,7 @@ def main(argv=None) -> int:
             return 0
         if not args.experiment:
             ap.error("--experiment is required (or --list)")
+        from emozoo.train.strategies import set_cpu_devices
         set_cpu_devices(args.cpu_devices)
         cfg = apply_overrides(get_experiment(args.experiment), args.override)
         model_dir = args.model_dir or os.path.join("runs", cfg.name.replace("/", "_"))

@@ -58,12 +58,45 @@ def test_every_registered_experiment_has_a_way_to_run():
     """``python -m emozoo.train --experiment NAME`` runs every listed name: its model is built by
     the generic trainer (a registered model) or its method registered a runner."""
     from emozoo.experiments import get_runner
-    from emozoo.models import _MODELS
+    from emozoo.models import registered_models
 
     names = list_experiments()
     assert len(names) > 100
-    orphans = [n for n in names if get_experiment(n).model.name not in _MODELS
+    models = registered_models()
+    orphans = [n for n in names if get_experiment(n).model.name not in models
                and get_runner(get_experiment(n).model.name) is None]
     assert not orphans, orphans
     for prefix in ("dann/iemocap/", "dann/meld/", "ssgan/", "face_cnn/"):
         assert get_runner(get_experiment(list_experiments(prefix)[0]).model.name) is not None, prefix
+
+
+def test_help_and_list_answer_without_tensorflow():
+    """``python -m emozoo.train --help`` / ``--list`` must not import TensorFlow (was 34 s) and print
+    no TensorFlow start-up noise."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, runpy; sys.argv = ['emozoo.train', {flag!r}]\n"
+            "try:\n    runpy.run_module('emozoo.train', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n")
+    for flag in ("--help", "--list"):
+        t0 = time.time()
+        out = subprocess.run([sys.executable, "-c", code.format(flag=flag)], capture_output=True, text=True,
+                             timeout=60, cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+        assert out.returncode == 0, out.stderr
+        assert out.stderr == "", out.stderr
+        assert time.time() - t0 < 3 * 2, f"{flag} took {time.time() - t0:.1f} s"   # goal 3 s; 2x for a shared CI
+    assert "baseline/emodb/is10/loso" in out.stdout.split()
+
+
+def test_importing_tensorflow_through_emozoo_prints_no_startup_noise():
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "EMOZOO_TF_VERBOSE")}
+    out = subprocess.run([sys.executable, "-c", "import emozoo, tensorflow as tf; print(int(tf.constant(2) + 1))"],
+                         capture_output=True, text=True, timeout=120, env=env,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert out.returncode == 0 and out.stdout.strip() == "3", out.stderr
+    assert out.stderr == "", out.stderr

@@ -9,7 +9,6 @@ emotion recognition").
 * :mod:`.dann_experiments`: registered experiments ``dann/...``.
 * :mod:`.dann_presets`: zoo model cards; :mod:`.dann_predictor`: ``emozoo.load('dann_iemocap')``.
 """
-from emozoo.models.dann.dann_model import DANNConversationModel, DANNUtteranceModel  # noqa: F401
 
 from emozoo.experiments import register_runner as _register_runner
 from emozoo.zoo.predictor import register_predictor as _register_predictor
@@ -18,3 +17,14 @@ from emozoo.zoo.predictor import register_predictor as _register_predictor
 _register_runner("dann_conversation", "emozoo.models.dann.dann_task:run_experiment")
 
 _register_predictor("conversation", "emozoo.models.dann.dann_predictor:ConversationPredictor")
+
+# Lazy (PEP 562): importing this package (e.g. to register its experiments for
+# ``python -m emozoo.train --list``) must not import TensorFlow.
+_LAZY = {'DANNConversationModel': 'emozoo.models.dann.dann_model', 'DANNUtteranceModel': 'emozoo.models.dann.dann_model'}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,18 @@
 * :mod:`.emodal_experiments`: registered experiments ``emodal/ravdess_av/<classes>/<variant>``.
 * :mod:`.emodal_presets`: zoo entries.
 """
-from emozoo.models.emodal.emodal_model import EMODalModel  # noqa: F401
 from emozoo.zoo.predictor import register_predictor
 
 register_predictor("emodal_av", "emozoo.models.emodal.emodal_video:EMODalFeaturePredictor")
 register_predictor("emodal_video", "emozoo.models.emodal.emodal_video:EMODalVideoPredictor")
+
+# Lazy (PEP 562): importing this package (e.g. to register its experiments for
+# ``python -m emozoo.train --list``) must not import TensorFlow.
+_LAZY = {'EMODalModel': 'emozoo.models.emodal.emodal_model'}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
