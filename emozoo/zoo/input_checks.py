@@ -7,7 +7,7 @@ checks here first, so the refusal is the same for every model of a kind and says
 ==================  ==========================================================================
 input               refused when
 ==================  ==========================================================================
-speech waveform     shorter than ``min_seconds`` (:data:`MIN_SPEECH_SECONDS`, 0.5 s, stated in
+speech waveform     shorter than ``min_seconds`` (:data:`MIN_SPEECH_SECONDS`, 0.25 s, stated in
                     the message); NaN/inf samples; silent (peak below -80 dBFS); a DC offset with
                     nothing on top (the signal minus its mean is silent); no voiced frame
                     (:func:`voiced_frames`: fewer than :data:`MIN_VOICED_FRAMES` (10) 10 ms frames with
@@ -46,7 +46,7 @@ import numpy as np
 
 from emozoo.errors import InputRefused
 
-MIN_SPEECH_SECONDS = 0.5
+MIN_SPEECH_SECONDS = 0.25
 MAX_WHOLE_SECONDS = 60.0
 SILENCE_PEAK = 1e-4            # -80 dBFS, as emozoo.data.audio.load_audio's silence_threshold
 MIN_VOICED_FRAMES = 10         # 100 ms of voicing at the 10 ms hop

@@ -82,7 +82,7 @@ class Predictor(SavedModelPredictor):
     ``serve_features`` signature is called; the z-normalisation is inside the graph.
 
     Every file and waveform first passes :func:`emozoo.zoo.input_checks.check_speech`: a clip
-    shorter than 0.5 s, silent, a DC offset or without voiced frames raises
+    shorter than 0.25 s, silent, a DC offset or without voiced frames raises
     :class:`~emozoo.errors.InputRefused` instead of getting a label; a file longer than 60 s
     is refused with the hint to predict it in windows (:func:`emozoo.zoo.windows.predict_windows`).
     """

@@ -8,7 +8,7 @@ speech (silence, a DC offset, noise: :func:`emozoo.zoo.input_checks.check_speech
 with no prediction and the reason, so the timeline shows the pauses of a conversation.
 
 Windows start at 0, ``hop``, ``2 hop`` ... The last window ends at the recording's end, so it
-can be shorter than ``window`` (it is refused when under the 0.5 s minimum); a recording shorter
+can be shorter than ``window`` (it is refused when under the 0.25 s minimum); a recording shorter
 than one window gives one window.
 
 Example:

@@ -40,7 +40,7 @@ def speech_models():
 
 
 def test_check_speech_states_the_minimum():
-    with pytest.raises(InputRefused, match=r"too short .*the minimum is 0\.5 s"):
+    with pytest.raises(InputRefused, match=r"too short .*the minimum is 0\.25 s"):
         check_speech(np.ones(100, np.float32), SR, "x.wav")
     t = np.arange(SR) / SR
     voiced = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
@@ -80,7 +80,7 @@ def test_cli_rows_say_why_and_exit_code(tmp_path, capsys, data_dir):
     assert code == 2 and "every input was refused" in err
     assert [r["prediction"] for r in rows] == [None] * len(files)
     assert all(r["refused"] and r["probabilities"] is None for r in rows)
-    assert "DC offset" in rows[0]["refused"] and "minimum is 0.5 s" in rows[2]["refused"]
+    assert "DC offset" in rows[0]["refused"] and "minimum is 0.25 s" in rows[2]["refused"]
     real = data_dir / "emodb" / "wav" / "03a01Fa.flac"
     code = main(["--model", "baseline_emodb_is10", str(files[0]), str(real)])
     out, _ = capsys.readouterr()
