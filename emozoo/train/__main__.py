@@ -16,7 +16,8 @@ def main(argv=None) -> int:
     ap.add_argument("--strategy", default="default", choices=("default", "mirrored", "multi_worker"))
     ap.add_argument("--cpu-devices", type=int, default=0,
                     help="split the CPU into N logical devices (to run --strategy mirrored without GPUs)")
-    ap.add_argument("--model-dir", help="output folder (default runs/<experiment with / as _>)")
+    ap.add_argument("--model-dir", help="output folder (default runs/<experiment with / as _>[_<strategy>[_cpuN]]); "
+                    "a folder records the strategy and device count it was trained with and refuses others")
     ap.add_argument("--seeds", type=int, help="number of seeds (default: the experiment's trainer.seeds)")
     ap.add_argument("--list", action="store_true", help="list registered experiments and exit")
     ap.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity (0, 1, 2)")
@@ -34,7 +35,10 @@ def main(argv=None) -> int:
         from emozoo.train.strategies import set_cpu_devices
         set_cpu_devices(args.cpu_devices)
         cfg = apply_overrides(get_experiment(args.experiment), args.override)
-        model_dir = args.model_dir or os.path.join("runs", cfg.name.replace("/", "_"))
+        # runs of one experiment under different strategies / device counts get their own folders
+        suffix = "" if args.strategy == "default" else f"_{args.strategy}" + (
+            f"_cpu{args.cpu_devices}" if args.cpu_devices > 1 else "")
+        model_dir = args.model_dir or os.path.join("runs", cfg.name.replace("/", "_") + suffix)
         from emozoo.train.trainer import run_experiment
         run_experiment(cfg, model_dir, strategy=args.strategy, seeds=args.seeds, verbose=args.verbose)
     except EmozooError as exc:

@@ -251,12 +251,27 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
     model_dir = Path(model_dir)
     write_dir = model_dir if is_chief else model_dir / ".workers" / task
     previous = write_dir / "config.json"
+    from emozoo.errors import ExperimentError
     if previous.exists() and json.loads(previous.read_text()) != json.loads(json.dumps(cfg.to_json())):
-        from emozoo.errors import ExperimentError
         raise ExperimentError(f"{model_dir} holds a run of a different config (see its config.json); finished "
                               "folds would be mixed with the new settings: use another --model-dir")
+    # the distribution a run was trained under is part of its identity: the global batch is split over the
+    # replicas and a resumed or re-read fold must not silently come from another setting
+    placement = {"strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync)}
+    run_json = write_dir / "run.json"
+    if run_json.exists():
+        before = json.loads(run_json.read_text())
+        if before != placement:
+            raise ExperimentError(
+                f"{model_dir} holds a run trained with {before['strategy']} on {before['replicas']} replica(s); "
+                f"this command uses {placement['strategy']} on {placement['replicas']}: use another --model-dir "
+                f"(e.g. {model_dir}_{placement['strategy'].lower()}{placement['replicas']})")
+    elif previous.exists() and any(write_dir.glob("seed_*")):
+        raise ExperimentError(f"{model_dir} holds a run that does not record its strategy and device count "
+                              "(an older emozoo): use another --model-dir")
     if is_chief:
         _atomic_json(write_dir / "config.json", cfg.to_json())
+        _atomic_json(run_json, placement)
     from emozoo.experiments import get_runner
     runner = get_runner(cfg.model.name)
     if runner is not None:                        # the method's own runner (conversations, GANs, ...)
@@ -275,8 +290,10 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
                            is_chief=is_chief, verbose=verbose)
             results.append(r)
             t = r.get("test")
-            log(f"  seed {seed} fold {fold.name}: best epoch {r['best_epoch']} "
-                f"(val UAR {r['best_val_uar'] if r['best_val_uar'] is None else round(100 * r['best_val_uar'], 1)})"
+            chosen = (f"best epoch {r['best_epoch']} (val UAR {100 * r['best_val_uar']:.1f})"
+                      if r["best_val_uar"] is not None else
+                      f"no validation set: last epoch {r['best_epoch']} kept")
+            log(f"  seed {seed} fold {fold.name}: {chosen}"
                 + (f", test ACC {100 * t['accuracy']:.1f} UAR {100 * t['uar']:.1f} F1 {100 * t['macro_f1']:.1f}"
                    if t else "") + f" [{r['seconds']}s]")
         pooled = _pool(results, classes)

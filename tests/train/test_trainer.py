@@ -135,3 +135,41 @@ def test_model_dir_of_another_config_is_refused(run, synth_store):
                           tiny_overrides(synth_store, "trainer.epochs=5", "data.folds=[0]"))
     with pytest.raises(ExperimentError, match="different config"):
         run_experiment(cfg, out, seeds=1, log=lambda *a: None)
+
+
+def test_a_run_folder_refuses_another_strategy_or_device_count(synth_store, tmp_path):
+    """A folder trained under one strategy/replica count must not return its cached result (or resume)
+    for a command with another: the README's `--strategy mirrored` line reused the default run."""
+    import pytest as _pytest
+
+    from emozoo.errors import ExperimentError
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.train.trainer import run_experiment
+    from tests.train.conftest import tiny_overrides
+
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"),
+                          tiny_overrides(synth_store, "trainer.epochs=1", "data.folds=[0]", "trainer.tensorboard=false"))
+    run_experiment(cfg, tmp_path / "run", seeds=1, log=lambda *a: None)
+    assert json.loads((tmp_path / "run" / "run.json").read_text()) == {"strategy": "_DefaultDistributionStrategy",
+                                                                      "replicas": 1}
+
+    class _Two:                                   # what a 2-device MirroredStrategy reports
+        num_replicas_in_sync = 2
+
+        def scope(self):
+            raise AssertionError("must refuse before training")
+
+    _Two.__name__ = "MirroredStrategy"
+    with _pytest.raises(ExperimentError, match="MirroredStrategy on 2"):
+        run_experiment(cfg, tmp_path / "run", strategy=_Two(), seeds=1, log=lambda *a: None)
+
+
+def test_default_model_dir_separates_strategies(monkeypatch, tmp_path):
+    from emozoo.train import __main__ as cli
+
+    seen = {}
+    monkeypatch.setattr("emozoo.train.trainer.run_experiment", lambda cfg, model_dir, **kw: seen.setdefault("dirs", []).append(model_dir))
+    monkeypatch.setattr("emozoo.train.strategies.set_cpu_devices", lambda n: None)
+    cli.main(["--experiment", "baseline/emodb/is10/loso"])
+    cli.main(["--experiment", "baseline/emodb/is10/loso", "--strategy", "mirrored", "--cpu-devices", "2"])
+    assert seen["dirs"] == ["runs/baseline_emodb_is10_loso", "runs/baseline_emodb_is10_loso_mirrored_cpu2"]
