@@ -15,7 +15,7 @@ speech waveform     shorter than ``min_seconds`` (:data:`MIN_SPEECH_SECONDS`, 0.
 image for a face    shorter side under the model's input size (48 px for the zoo's face models);
 model               flat (pixel standard deviation under 2 grey levels)
 conversation file   not text: NUL bytes, or more than 1 % of its characters are control
-                    characters other than tab / newline / carriage return
+                    characters other than tab / newline / carriage return; over 16 MB
 ==================  ==========================================================================
 
 A whole audio file longer than :data:`MAX_WHOLE_SECONDS` (60 s) is refused by the file
@@ -55,6 +55,7 @@ VOICED_MIN_RMS = 10 ** (-50 / 20)
 F0_RANGE = (60.0, 400.0)
 FLAT_STD = 2.0
 CONTROL_FRACTION = 0.01
+MAX_TEXT_BYTES = 16 * 1024 * 1024    # a conversation file; the longest IEMOCAP dialogue is ~20 kB
 
 
 def voiced_frames(wav: np.ndarray, sample_rate: int, *, frame_s: float = 0.04, hop_s: float = 0.01,
@@ -171,6 +172,15 @@ def check_image_size(width: int, height: int, min_size: int, name: str = "image"
     if min(width, height) < min_size:
         raise InputRefused(f"{name}: the image is {width}x{height} pixels, under this model's minimum of "
                            f"{min_size}x{min_size}: too small to hold a face")
+
+
+def check_text_file(path) -> None:
+    """Refuse a conversation file over :data:`MAX_TEXT_BYTES` before reading it (bounded memory)."""
+    import os
+    size = os.stat(path).st_size
+    if size > MAX_TEXT_BYTES:
+        raise InputRefused(f"{os.fspath(path)}: {size / 2 ** 20:.0f} MB, over the {MAX_TEXT_BYTES // 2 ** 20} MB a "
+                           "conversation file may have; split it into conversations")
 
 
 def check_text(raw: str, name: str = "text") -> str:

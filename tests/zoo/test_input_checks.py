@@ -189,3 +189,25 @@ def test_conversation_of_control_bytes_is_refused(tmp_path, capsys):
     f.write_bytes(b"\x00\x01\x02binary\n" * 128)
     code = main(["--model", "dann_iemocap", str(f)])
     assert code == 2 and "NUL" in capsys.readouterr().err
+
+
+@pytest.mark.skipif("dann_iemocap" not in REGISTRY, reason="dann_iemocap not published")
+def test_huge_conversation_file_is_refused_before_reading(tmp_path, monkeypatch):
+    from emozoo.models.dann.dann_predictor import ConversationPredictor
+    from emozoo.zoo import input_checks
+    f = tmp_path / "big.txt"
+    f.write_text("F: hello there\n" * 2000)                     # 30 kB
+    monkeypatch.setattr(input_checks, "MAX_TEXT_BYTES", 10_000)
+    with pytest.raises(InputRefused, match="over the 0 MB"):
+        ConversationPredictor.read_conversation(f)
+
+
+def test_help_and_list_do_not_import_tensorflow():
+    import subprocess
+    import sys
+    code = ("import sys, contextlib, io\nfrom emozoo.predict.__main__ import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['--list'])\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "print('tensorflow' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert p.stdout.strip() == "False", p.stderr

@@ -77,12 +77,14 @@ class ConversationPredictor(SavedModelPredictor):
         import json
         from pathlib import Path
 
+        from emozoo.zoo.input_checks import check_text, check_text_file
+
         path = Path(path)
         try:
+            check_text_file(path)
             raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise SchemaError(f"{path}: cannot read a conversation ({exc})") from exc
-        from emozoo.zoo.input_checks import check_text
         check_text(raw, str(path))          # control bytes are not a conversation
         try:
             if path.suffix == ".json":
