@@ -67,7 +67,7 @@ def markdown(summary: dict, meta: dict) -> str:
          f"{meta['learning_rate']:g}, batch {meta['batch_size']} conversations; {meta['seconds']:.0f} s of run time on "
          f"{meta['cpus']} CPU cores shared with other jobs"
          + ("; the run was stopped at the deadline and its finished seeds merged with `--merge-only`" if
-            meta.get("interrupted") else "") + "). Test: the {meta['test_labelled']} labelled turns "
+            meta.get("interrupted") else "") + f"). Test: the {meta['test_labelled']} labelled turns "
          "of session 5 (4 classes, happy = happy + excited). Mean ± std (ddof=1) over seeds, %. "
          "WA = accuracy over turns (the paper's metric), UAR = unweighted average recall. "
          "**Text only** (MiniLM sentence embeddings of the transcripts): the paper used ComParE audio + ELMo "
@@ -116,18 +116,24 @@ def run_parallel(args, argv) -> int:
             time.sleep(5)
         procs = [p for p in procs if p.poll() is None]
     merged = {"runs": {}}
+    test_labelled = set()
     for ts, part in parts.items():
         if part.exists():
             r = json.loads(part.read_text())
             merged["runs"].update(r["runs"])
             merged["config"] = r["config"]
             merged["meta"] = r.get("meta", {})
+            if "test_labelled" in merged["meta"]:
+                test_labelled.add(int(merged["meta"]["test_labelled"]))
+    if len(test_labelled) != 1:      # the workers' counted test turns (all settings test session 5)
+        raise SystemExit(f"the per-setting parts under {args.runs_dir} give test sizes {sorted(test_labelled)}; "
+                         "expected one count (re-run the missing settings)")
     summary = summarise(merged)
     seeds_done = min((len(r) for r in merged["runs"].values()), default=0)
     meta = {**merged.get("meta", {}), "command": "python pipelines/dann_iemocap_table.py --parallel 5",
             "seconds": time.time() - t0, "cpus": os.cpu_count(), "seeds": seeds_done,
             "epochs": merged["config"]["epochs"], "learning_rate": merged["config"]["learning_rate"],
-            "batch_size": merged["config"]["batch_size"], "test_labelled": 1242}
+            "batch_size": merged["config"]["batch_size"], "test_labelled": test_labelled.pop()}
     if args.merge_only:
         meta["seconds"] = sum(r.get("seconds", 0) for runs in merged["runs"].values() for r in runs.values())
         meta["interrupted"] = True
@@ -210,7 +216,7 @@ def main(argv=None) -> int:
     results["paper_table2_wa"] = PAPER_TABLE2
     meta = {"command": command, "seeds": seeds, "epochs": epochs, "learning_rate": lr,
             "batch_size": preset["batch_size"], "cpus": os.cpu_count(),
-            "seconds": results.get("seconds", 0) + time.time() - t0, "test_labelled": test_labelled or 1242}
+            "seconds": results.get("seconds", 0) + time.time() - t0, "test_labelled": int(test_labelled)}
     results["seconds"] = meta["seconds"]
     results["meta"] = meta
     _atomic_json(out, results)

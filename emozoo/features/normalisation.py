@@ -1,13 +1,10 @@
 """Z-normalisation of features, fitted on training data only.
 
-Two papers' recipes:
+The culture-specific z-normalisation of seed 000 (Liang et al. 2019, sec. 3.1) has one
+implementation, a Keras layer whose statistics are model weights:
+:class:`emozoo.models.adv_culture.culture_standardization.CultureStandardization`.
+This module holds the other recipe:
 
-* **Culture-specific z-normalisation** (seed 000, Liang et al. 2019, section 3.1
-  "Acoustic Modality": "We apply culture-specific z-normalization on each
-  dimension of the feature to reduce culture discrepancy"):
-  :class:`CultureNormalizer` keeps one mean/std per culture, each fitted on that
-  culture's *training* clips, and normalises every clip (train, valid, test)
-  with the statistics of its own culture.
 * **Normalisation strategies for unlabelled data** (seed 003, Liang et al.
   2019, CT-GAN, section V-B): labelled data is always normalised with the
   labelled training statistics; the unlabelled corpus (AMI there) is
@@ -29,17 +26,13 @@ Statistics save to JSON (no pickle) and apply in NumPy or TensorFlow.
 Example:
 
 >>> import numpy as np
->>> x = np.array([[1.0, 10.0], [3.0, 30.0], [100.0, 0.0], [300.0, 0.0]])
->>> norm = CultureNormalizer().fit(x, ["german", "german", "mandarin", "mandarin"])
->>> norm.transform(x, ["german", "german", "mandarin", "mandarin"])[:, 0].tolist()
-[-1.0, 1.0, -1.0, 1.0]
+>>> lab, unl = fit_strategy("self", np.array([[1.0], [3.0]]), np.array([[10.0], [30.0]]))
+>>> lab.apply(np.array([[1.0], [3.0]]))[:, 0].tolist()
+[-1.0, 1.0]
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -109,137 +102,6 @@ class ZStats:
         if mean.shape != std.shape or mean.ndim != 1 or np.any(std <= 0):
             raise FeatureError(f"malformed statistics: mean {mean.shape}, std {std.shape} (std must be > 0)")
         return cls(mean, std, int(d.get("count", 0)))
-
-
-class CultureNormalizer:
-    """Culture-specific z-normalisation (seed 000), fitted on training clips only.
-
-    Args:
-        eps: std floor (dimensions constant within a culture's training data are divided by 1).
-        unseen: what :meth:`transform` does with a culture that had no training clips:
-            ``"error"`` (default) raises; ``"global"`` uses the statistics of all training
-            clips; ``"self"`` fits that culture's statistics on the clips being transformed
-            (transductive: only for an unlabelled target culture, and say so).
-    """
-
-    def __init__(self, eps: float = 1e-6, unseen: str = "error"):
-        if unseen not in ("error", "global", "self"):
-            raise FeatureError(f"unseen must be 'error', 'global' or 'self', got {unseen!r}")
-        self.eps, self.unseen = float(eps), unseen
-        self.stats: dict[str, ZStats] = {}
-        self.global_stats: ZStats | None = None
-        self._tf = None
-
-    def fit(self, x, cultures: Sequence[str]) -> "CultureNormalizer":
-        """Fit one :class:`ZStats` per culture on training features ``x`` ``[clips, dims]``."""
-        x = _rows(x, "CultureNormalizer.fit")
-        cultures = np.asarray(cultures, dtype=object)
-        if cultures.shape != (x.shape[0],):
-            raise FeatureError(f"{x.shape[0]} rows but {cultures.shape} culture labels")
-        if any(not c for c in cultures):
-            raise FeatureError("every training clip needs a culture (empty culture found)")
-        self.stats = {str(c): ZStats.fit(x[cultures == c], self.eps) for c in sorted(set(cultures))}
-        self.global_stats = ZStats.fit(x, self.eps)
-        self._tf = None
-        return self
-
-    def stats_for(self, culture: str, x_of_culture=None) -> ZStats:
-        if not self.stats:
-            raise FeatureError("CultureNormalizer is not fitted: call fit() on the training clips first")
-        if culture in self.stats:
-            return self.stats[culture]
-        if self.unseen == "global":
-            return self.global_stats
-        if self.unseen == "self" and x_of_culture is not None:
-            return ZStats.fit(x_of_culture, self.eps)
-        raise FeatureError(f"culture {culture!r} had no training clips (fitted: {sorted(self.stats)}); "
-                           "use unseen='global' or 'self' to normalise it anyway")
-
-    def transform(self, x, cultures: Sequence[str]) -> np.ndarray:
-        """Each row normalised with its own culture's statistics; float32 ``[clips, dims]``."""
-        x = np.asarray(x, np.float64)
-        cultures = np.asarray(cultures, dtype=object)
-        if x.ndim != 2 or cultures.shape != (x.shape[0],):
-            raise FeatureError(f"expected x [clips, dims] and one culture per clip, got {x.shape} and "
-                               f"{cultures.shape}")
-        out = np.empty(x.shape, np.float32)
-        for c in set(cultures):
-            rows = cultures == c
-            out[rows] = self.stats_for(str(c), x[rows]).apply(x[rows])
-        return out
-
-    def _tables(self):
-        """TF lookup of culture -> row of the stacked statistics (the last row: global), built once."""
-        import tensorflow as tf
-        if not self.stats:
-            raise FeatureError("CultureNormalizer is not fitted: call fit() on the training clips first")
-        if getattr(self, "_tf", None) is None or self._tf[0] != sorted(self.stats):
-            names = sorted(self.stats)
-            table = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(tf.constant(names), tf.range(len(names), dtype=tf.int64)), -1)
-            means = tf.constant(np.stack([self.stats[n].mean for n in names] + [self.global_stats.mean]),
-                                tf.float32)
-            stds = tf.constant(np.stack([self.stats[n].std for n in names] + [self.global_stats.std]), tf.float32)
-            self._tf = (names, table, means, stds)
-        return self._tf
-
-    def tf_transform(self, x, culture):
-        """The same in TensorFlow: ``x`` ``[..., dims]`` (clip or frame level), ``culture`` a string tensor
-        whose shape is a prefix of ``x``'s batch shape (a scalar for one clip, ``[batch]`` for a batch).
-
-        Cultures without statistics use the global ones when ``unseen='global'`` and raise
-        ``InvalidArgumentError`` otherwise (``unseen='self'`` needs NumPy: use :meth:`transform`).
-        """
-        import tensorflow as tf
-        names, table, means, stds = self._tables()
-        idx = table.lookup(tf.convert_to_tensor(culture))
-        if self.unseen == "global":
-            idx = tf.where(idx < 0, tf.constant(len(names), tf.int64), idx)
-        else:
-            tf.debugging.assert_non_negative(idx, message="culture without training statistics")
-        x = tf.cast(x, tf.float32)
-        mean, std = tf.gather(means, idx), tf.gather(stds, idx)          # [*culture.shape, dims]
-        extra = tf.rank(x) - tf.rank(mean)
-        shape = tf.concat([tf.shape(mean)[:-1], tf.ones([extra], tf.int32), tf.shape(mean)[-1:]], 0)
-        return (x - tf.reshape(mean, shape)) / tf.reshape(std, shape)
-
-    def map_fn(self, feature: str, culture_key: str = "culture"):
-        """A ``tf.data`` map step: ``ex[feature]`` normalised with the statistics of ``ex[culture_key]``.
-
-        >>> ds = read_store("tfrecords/casia_is10").map(norm.map_fn("is10"))   # doctest: +SKIP
-        """
-        import tensorflow as tf
-        self._tables()
-
-        def fn(ex):
-            culture = ex[culture_key]
-            if culture.shape.rank and culture.shape[-1] == 1:            # [1] / [batch, 1] string columns
-                culture = tf.squeeze(culture, -1)
-            return {**ex, feature: self.tf_transform(ex[feature], culture)}
-        return fn
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Statistics as JSON (``{"eps", "unseen", "cultures": {name: stats}, "global": stats}``)."""
-        if not self.stats:
-            raise FeatureError("nothing to save: the normalizer is not fitted")
-        path = Path(path)
-        d = {"eps": self.eps, "unseen": self.unseen, "global": self.global_stats.to_json(),
-             "cultures": {c: s.to_json() for c, s in self.stats.items()}}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(d))
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "CultureNormalizer":
-        try:
-            d = json.loads(Path(path).read_text())
-            norm = cls(d["eps"], d["unseen"])
-            norm.stats = {c: ZStats.from_json(s) for c, s in d["cultures"].items()}
-            norm.global_stats = ZStats.from_json(d["global"])
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise FeatureError(f"{path}: not a saved CultureNormalizer ({exc})") from exc
-        return norm
 
 
 def fit_strategy(strategy: str, labelled_train, unlabelled, eps: float = 1e-6) -> tuple[ZStats, ZStats | None]:

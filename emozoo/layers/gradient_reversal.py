@@ -44,14 +44,19 @@ class GradientReversal(keras.layers.Layer):
     def __init__(self, lambda_: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.initial_lambda = float(lambda_)
-        if not math.isfinite(self.initial_lambda):
-            raise ExperimentError(f"GradientReversal lambda must be finite, got {lambda_}")
+        if not math.isfinite(self.initial_lambda) or self.initial_lambda < 0:
+            raise ExperimentError(f"GradientReversal lambda must be finite and >= 0, got {lambda_}")
         self.hp_lambda = self.add_weight(name="lambda", shape=(), dtype="float32", trainable=False,
                                          initializer=keras.initializers.Constant(self.initial_lambda))
         self.supports_masking = True
 
     def set_lambda(self, value: float) -> None:
-        self.hp_lambda.assign(float(value))
+        """Set ``lambda`` (>= 0 and finite: a negative one would turn the reversal into a plain
+        gradient, i.e. the features would *help* the domain classifier)."""
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise ExperimentError(f"GradientReversal lambda must be finite and >= 0, got {value}")
+        self.hp_lambda.assign(value)
 
     def call(self, inputs):
         return reverse_gradient(inputs, tf.convert_to_tensor(self.hp_lambda))

@@ -93,6 +93,15 @@ def test_keras_serialisation_round_trip():
 def test_bad_lambda():
     with pytest.raises(ExperimentError, match="finite"):
         GradientReversal(float("nan"))
+    with pytest.raises(ExperimentError, match=">= 0"):
+        GradientReversal(-0.5)
+    grl = GradientReversal(1.0)
+    for bad in (-1e-3, float("inf"), float("nan")):
+        with pytest.raises(ExperimentError, match=">= 0"):
+            grl.set_lambda(bad)
+    assert float(grl.hp_lambda) == 1.0                 # a refused value leaves lambda unchanged
+    grl.set_lambda(0.0)
+    assert float(grl.hp_lambda) == 0.0
 
 
 def test_ganin_schedule_values_and_callback():

@@ -55,8 +55,9 @@ class CultureStandardization(keras.layers.Layer):
         """Fit row ``c`` on ``x[culture == c]`` and the pooled row on all of ``x`` (numpy ``[N, dim]``).
 
         Without ``culture`` every row gets the pooled statistics (one global z-normalisation, as
-        the baseline). A culture with no example keeps the pooled statistics and is reported in
-        the raised error only if *no* culture has examples.
+        the baseline). A culture with fewer than 2 examples keeps the pooled statistics; if *no*
+        culture has 2 examples (nothing culture-specific could be fitted) a
+        :class:`~emozoo.errors.SchemaError` is raised.
         """
         x = np.asarray(x, np.float32)
         if x.ndim != 2 or x.shape[1] != int(self.mean.shape[1]):
@@ -73,10 +74,15 @@ class CultureStandardization(keras.layers.Layer):
             bad = culture[(culture < 0) | (culture >= self.num_cultures)]
             if bad.size:
                 raise SchemaError(f"culture indices must lie in [0, {self.num_cultures}); got {np.unique(bad)[:5]}")
+            fitted = []
             for c in range(self.num_cultures):
                 sel = culture == c
                 if sel.sum() >= 2:
                     mean[c], std[c] = self._stats(x[sel])
+                    fitted.append(c)
+            if not fitted:
+                raise SchemaError(f"no culture has the 2 examples a culture-specific normalisation needs "
+                                  f"(counts {np.bincount(culture.astype(int), minlength=self.num_cultures).tolist()})")
         self.mean.assign(mean.astype("float32"))
         self.std.assign(std.astype("float32"))
 

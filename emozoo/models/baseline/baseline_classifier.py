@@ -17,9 +17,10 @@ class BaselineClassifier(keras.Model):
     Implements the baseline "BSL" of Liang et al. 2019 (cross-culture adversarial learning,
     sec. 4.2): G has two hidden layers of 512 and 256 units, E one hidden layer of 500 units,
     dropout after every fully connected layer, Adam with learning rate 1e-4, trained on the
-    emotion cross-entropy only (eq. 2, ``L_emo``); the same network without the culture or
-    domain branch is Lian et al. 2019's "CI" (eq. 5 with ``lambda = 0``) and Liang et al.'s
-    semi-supervised GAN paper's "FSBase" on functional features. Leaves out: the culture
+    emotion cross-entropy only (eq. 2, ``L_emo``). It is *not* Lian et al. 2019's "CI": CI is
+    their conversational model (context-aware, with the speaker-domain branch at ``lambda = 0``,
+    :mod:`emozoo.models.dann`), while this MLP reads one utterance's features. It plays the
+    role of Liang et al.'s semi-supervised GAN paper's "FSBase" on functional features. Leaves out: the culture
     classifier C and the adversarial term (that is ``emozoo.models.adv_culture``), and the
     paper's culture-specific z-normalisation (we fit one z-normalisation on the training fold,
     see :class:`emozoo.layers.FeatureStandardization`).

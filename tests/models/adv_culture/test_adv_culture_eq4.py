@@ -99,3 +99,15 @@ def test_target_splits_speaker_halves_are_disjoint_and_cover_the_target():
     assert [s for s, _, _ in splits] == ["/half0", "/half1"]
     for _, u, t in splits:
         assert not set(u.speakers()) & set(t.speakers()) and len(u) + len(t) == 15
+
+
+def test_culture_standardization_raises_when_no_culture_can_be_fitted():
+    from emozoo.models.adv_culture.culture_standardization import CultureStandardization
+    layer = CultureStandardization(3)
+    layer.build((None, 2))
+    x = np.arange(6, dtype="float32").reshape(3, 2)
+    with pytest.raises(SchemaError, match="no culture has the 2 examples"):
+        layer.fit(x, np.array([0, 1, 2]))
+    layer.fit(x, np.array([0, 0, 2]))                  # culture 0 fitted, 1 and 2 keep the pooled row
+    np.testing.assert_allclose(layer.mean.numpy()[0], x[:2].mean(0))
+    np.testing.assert_allclose(layer.mean.numpy()[2], x.mean(0))
