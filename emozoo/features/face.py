@@ -89,7 +89,8 @@ class FaceBox:
 
 @dataclasses.dataclass(frozen=True)
 class FaceCrop:
-    """A face crop: uint8 ``image [size, size, 1]``, ``source`` and the detected ``box`` (or None)."""
+    """A face crop: uint8 ``image [size, size, 1]`` (``[size, size, 3]`` with ``colour="rgb"``),
+    ``source`` and the detected ``box`` (or None)."""
 
     image: np.ndarray
     source: str
@@ -268,7 +269,7 @@ class FaceCropper:
         return _grey(rgb) if self.colour == "grey" else rgb
 
     def crop_box(self, image, box: FaceBox) -> np.ndarray:
-        """The uint8 ``[size, size, 1]`` crop of ``box`` in ``image`` (alignment as configured)."""
+        """The uint8 ``[size, size, C]`` crop (C = 1 grey, 3 rgb) of ``box`` in ``image`` (alignment as configured)."""
         rgb = _as_rgb(image)
         if self.align:
             rgb = _rotate_to_eyes(rgb, box)
@@ -276,7 +277,7 @@ class FaceCropper:
         return self._resize(crop_square(self._colour(rgb), left, top, side))
 
     def full(self, image) -> np.ndarray:
-        """The whole image as a uint8 ``[size, size, 1]`` 'face' (policy ``full``)."""
+        """The whole image as a uint8 ``[size, size, C]`` 'face' (policy ``full``)."""
         return self._resize(self._colour(_as_rgb(image)))
 
     def _load(self, image):
