@@ -64,7 +64,7 @@ def evaluate_model(name: str, corpus: str, *, protocol: str = "all", store: str 
     model = emozoo.load(name, zoo_root)
     feature = model.preprocessing["feature"]
     store = store or f"tfrecords/{corpus}_{feature}"
-    table = load_table(store, feature)
+    table = load_table(store, feature, model.preprocessing.get("label_set", ""), corpus=corpus)
     if tuple(table.classes) != tuple(model.labels):
         raise SplitError(f"store {store} has classes {table.classes}, model {name} predicts {model.labels}")
     if protocol == "official":

@@ -317,11 +317,9 @@ def run_protocol(cfg: ExperimentConfig, corpus: str, model_dir: str | os.PathLik
     if folds:
         eval_folds = [f for f in eval_folds if f.index in set(int(i) for i in folds)]
     store = store or cfg.data.store_for(corpus)
-    try:
-        table = load_table(store, cfg.data.features)
-    except SchemaError as exc:
-        raise SchemaError(f"{exc}; the EmoBox store is built by: "
-                          + STORE_COMMAND.format(corpus=corpus, label_set=info.label_set)) from None
+    # one command, the one that builds the EmoBox store (all classes, three feature sets)
+    table = load_table(store, cfg.data.features,
+                       command=STORE_COMMAND.format(corpus=corpus, label_set=info.label_set))
     if tuple(table.classes) != tuple(classes):
         raise SchemaError(f"store {store} has classes {table.classes}; EmoBox's {corpus} uses all {len(classes)} "
                           f"classes {classes}: build it with "

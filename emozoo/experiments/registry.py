@@ -9,6 +9,10 @@ from emozoo.experiments.config import ExperimentConfig
 
 _EXPERIMENTS: dict[str, Callable[[], ExperimentConfig]] = {}
 _RUNNERS: dict[str, str] = {}
+_STORE_BUILDERS: dict[str, str] = {}
+#: how a store of per-clip features is built when no method registered another command
+EXTRACT_COMMAND = ("python -m emozoo.extract --corpus {corpus} --features {features} --label-set {label_set} "
+                   "--out {store}")
 _LOADED = False
 
 
@@ -78,3 +82,20 @@ def get_runner(model_name: str):
         return getattr(importlib.import_module(module), fn)
     except (ImportError, AttributeError) as exc:
         raise ExperimentError(f"runner {target!r} of model {model_name!r} cannot be loaded: {exc}") from exc
+
+
+def register_store_builder(features: str, command: str) -> None:
+    """Name the command that builds stores of feature ``features`` when ``python -m emozoo.extract``
+    does not (e.g. EMODal's ``mfcc_au`` from pre-extracted RAVDESS AV features). ``command`` is
+    formatted with ``corpus``, ``features``, ``label_set`` and ``store``."""
+    if _STORE_BUILDERS.get(features, command) != command:
+        raise ExperimentError(f"feature {features!r} already has the store builder {_STORE_BUILDERS[features]!r}")
+    _STORE_BUILDERS[features] = command
+
+
+def store_command(*, corpus: str, features: str, label_set: str, store: str) -> str:
+    """The exact command that builds ``store`` (the one "store missing" errors name)."""
+    _load_all()
+    template = _STORE_BUILDERS.get(features, EXTRACT_COMMAND)
+    return template.format(corpus=corpus or "<corpus>", features=features, label_set=label_set or "4class",
+                           store=store)

@@ -125,12 +125,27 @@ def _shard_counts(store: str) -> dict:
         return {}
 
 
-def load_table(store: str | os.PathLike, features: str, label_set: str = "") -> FeatureTable:
-    """The labelled examples of ``store`` (read once per process, cached)."""
+class StoreMissing(SchemaError):
+    """No feature store where an experiment or evaluation expects one; ``command`` builds it."""
+
+    def __init__(self, path, command: str):
+        self.path, self.command = str(path), command
+        super().__init__(f"no feature store at {path}: build it with `{command}`")
+
+
+def load_table(store: str | os.PathLike, features: str, label_set: str = "", *, corpus: str = "",
+               command: str = "") -> FeatureTable:
+    """The labelled examples of ``store`` (read once per process, cached).
+
+    A missing store raises :class:`StoreMissing` naming ``command``, by default the command
+    registered for ``features`` (:func:`emozoo.experiments.store_command`, formatted with
+    ``corpus`` and ``label_set``)."""
     path = Path(store).resolve()
     if not (path / "spec.json").exists():
-        raise SchemaError(f"no feature store at {path}: build it with `python -m emozoo.extract --corpus <name> "
-                          f"--features {features} --label-set {label_set or '4class'} --out {store}`")
+        if not command:
+            from emozoo.experiments import store_command
+            command = store_command(corpus=corpus, features=features, label_set=label_set, store=str(store))
+        raise StoreMissing(path, command)
     table = _load_cached(str(path), features, (path / "spec.json").stat().st_mtime)
     if label_set:
         want = get_label_set(label_set).classes
@@ -183,7 +198,7 @@ def make_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Fold], tupl
     resolve = lambda p: str(p if Path(p).is_absolute() else root / p)  # noqa: E731
     if not data.corpora:
         raise SplitError("data.corpora is empty: name at least one training corpus")
-    tables = [load_table(resolve(data.store_for(c)), data.features, data.label_set) for c in data.corpora]
+    tables = [load_table(resolve(data.store_for(c)), data.features, data.label_set, corpus=c) for c in data.corpora]
     classes = tables[0].classes or get_label_set(data.label_set).classes
     for t in tables[1:]:
         if t.classes != tables[0].classes:
@@ -196,7 +211,7 @@ def make_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Fold], tupl
     if p == "cross_corpus":
         if not data.target:
             raise SplitError("protocol cross_corpus needs data.target (the test corpus)")
-        target = load_table(resolve(data.store_for(data.target)), data.features, data.label_set)
+        target = load_table(resolve(data.store_for(data.target)), data.features, data.label_set, corpus=data.target)
         if target.classes != source.classes:
             raise SchemaError(f"target store {target.store} has classes {target.classes}, source {source.classes}")
         split = protocols.cross_corpus(src_m, table_manifest(target, data.target),

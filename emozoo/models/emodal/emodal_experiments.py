@@ -27,6 +27,10 @@ from __future__ import annotations
 
 from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
                                 register_experiment)
+from emozoo.experiments import register_store_builder
+
+# the mfcc_au stores are not extracted from audio: they come from the pre-extracted RAVDESS AV features
+register_store_builder("mfcc_au", "python pipelines/emodal_build_stores.py")
 
 AUDIO_DIM, VISUAL_DIM = 259, 35
 FEATURE = "mfcc_au"
