@@ -312,3 +312,29 @@ def test_missing_weights_name_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setenv("EMOZOO_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(WeightsError, match="python -m emozoo.weights install whisper_base"):
         WhisperBackbone.from_preset("whisper_base")
+
+
+def test_extract_runner_writes_a_2d_whisper_store(tmp_path):
+    """The store keeps the [L + 1, d] shape and the values of direct extraction; 0 anomalies."""
+    import soundfile
+
+    from emozoo.data.manifest import Manifest, ManifestRow
+    from emozoo.data.tfrecord import load_spec, read_store
+    from emozoo.extract import extract_corpus
+    from emozoo.features.registry import get_extractor
+    try:
+        ext = get_extractor("whisper_tiny_en")
+    except WeightsError as exc:
+        pytest.skip(f"whisper_tiny_en not installed: {exc}")
+    rows = []
+    for i, emo in enumerate(("happy", "sad", "angry")):
+        path = tmp_path / f"c{i}.wav"
+        soundfile.write(path, synthetic_wave(0.8 + 0.3 * i) * (1 + i), 16000, subtype="FLOAT")
+        rows.append(ManifestRow(clip_id=f"c{i}", corpus="synth", path=str(path), label=emo, emotion=emo,
+                                speaker=f"s{i % 2}", culture="synthetic"))
+    (result,) = extract_corpus(Manifest(rows, name="synth"), ["whisper_tiny_en"], corpus="synth",
+                               out_root=tmp_path / "tf", label_set="4class", progress=False)
+    assert result.total == 3 and not result.failures and result.anomalies == 0
+    assert tuple(load_spec(result.store)["whisper_tiny_en"].shape) == (5, 384)
+    got = {ex["clip_id"].numpy().decode(): ex["whisper_tiny_en"].numpy() for ex in read_store(result.store)}
+    np.testing.assert_allclose(got["c1"], ext(synthetic_wave(1.1) * 2, 16000), rtol=1e-5, atol=1e-6)
