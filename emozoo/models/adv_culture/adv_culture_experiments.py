@@ -37,7 +37,7 @@ CORPORA = ("emodb", "casia", "ravdess")
 CULTURE = {"emodb": "German", "casia": "Mandarin", "ravdess": "English", "jaffe": "Japanese", "ckplus": "American"}
 FEATURES = ("is10", "egemaps")   # openSMILE IS10 (1582) and eGeMAPS v02 (88) functionals
 FACE_CORPORA = ("jaffe", "ckplus")
-FACE_FEATURES = ("dface",)       # Dface (DenseNet-BC trained on FER2013) 336-dim face embeddings
+FACE_FEATURES = ("dface", "face_mobilenet")   # Dface (DenseNet-BC trained on FER2013, 336-d); HSE VGGFace2 MobileNet (1024-d)
 
 
 def modality_of(features: str) -> str:
