@@ -67,15 +67,16 @@ class _Rows:
             pred = self.labels[int(max(range(len(probs)), key=lambda i: probs[i]))]
         else:
             self.refused += 1
-            self.reasons.append(refused)
+            refused = _reason(refused, file)
+            self.reasons.append(f"{name}: {refused}")
         if self.as_json:
             print(json.dumps({"file": file, **extra,
                               "prediction": None if refused else pred,
                               "probabilities": None if refused else
                               {k: round(float(v), 4) for k, v in zip(self.labels, probs)},
-                              **({"refused": _reason(refused, file)} if refused else {})}), flush=True)
+                              **({"refused": refused} if refused else {})}), flush=True)
         elif refused:
-            print(f"{name:<{self.width}}  refused: {_reason(refused, file)}", flush=True)
+            print(f"{name:<{self.width}}  refused: {refused}", flush=True)
         else:
             print(f"{name:<{self.width}}  {pred:<10}  " + "  ".join(f"{float(v):8.4f}" for v in probs), flush=True)
 
@@ -98,7 +99,7 @@ def _predict(args, model, out: _Rows) -> None:
                     name = f"{f} {r['start']:.1f}-{r['end']:.1f}s"
                     extra = {"start": r["start"], "end": r["end"]}
                     if r["refused"]:
-                        out.write(f, name, extra, refused=f"{f} {r['start']:.1f}-{r['end']:.1f} s: {r['refused']}")
+                        out.write(f, name, extra, refused=r["refused"])
                     else:
                         out.write(f, name, extra, probs=[r["probabilities"][k] for k in model.labels])
                     if args.plot:

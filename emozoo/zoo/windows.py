@@ -126,7 +126,7 @@ def plot_timeline(rows: list[dict], labels, out_path: str | os.PathLike, title: 
         ax.plot(centres, y, color=colours(i % 10), label=k, lw=1.2)
     ax.set_ylim(0, 1)
     ax.set_ylabel("probability")
-    ax.legend(loc="upper right", ncol=min(len(labels), 7), fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     if title:
         ax.set_title(title)
     for j, r in enumerate(rows):
