@@ -274,5 +274,7 @@ def _backbone_factory(module: str, *args):
 # Pretrained backbones (emozoo.backbones): layer-wise / pooled embeddings.
 register_extractor("whisper_base")(_backbone_factory("emozoo.backbones.whisper.extractor", "whisper_base"))
 register_extractor("whisper_tiny_en")(_backbone_factory("emozoo.backbones.whisper.extractor", "whisper_tiny_en"))
+register_extractor("whisper_base_frames")(_backbone_factory("emozoo.backbones.whisper.extractor",
+                                                          "whisper_base_frames"))
 register_extractor("mpnet")(_backbone_factory("emozoo.backbones.mpnet.extractor"))
 register_extractor("face_mobilenet")(_backbone_factory("emozoo.backbones.face.extractor", "face_mobilenet"))

@@ -338,3 +338,22 @@ def test_extract_runner_writes_a_2d_whisper_store(tmp_path):
     assert tuple(load_spec(result.store)["whisper_tiny_en"].shape) == (5, 384)
     got = {ex["clip_id"].numpy().decode(): ex["whisper_tiny_en"].numpy() for ex in read_store(result.store)}
     np.testing.assert_allclose(got["c1"], ext(synthetic_wave(1.1) * 2, 16000), rtol=1e-5, atol=1e-6)
+
+
+def test_frame_level_variant(base):
+    from emozoo.backbones.whisper.extractor import WhisperPooler
+    pooler = WhisperPooler(base, max_samples=16000)           # 1 s windows, to test the concatenation
+    wave = synthetic_wave()                                     # 2.5 s -> 3 windows of 13333/13333/13334
+    frames = pooler.frames(wave)
+    assert frames.shape == (3 * 42, 512)
+    first = base(wave[None, :13333])[0, -1].numpy()
+    np.testing.assert_allclose(frames[:42], first, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pooler.frames(wave, 0)[:42], base(wave[None, :13333])[0, 0].numpy(),
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(FeatureError, match="out of range"):
+        pooler.frames(wave, 7)
+    from emozoo.features.registry import get_extractor
+    ext = get_extractor("whisper_base_frames")
+    out = ext(wave, 16000)
+    assert ext.spec.shape == (None, 512) and out.shape == (125, 512) and out.dtype == np.float32
+    assert ext.name == "whisper_base_frames" and "frames,row=6/7" in ext.config

@@ -10,6 +10,7 @@ separately (memory stays bounded), and the window means are averaged weighted by
 of positions.
 
 The encoder runs as one ``tf.function`` traced once for any length (``[None]`` waveform).
+:func:`make_frame_extractor` gives the frame-level variant (one layer's ``[T, d]`` states).
 
 Example:
 
@@ -55,7 +56,12 @@ class WhisperPooler:
             return tf.reduce_mean(states, axis=1), tf.shape(states)[1]
         self._pooled = pooled
 
-    def __call__(self, waveform) -> np.ndarray:
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32)])
+        def frames(wave, layer):
+            return tf.gather(backbone(wave[None])[0], layer)       # [T, d]
+        self._frames = frames
+
+    def _checked(self, waveform) -> np.ndarray:
         x = np.asarray(waveform, dtype=np.float32)
         if x.ndim != 1:
             raise FeatureError(f"Whisper needs a mono waveform [samples], got shape {x.shape}")
@@ -64,6 +70,21 @@ class WhisperPooler:
                                f"ms at 16 kHz), got {x.size}")
         if not np.all(np.isfinite(x)):
             raise FeatureError("Whisper input waveform has NaN/inf samples")
+        return x
+
+    def frames(self, waveform, layer: int = -1) -> np.ndarray:
+        """Hidden states of one layer, ``[T, d]`` (windows of at most 30 s concatenated in time)."""
+        x = self._checked(waveform)
+        n_rows = self.backbone.num_layers + 1
+        if not -n_rows <= layer < n_rows:
+            raise FeatureError(f"layer {layer} out of range for {n_rows} hidden-state rows")
+        layer = tf.constant(layer % n_rows, tf.int32)
+        return np.concatenate([self._frames(tf.constant(x[a:b]), layer).numpy()
+                               for a, b in window_bounds(x.size, self.max_samples)], axis=0)
+
+    def __call__(self, waveform) -> np.ndarray:
+        """Mean over positions of every layer, ``[L + 1, d]``."""
+        x = self._checked(waveform)
         total, weight = None, 0
         for a, b in window_bounds(x.size, self.max_samples):
             mean, t = self._pooled(tf.constant(x[a:b]))
@@ -74,7 +95,10 @@ class WhisperPooler:
 
 
 def make_extractor(name: str) -> Extractor:
-    """The registry extractor of Whisper preset ``name`` (weights via :func:`emozoo.weights.path`)."""
+    """The registry extractor of Whisper preset ``name`` (weights via :func:`emozoo.weights.path`);
+    ``<preset>_frames`` gives :func:`make_frame_extractor` of the preset (last row)."""
+    if name.endswith("_frames"):
+        return make_frame_extractor(name[:-len("_frames")])
     backbone = WhisperBackbone.from_preset(name)
     pooler = WhisperPooler(backbone)
     rows, dim = backbone.num_layers + 1, backbone.hidden_dim
@@ -89,3 +113,23 @@ def make_extractor(name: str) -> Extractor:
               f"length=clip(no 30 s padding),window<={MAX_SAMPLES // SAMPLE_RATE}s;tf-{tf.__version__};"
               f"rate={SAMPLE_RATE}")
     return Extractor(name, spec, compute, sample_rate=SAMPLE_RATE, config=config)
+
+
+def make_frame_extractor(name: str, layer: int = -1) -> Extractor:
+    """Frame-level variant ``<name>_frames``: one layer's hidden states ``[T, d]`` per clip, 20 ms a
+    position (default the last row, the encoder output after the final layer norm), for models
+    that need sequences. Register it with ``register_extractor(f"{name}_frames")``."""
+    backbone = WhisperBackbone.from_preset(name)
+    pooler = WhisperPooler(backbone)
+    rows = backbone.num_layers + 1
+    row = layer % rows
+
+    def compute(waveform, sample_rate):
+        return pooler.frames(waveform, row)
+    feature = f"{name}_frames"
+    spec = FeatureSpec(feature, "float32", (None, backbone.hidden_dim),
+                       f"Whisper {name} encoder hidden states of row {row} of {rows} (20 ms a frame)")
+    config = (f"emozoo.backbones.whisper:{name};{backbone.weights_id};frames,row={row}/{rows},"
+              f"length=clip(no 30 s padding),window<={MAX_SAMPLES // SAMPLE_RATE}s;tf-{tf.__version__};"
+              f"rate={SAMPLE_RATE}")
+    return Extractor(feature, spec, compute, sample_rate=SAMPLE_RATE, config=config)
