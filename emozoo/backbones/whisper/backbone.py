@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 
 import keras
-import tensorflow as tf
 
 from emozoo.backbones.whisper.encoder import MAX_POSITIONS, WhisperEncoder
 from emozoo.backbones.whisper.frontend import HOP_LENGTH, WhisperAudioConverter
