@@ -41,17 +41,25 @@ def _trainer(preset):
                          patience=0, tensorboard=False)
 
 
-def _register_iemocap(setting, variant):
-    name = f"dann/iemocap/text/{setting.lower()}/{variant}"
+# text encoders of the IEMOCAP experiments: ``dann/iemocap/text/...`` = MiniLM (the table's),
+# ``dann/iemocap/mpnet/...`` = all-mpnet-base-v2 (emozoo.backbones.mpnet; store
+# ``python -m emozoo.extract --corpus iemocap_text --features mpnet --label-set 4class``)
+TEXT_FEATURES = {"text": "minilm", "mpnet": "mpnet"}
+
+
+def _register_iemocap(setting, variant, kind="text"):
+    name = f"dann/iemocap/{kind}/{setting.lower()}/{variant}"
+    feature = TEXT_FEATURES[kind]
 
     @register_experiment(name)
     def factory():
         return ExperimentConfig(
             name=name, model=ModelConfig("dann_conversation", {**MODEL, **VARIANTS[variant]}),
-            data=DataConfig(corpora=("iemocap_text",), features="minilm", stores={"iemocap_text": "tfrecords/iemocap_text_minilm"},
+            data=DataConfig(corpora=("iemocap_text",), features=feature,
+                            stores={"iemocap_text": f"tfrecords/iemocap_text_{feature}"},
                             protocol=setting.lower(), protocol_kwargs={"domain": "speaker"}, valid_speakers=0),
             optimizer=OptimizerConfig("adam", CPU_PRESET["learning_rate"]), trainer=_trainer(CPU_PRESET),
-            description=f"IEMOCAP {setting} (test session 5), text (MiniLM), speaker domain, "
+            description=f"IEMOCAP {setting} (test session 5), text ({feature}), speaker domain, "
                         f"{'CI (lambda 0)' if variant == 'ci' else 'DANN (lambda 1)'}: Table 2")
 
 
@@ -87,7 +95,8 @@ def _register_speech(corpus, variant):
 
 for _s in IEMOCAP_TS:
     for _v in VARIANTS:
-        _register_iemocap(_s, _v)
+        for _kind in TEXT_FEATURES:
+            _register_iemocap(_s, _v, _kind)
 for _sub in ("7class", "4class"):
     for _v in VARIANTS:
         _register_meld(_sub, _v)
