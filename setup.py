@@ -30,8 +30,10 @@ setup(
         "test": ["pytest>=8", "librosa>=0.10", "tokenizers>=0.15", "apache-beam>=2.60"],
         "gpu": ["tensorflow[and-cuda]~=2.21.0"],
         "beam": ["apache-beam>=2.60"],
-        # adapt: benchmarks/bench_dann.py times its DANN beside emozoo's (skipped without it)
-        "bench": ["adapt>=0.4.5"],
+        # adapt: benchmarks/bench_dann.py times its DANN beside emozoo's (skipped without it);
+        # ctranslate2: benchmarks/bench_backbones.py times the Whisper reference runtime beside the
+        # Keras port (numpy + pyyaml only, no torch); never imported by emozoo itself
+        "bench": ["adapt>=0.4.5", "ctranslate2>=4.5"],
     },
     entry_points={"console_scripts": [
         "emozoo-data=emozoo.data.__main__:main",
@@ -40,5 +42,6 @@ setup(
         "emozoo-evaluate=emozoo.evaluate.__main__:main",
         "emozoo-export=emozoo.export.__main__:main",
         "emozoo-predict=emozoo.predict.__main__:main",
+        "emozoo-weights=emozoo.weights.__main__:main",
     ]},
 )
