@@ -32,7 +32,7 @@ bilinearly to 224x224, flips it to BGR and subtracts the ImageNet-caffe channel 
 (103.939, 116.779, 123.68), i.e. ``keras.applications.imagenet_utils.preprocess_input(mode="caffe")``.
 ``@vladmandic/human`` (``src/face/faceres.ts``, ``enhance``) feeds plain RGB in 0..255 instead;
 that is available as ``mode="human"``. emozoo uses HSE's convention (the one the network was
-trained with; ``docs/backbones_face.md`` shows it gives JAFFE's all-female posers a lower male
+trained with; ``docs/backbones.md`` (Faces) shows it gives JAFFE's all-female posers a lower male
 probability than human's).
 
 Example:
