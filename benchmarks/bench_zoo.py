@@ -114,7 +114,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--one", help=argparse.SUPPRESS)        # child process: measure this model, print JSON
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_zoo.json"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_zoo.json"),
+                    help="results file, written only with --save")
+    ap.add_argument("--save", action="store_true", help="write the results to --out (default: print only)")
     a = ap.parse_args(argv)
     if a.one:
         print("RESULT " + json.dumps(run_one(a.one, a.repeats, a.batch)), flush=True)
@@ -140,8 +142,9 @@ def main(argv=None) -> int:
                        "load_average_start": round(load0, 2), "load_average_end": round(os.getloadavg()[0], 2)},
            "repeats": a.repeats, "batch": a.batch, "audio": AUDIO, "face": FACE,
            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": rows}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=1))
+    if a.save:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(out, indent=1))
     print("\n| model | size MB | load s | first call s | one input ms | ms / item (batch) | peak RSS MB | model's share MB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
