@@ -111,3 +111,28 @@ def test_culture_standardization_raises_when_no_culture_can_be_fitted():
     layer.fit(x, np.array([0, 0, 2]))                  # culture 0 fitted, 1 and 2 keep the pooled row
     np.testing.assert_allclose(layer.mean.numpy()[0], x[:2].mean(0))
     np.testing.assert_allclose(layer.mean.numpy()[2], x.mean(0))
+
+
+def test_adv_learns_the_target_culture_above_chance_and_c_sees_the_unlabelled_rows():
+    """Algorithm 1 on a separable two-culture problem (culture 1 = culture 0 shifted, unlabelled):
+    E(G(x)) classifies the target culture well above chance (4 classes), and C's update reads the
+    unlabelled target rows (its loss changes when only they change)."""
+    from tests.models.adv_culture.test_adv_culture_model import separable_problem
+    tf.keras.utils.set_random_seed(0)
+    x, c, y, y_true = separable_problem(n=256)
+    m = AdversarialCultureModel(num_classes=4, input_dim=6, num_cultures=2, generator_units=(16, 8),
+                                emotion_units=(16,), culture_units=(8,), dropout=0.0, learning_rate=3e-3)
+    m.fit_normalization(x, c)
+    m.compile()
+    m.fit({"features": x, "culture": c}, y, batch_size=32, epochs=15, verbose=0)
+    tgt = c == 1
+    pred = np.argmax(m.predict({"features": x[tgt], "culture": c[tgt]}, verbose=0), -1)
+    uar = np.mean([np.mean(pred[y_true[tgt] == k] == k) for k in range(4)])
+    assert uar > 0.6, uar                                   # chance 0.25
+    xn, c_lab, yy, w, mask, n_lab, cul_w = m._prepare(({"features": x, "culture": c}, y))
+    x2 = x.copy()
+    x2[tgt] = x2[tgt][::-1]                                 # only the unlabelled target rows change (reordered)
+    x2[tgt] += 0.5
+    xn2 = m._prepare(({"features": x2, "culture": c}, y))[0]
+    per = lambda z: m._per_example_culture_loss(c_lab, m.culture_classifier(m.feature_generator(z)))[0]  # noqa: E731
+    assert float(tf.reduce_sum(per(xn) * cul_w)) != pytest.approx(float(tf.reduce_sum(per(xn2) * cul_w)), rel=1e-4)
