@@ -109,6 +109,11 @@ def main(argv=None) -> int:
             from emozoo.data.tfrecord import load_spec
             spec = load_spec(out)
             print(f"wrote {sum(spec.counts.values())} examples {spec.counts} to {out}")
+            if args.label_set:
+                from emozoo.data.tfrecord import read_store
+                unlabelled = sum(int(ex["label"]) < 0 for ex in read_store(out, features=["label"]).as_numpy_iterator())
+                print(f"{unlabelled} of them unlabelled (label -1: emotion outside {args.label_set} or none; "
+                      "kept for methods that use unlabelled data, dropped by supervised training)")
     except EmozooError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

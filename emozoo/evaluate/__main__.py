@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", help="data directory (default $EMOZOO_DATA_DIR)")
     args = ap.parse_args(argv)
     from emozoo.errors import EmozooError
-    from emozoo.evaluate import evaluate_model, evaluate_run
+    from emozoo.evaluate import evaluate_model, evaluate_run, model_report_dir, run_report_dir
 
     try:
         if args.experiment:
@@ -46,15 +46,21 @@ def main(argv=None) -> int:
             run_protocol(cfg, args.corpus, out, protocol=args.protocol, seeds=args.seeds, refit=not args.no_refit,
                          data_dir=args.data_dir, store=args.store,
                          folds=tuple(int(f) for f in args.folds.split(",") if f.strip()))
+            print(f"per-fold results in {out}/seed_*/fold_*/fold.json, summary in {out}/summary.json")
         elif args.model_dir:
             s = evaluate_run(args.model_dir, args.out)
             print("  ".join(f"{k} {100 * s[k]['mean']:.2f} +- {100 * s[k]['std']:.2f}"
                             for k in ("accuracy", "uar", "macro_f1", "macro_f1_uar_map", "weighted_f1")))
+            out = run_report_dir(args.model_dir, args.out)
+            print(f"reports (seed_*.json/.md) and confusion matrices (seed_*_confusion.png) in {out}/, "
+                  f"summary in {out}/summary.json")
         elif args.model and args.corpus:
             r = evaluate_model(args.model, args.corpus, protocol=args.protocol, store=args.store,
                                out_dir=args.out, zoo_root=args.zoo_dir)
             print("  ".join(f"{k} {100 * r[k]:.2f}" for k in
                             ("accuracy", "uar", "macro_f1", "macro_f1_uar_map", "weighted_f1")))
+            out = model_report_dir(args.model, args.corpus, args.out)
+            print(f"report ({out}/report.json, report.md) and confusion matrix ({out}/report_confusion.png)")
         else:
             ap.error("give --model-dir DIR, or --model NAME --corpus X")
     except EmozooError as exc:
