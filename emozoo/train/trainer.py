@@ -2,7 +2,7 @@
 
 For each seed and each fold of the experiment's protocol it builds the registered model in the
 strategy scope, fits the z-normalisation on the training fold, trains with TensorBoard,
-``BackupAndRestore`` and model selection on validation UAR (early stopping), scores the selected
+:class:`~emozoo.train.callbacks.ExactBackup` and model selection on validation UAR (early stopping), scores the selected
 weights on the test side, and writes::
 
     <model_dir>/config.json
@@ -12,7 +12,9 @@ weights on the test side, and writes::
     <model_dir>/summary.{json,md}                                 (mean +- std over seeds)
 
 A fold with ``result.json`` is complete and skipped when the command is re-run, so a killed run
-resumes: finished folds are kept, the interrupted fold restarts from its last backup.
+resumes: finished folds are kept, the interrupted fold restarts from its last backup, and the
+resumed run equals the uninterrupted one (same batches, dropout masks, optimizer state and
+selection records; see docs/training.md).
 """
 from __future__ import annotations
 
