@@ -36,6 +36,17 @@ def test_common_loss_matches_numpy_h_score_on_the_same_batch():
         assert float(soft_hgr_score(f, g)) == pytest.approx(ref, rel=1e-4, abs=1e-4)
         assert float(common_loss(f, g)) == pytest.approx(-ref, rel=1e-4, abs=1e-4)
         assert float(SoftHGRLoss(2.0)(f, g)) == pytest.approx(-2 * ref, rel=1e-4, abs=1e-4)
+        assert float(SoftHGRLoss()(f, g)) == pytest.approx(-ref, rel=1e-4, abs=1e-4)   # default weight 1
+
+
+def test_two_row_batch_uses_ddof_one():
+    """The smallest batch (2 rows): covariances divide by n - 1 = 1 (killed mutant: max(n - 1, 2))."""
+    rng = np.random.default_rng(5)
+    f, g = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    ref = _h_score_reference(f, g)
+    assert soft_hgr_score_numpy(f, g) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    assert float(soft_hgr_score(f.astype(np.float32), g.astype(np.float32))) == pytest.approx(ref, rel=1e-4,
+                                                                                               abs=1e-5)
 
 
 def test_common_loss_rises_for_independent_and_falls_for_correlated_modalities():
