@@ -100,3 +100,5 @@ def test_bad_shapes_are_refused():
         soft_hgr_score(f[:1], f[:1])
     with pytest.raises(SchemaError, match=r"\[batch, dim\]"):
         soft_hgr_score(np.zeros(8), np.zeros(8))
+    with pytest.raises(SchemaError, match=r"\[batch, dim\]"):          # one of the two not 2-D is enough
+        soft_hgr_score(f, np.zeros((8, 10, 1), np.float32))
