@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-face", choices=("skip", "full"), default="skip",
                     help="face models, when no face is found: 'skip' (default) gives a row 'no face found' and "
                          "no prediction; 'full' classifies the whole image (for images that are face crops)")
+    ap.add_argument("--adapt", metavar="DIR|batch", help="models with adapt() (emotion_speech): fit the "
+                    "normalisation on the unlabelled audio files of DIR, or on the FILEs predicted ('batch'), first")
     return ap
 
 
@@ -154,6 +156,11 @@ def main(argv=None) -> int:
         model = emozoo.load(args.model, args.zoo_dir)
         if hasattr(model, "no_face"):
             model.no_face = args.no_face
+        if args.adapt:
+            if not hasattr(model, "adapt"):
+                ap.error(f"--adapt: {args.model} has no adaptation (emotion_speech has)")
+            n = model.adapt(list(args.files) if args.adapt == "batch" else args.adapt)
+            print(f"normalisation adapted on {n} clips ({args.adapt})", file=sys.stderr, flush=True)
         if args.window is not None and not hasattr(model, "predict_waveform"):
             ap.error(f"--window is for speech models; {args.model} does not take audio")
         width = max(len(f) for f in args.files) + (14 if args.window is not None else 6)

@@ -265,3 +265,25 @@ def test_windows_of_a_real_clip(model, data_dir):
     assert len(rows) >= 2
     assert any(r["prediction"] == "angry" for r in rows)
     assert all(abs(sum(r["probabilities"].values()) - 1) < 1e-4 for r in rows if r["probabilities"])
+
+
+def test_cli_adapt(model, tmp_path, capsys):
+    """python -m emozoo.predict --model emotion_speech --adapt DIR|batch FILE...: adapted rows; too few clips: exit 2."""
+    import soundfile as sf
+
+    from emozoo.predict.__main__ import main
+    files = []
+    for i, f0 in enumerate(np.linspace(100, 260, 10)):
+        files.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(files[-1], _voiced(f0, 0.8), 16000)
+    want = model.predict(files, adapt="batch")
+    assert main(["--model", "emotion_speech", "--json", "--adapt", "batch", *files]) == 0
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
+    got = np.array([[r["probabilities"][k] for k in model.labels] for r in rows])
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    assert "adapted on 10 clips" in err
+    assert main(["--model", "emotion_speech", "--json", "--adapt", str(tmp_path), files[0]]) == 0
+    capsys.readouterr()
+    assert main(["--model", "emotion_speech", "--adapt", "batch", *files[:3]]) == 2
+    assert "at least 10 clips" in capsys.readouterr().err
