@@ -12,6 +12,16 @@ from emozoo.evaluation.metrics import classification_report, summarise_runs
 from emozoo.evaluation.report import summary_markdown, write_report
 
 
+def run_report_dir(model_dir, out_dir=None) -> Path:
+    """Where :func:`evaluate_run` writes its reports (``<model-dir>/evaluation`` by default)."""
+    return Path(out_dir) if out_dir else Path(model_dir) / "evaluation"
+
+
+def model_report_dir(name: str, corpus: str, out_dir=None) -> Path:
+    """Where :func:`evaluate_model` writes its report (``runs/evaluate/<model>_on_<corpus>`` by default)."""
+    return Path(out_dir) if out_dir else Path("runs") / "evaluate" / f"{name}_on_{corpus}"
+
+
 def evaluate_run(model_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict:
     """Re-score a training run from its saved test predictions (``predictions.npz``).
 
@@ -20,7 +30,7 @@ def evaluate_run(model_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     over seeds).
     """
     model_dir = Path(model_dir)
-    out = Path(out_dir) if out_dir else model_dir / "evaluation"
+    out = run_report_dir(model_dir, out_dir)
     seeds = sorted((p for p in model_dir.glob("seed_*") if p.is_dir()), key=lambda p: int(p.name.split("_")[1]))
     if not seeds:
         raise EmozooError(f"{model_dir} has no seed_* folders: is it a `python -m emozoo.train` run?")
@@ -76,6 +86,6 @@ def evaluate_model(name: str, corpus: str, *, protocol: str = "all", store: str 
     pred = model.predict_features(table.x).argmax(-1).astype(np.int64)
     rep = classification_report(table.y, pred, list(model.labels))
     rep.update({"model": name, "corpus": corpus, "protocol": protocol, "store": str(store)})
-    out = Path(out_dir) if out_dir else Path("runs") / "evaluate" / f"{name}_on_{corpus}"
+    out = model_report_dir(name, corpus, out_dir)
     write_report(rep, out, stem="report", title=f"{name} on {corpus} ({protocol})")
     return rep
