@@ -102,3 +102,21 @@ def test_bad_shapes_are_refused():
         soft_hgr_score(np.zeros(8), np.zeros(8))
     with pytest.raises(SchemaError, match=r"\[batch, dim\]"):          # one of the two not 2-D is enough
         soft_hgr_score(f, np.zeros((8, 10, 1), np.float32))
+
+
+def test_shape_checks_with_unknown_batch_and_their_messages():
+    """Unknown (traced) batch sizes pass the static checks; the errors name the offending sizes;
+    float64 inputs are cast (mixed dtypes work)."""
+    from emozoo.losses.soft_hgr import _check
+    _check((None, 3), (5, 3))
+    _check((5, 3), (None, 3))
+    _check((None, 3), (None, 3))
+    with pytest.raises(SchemaError, match="batch sizes 8 and 7 differ"):
+        _check((8, 10), (7, 10))
+    with pytest.raises(SchemaError, match=">= 2 pairs, got 1"):
+        _check((1, 10), (1, 10))
+    rng = np.random.default_rng(1)
+    f, g = rng.normal(size=(16, 4)), rng.normal(size=(16, 4)).astype(np.float32)
+    assert soft_hgr_score(f, g).dtype == tf.float32
+    assert soft_hgr_score(g, f).dtype == tf.float32
+    assert float(soft_hgr_score(f, g)) == pytest.approx(_h_score_reference(f, g), rel=1e-4, abs=1e-5)
