@@ -11,6 +11,11 @@ labelled clip of T (UAR, WA, macro-F1) under these normalisations of T:
   unused), as ``model.adapt(clips)`` does;
 * ``adapt_all``: statistics of every clip of T (``predict(..., adapt="batch")`` on the whole corpus).
 
+A control head ``<head>+pooledtrain`` is trained on the two corpora normalised with their pooled
+statistics (no per-corpus normalisation anywhere in training); it is not a candidate for the
+published model (:func:`choose_head` skips it), it shows what per-corpus training costs or gains
+when the model is not adapted.
+
 5 seeds (initialisation, mini-batches, dropout, and the draw of the adaptation clips). The head
 of the published model is chosen by this benchmark only: the head with the highest LOCO UAR
 averaged over the three targets and the four normalisations (:func:`choose_head`).
@@ -71,7 +76,13 @@ def scores(y_true, probs, k: int) -> dict:
 def loco_cell(x, y, corpus, target: str, head: str, seed: int, k: int) -> dict:
     """One head, one target corpus, one seed: scores under every normalisation of :data:`CONDITIONS`."""
     tr, te = corpus != target, corpus == target
-    module = train_head(per_group_normalise(x[tr], corpus[tr]), y[tr], k, head=head, seed=seed)
+    recipe, _, variant = head.partition("+")
+    if variant not in ("", "pooledtrain"):
+        raise ValueError(f"unknown head variant {head!r}: <head> or <head>+pooledtrain")
+    # default: every training corpus z-normalised with its own statistics; "+pooledtrain": the
+    # training corpora normalised with their pooled statistics (the no-adaptation control)
+    ztr = normalise(x[tr], *statistics(x[tr])) if variant else per_group_normalise(x[tr], corpus[tr])
+    module = train_head(ztr, y[tr], k, head=recipe, seed=seed)
     xt, yt = x[te], y[te]
     rng = np.random.default_rng(1000 + seed)
     stats = {"none": statistics(x[tr]), "adapt_all": statistics(xt)}
@@ -134,7 +145,7 @@ def summarise(results: dict) -> dict:
 def choose_head(summary: dict) -> tuple[str, dict]:
     """The head with the highest LOCO UAR averaged over targets and the four normalisations."""
     crit = {h: round(float(np.mean([s["mean"][c]["uar"]["mean"] for c in CONDITIONS])), 2)
-            for h, s in summary.items() if "mean" in s}
+            for h, s in summary.items() if "mean" in s and "+" not in h}
     if not crit:
         raise ValueError("no head has LOCO results on every target")
     return max(crit, key=crit.get), crit
@@ -165,16 +176,19 @@ def plot(summary: dict, head: str, out: Path = FIGURE, n_clips: dict | None = No
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, target in enumerate(CORPORA + ("mean",)):
         s = summary[head][target]
-        n_all = (n_clips or {}).get(target, 0)
+        counts = n_clips or {}
+        n_all = int(round(np.mean(list(counts.values())))) if target == "mean" and counts else counts.get(target, 0)
         xs = [0, 10, 50, n_all or 300]
         ys = [s[c]["uar"]["mean"] for c in CONDITIONS]
         es = [s[c]["uar"]["std"] for c in CONDITIONS]
         style = dict(color="black", lw=2.2, ls="--") if target == "mean" else dict(color=f"C{i}", lw=1.6)
-        ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=target + (f" (all = {n_all})" if n_all else ""),
+        label = ("mean of the 3 targets" + (f" (all: {n_all} on average)" if n_all else "")) if target == "mean" \
+            else target + (f" (all = {n_all})" if n_all else "")
+        ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label,
                     **style)
     ax.set_xscale("symlog", linthresh=10)
-    ax.set_xticks([0, 10, 50, 300, 800])
-    ax.set_xticklabels(["0 (pooled)", "10", "50", "300", "800"])
+    ax.set_xticks([0, 10, 50, 100, 300, 1000])
+    ax.set_xticklabels(["0 (pooled)", "10", "50", "100", "300", "1000"])
     ax.set_xlabel("unlabelled target clips used to adapt the normalisation")
     ax.set_ylabel("LOCO UAR (%), mean +- std over seeds")
     ax.set_title(f"emotion_speech ({head} head on Whisper base): leave-one-corpus-out")
@@ -217,3 +231,25 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def markdown(results: dict) -> str:
+    """The LOCO table (UAR / WA / macro-F1, mean +- std over seeds) of every head and normalisation."""
+    names = {"none": "no adaptation (pooled training stats)", "adapt10": "adapt, 10 target clips",
+             "adapt50": "adapt, 50 target clips", "adapt_all": "adapt, all target clips"}
+    lines = ["| head | normalisation of the target | " + " | ".join(f"{t} UAR" for t in CORPORA)
+             + " | mean UAR | mean WA | mean macro-F1 |", "|---|---|" + "---|" * (len(CORPORA) + 3)]
+    for head, s in results["summary"].items():
+        if "mean" not in s:
+            continue
+        for c in CONDITIONS:
+            cells = [f"{s[t][c]['uar']['mean']:.1f} ± {s[t][c]['uar']['std']:.1f}" for t in CORPORA]
+            cells += [f"{s['mean'][c][m]['mean']:.1f} ± {s['mean'][c][m]['std']:.1f}" for m in ("uar", "wa", "macro_f1")]
+            lines.append(f"| {head} | {names[c]} | " + " | ".join(cells) + " |")
+    for row, per in results.get("probe_rows", {}).items():
+        if len(per) == len(CORPORA):
+            vals = [per[t]["uar"] for t in CORPORA]
+            lines.append(f"| probe {row} (1 fit) | adapt, all target clips | " + " | ".join(f"{v:.1f}" for v in vals)
+                         + f" | {np.mean(vals):.1f} | {np.mean([per[t]['wa'] for t in CORPORA]):.1f} | "
+                         f"{np.mean([per[t]['macro_f1'] for t in CORPORA]):.1f} |")
+    return "\n".join(lines)
