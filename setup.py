@@ -34,6 +34,8 @@ setup(
         # ctranslate2: benchmarks/bench_backbones.py times the Whisper reference runtime beside the
         # Keras port (numpy + pyyaml only, no torch); never imported by emozoo itself
         "bench": ["adapt>=0.4.5", "ctranslate2>=4.5"],
+        # mutmut: tools/mutation.sh (docs/testing.md)
+        "mutation": ["mutmut>=3"],
     },
     entry_points={"console_scripts": [
         "emozoo-data=emozoo.data.__main__:main",

@@ -214,10 +214,19 @@ def make_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Fold], tupl
         target = load_table(resolve(data.store_for(data.target)), data.features, data.label_set, corpus=data.target)
         if target.classes != source.classes:
             raise SchemaError(f"target store {target.store} has classes {target.classes}, source {source.classes}")
-        split = protocols.cross_corpus(src_m, table_manifest(target, data.target),
-                                       valid_speakers=data.valid_speakers, seed=seed,
-                                       unlabelled_target=bool(kw.get("transductive", False)))
-        folds = [_fold(f"{'+'.join(data.corpora)}_to_{data.target}", source, split, target)]
+        # ``transductive`` has one meaning, defined in cross_culture_split.target_splits (true: the
+        # whole target unlabelled and tested, one fold; false: the target's speakers in halves, two folds)
+        from emozoo.models.adv_culture.cross_culture_split import TRANSDUCTIVE_DEFAULT, target_splits
+
+        tgt_m = table_manifest(target, data.target)
+        base = protocols.cross_corpus(src_m, tgt_m, valid_speakers=data.valid_speakers, seed=seed,
+                                      unlabelled_target=False)
+        folds = []
+        for suffix, unl, test in target_splits(tgt_m, transductive=kw.get("transductive", TRANSDUCTIVE_DEFAULT),
+                                               seed=seed):
+            split = protocols.check_speaker_disjoint(dataclasses.replace(
+                base, name=base.name + suffix, test=test, unlabelled=unl))
+            folds.append(_fold(f"{'+'.join(data.corpora)}_to_{data.target}{suffix}", source, split, target))
     elif p == "multi_corpus":
         ms = [table_manifest(t, c) for t, c in zip(tables, data.corpora)]
         folds = [_fold(s.name, source, s) for s in protocols.multi_corpus(ms, k=int(kw.get("k", 5)), seed=seed)]

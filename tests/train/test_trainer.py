@@ -173,3 +173,27 @@ def test_default_model_dir_separates_strategies(monkeypatch, tmp_path):
     cli.main(["--experiment", "baseline/emodb/is10/loso"])
     cli.main(["--experiment", "baseline/emodb/is10/loso", "--strategy", "mirrored", "--cpu-devices", "2"])
     assert seen["dirs"] == ["runs/baseline_emodb_is10_loso", "runs/baseline_emodb_is10_loso_mirrored_cpu2"]
+
+
+@pytest.mark.parametrize("transductive,n_folds", [(True, 1), (False, 2), (None, 1)])
+def test_cross_corpus_transductive_has_the_one_meaning_of_target_splits(tmp_path, transductive, n_folds):
+    """``python -m emozoo.train``'s cross_corpus uses cross_culture_split.target_splits: true (the
+    default) = all of the target unlabelled and tested, one fold; false = target speakers in halves."""
+    import dataclasses as dc
+
+    from tests.helpers import write_feature_store
+    src = write_feature_store(tmp_path / "src_is10", corpus="emodb", speakers=3, seed=1)
+    tgt = write_feature_store(tmp_path / "tgt_is10", corpus="casia", speakers=4, seed=2)
+    cfg = get_experiment("adv_culture/cross/emodb_to_casia/is10/adv")
+    kw = {} if transductive is None else {"transductive": transductive}
+    data = dc.replace(cfg.data, stores={"emodb": str(src), "casia": str(tgt)}, protocol_kwargs=kw)
+    folds, _ = make_folds(data)
+    assert len(folds) == n_folds
+    spk = lambda t: {f"{c}/{s}" for c, s in zip(t.meta["corpus"], t.meta["speaker"])}  # noqa: E731
+    for f in folds:
+        test_spk, unl_spk = spk(f.test), spk(f.unlabelled)
+        assert not spk(f.train) & test_spk and set(f.train.meta["corpus"]) == {"emodb"}
+        if n_folds == 1:
+            assert test_spk == unl_spk and len(test_spk) == 4       # all of B, unlabelled and tested
+        else:
+            assert not test_spk & unl_spk and len(test_spk | unl_spk) == 4   # disjoint halves
