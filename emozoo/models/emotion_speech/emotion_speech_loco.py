@@ -204,6 +204,7 @@ def main(argv=None) -> int:
     ap.add_argument("--heads", default=",".join(HEADS), help=f"comma-separated heads of {sorted(HEADS)}")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--heads-only", action="store_true", help="skip the IS10 + logistic-regression rows")
     args = ap.parse_args(argv)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
@@ -215,6 +216,8 @@ def main(argv=None) -> int:
         os.replace(tmp, out)
 
     run([h.strip() for h in args.heads.split(",") if h.strip()], range(args.seeds), results, save)
+    if "is10_lr" not in results and not args.heads_only:
+        results["is10_lr"] = is10_rows(range(args.seeds))
     results["summary"] = summarise(results)
     head, crit = choose_head(results["summary"])
     results["chosen_head"] = {"head": head, "criterion": "LOCO UAR, mean over the 3 targets and the 4 normalisations",
@@ -228,9 +231,6 @@ def main(argv=None) -> int:
     print(f"chosen head: {head} {crit}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 def markdown(results: dict) -> str:
@@ -246,6 +246,14 @@ def markdown(results: dict) -> str:
             cells = [f"{s[t][c]['uar']['mean']:.1f} ± {s[t][c]['uar']['std']:.1f}" for t in CORPORA]
             cells += [f"{s['mean'][c][m]['mean']:.1f} ± {s['mean'][c][m]['std']:.1f}" for m in ("uar", "wa", "macro_f1")]
             lines.append(f"| {head} | {names[c]} | " + " | ".join(cells) + " |")
+    names_is10 = {"none": names["none"], "adapt10": names["adapt10"] + " (draws: mean ± std over seeds)",
+                  "adapt50": names["adapt50"] + " (draws: mean ± std over seeds)", "adapt_all": names["adapt_all"]}
+    for c in CONDITIONS if "is10_lr" in results else ():
+        r = results["is10_lr"]
+        cells = [f"{r[t][c]['uar']['mean']:.1f}" + (f" ± {r[t][c]['uar']['std']:.1f}" if r[t][c]["uar"]["std"] else "")
+                 for t in CORPORA]
+        lines.append(f"| IS10 + logistic regression (1 fit) | {names_is10[c]} | " + " | ".join(cells)
+                     + f" | {r['mean'][c]['uar']:.1f} | {r['mean'][c]['wa']:.1f} | {r['mean'][c]['macro_f1']:.1f} |")
     for row, per in results.get("probe_rows", {}).items():
         if len(per) == len(CORPORA):
             vals = [per[t]["uar"] for t in CORPORA]
@@ -253,3 +261,50 @@ def markdown(results: dict) -> str:
                          + f" | {np.mean(vals):.1f} | {np.mean([per[t]['wa'] for t in CORPORA]):.1f} | "
                          f"{np.mean([per[t]['macro_f1'] for t in CORPORA]):.1f} |")
     return "\n".join(lines)
+
+
+def is10_rows(seeds=range(5), repo: Path = REPO) -> dict:
+    """The IS10 + logistic-regression baseline under the same protocol and normalisations.
+
+    Per target: one L-BFGS logistic regression (:func:`emozoo.backbones.probe.fit_logistic`,
+    C = 1, class-balanced) on the two other corpora's IS10 functionals, each corpus z-normalised
+    with its own statistics; the target normalised as in :func:`loco_cell` (the 10 / 50 clip draws
+    repeated per seed; the fit is deterministic). Returns ``{target: {condition: {metric: {mean, std}}}}``.
+    """
+    from emozoo.backbones.probe import fit_logistic
+
+    cache = repo / "runs" / "emotion_speech" / "table_is10.npz"
+    if cache.exists():
+        d = np.load(cache, allow_pickle=False)
+        x, y, corpus, k = d["x"], d["y"], d["corpus"], int(d["k"])
+    else:
+        from emozoo.backbones.probe import load_layered
+        t = load_layered({c: str(repo / "tfrecords" / f"{c}_is10") for c in CORPORA}, "is10")
+        x, y, corpus, k = t.x, t.y, t.corpus, len(t.classes)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, x=x, y=y, corpus=corpus, k=k)
+    out = {}
+    for target in CORPORA:
+        tr, te = corpus != target, corpus == target
+        w = fit_logistic(per_group_normalise(x[tr], corpus[tr])[:, 0], y[tr], k)
+        xt, yt = x[te], y[te]
+
+        def probs(stats):
+            z = normalise(xt, *stats)[:, 0].astype(np.float64)
+            return z @ w[:-1] + w[-1]
+        cells = {"none": [scores(yt, probs(statistics(x[tr])), k)], "adapt_all": [scores(yt, probs(statistics(xt)), k)]}
+        for seed in seeds:
+            rng = np.random.default_rng(1000 + seed)
+            for n in (10, 50):
+                cells.setdefault(f"adapt{n}", []).append(
+                    scores(yt, probs(statistics(xt[rng.choice(len(xt), size=n, replace=False)])), k))
+        out[target] = {c: {m: {"mean": round(100 * float(np.mean([v[m] for v in cells[c]])), 2),
+                               "std": round(100 * float(np.std([v[m] for v in cells[c]])), 2)}
+                           for m in ("uar", "wa", "macro_f1")} for c in CONDITIONS}
+    out["mean"] = {c: {m: round(float(np.mean([out[t][c][m]["mean"] for t in CORPORA])), 2)
+                       for m in ("uar", "wa", "macro_f1")} for c in CONDITIONS}
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
