@@ -33,6 +33,7 @@ RULES = [
     (r"^python -m emozoo\.data write --corpus casia", "skip: writes 1 200 decoded clips (minutes); the emodb write runs"),
     (r"^python -m emozoo\.validate tfrecords/new", "skip: `tfrecords/new` stands for the user's own store"),
     (r"^python -m emozoo\.data audit --emobox", "data"),
+    (r"^python -m emozoo\.weights (install|verify|list)", "run"),   # installed by .ci/run first: a no-op there
     (r"^python -m emozoo\.extract ", "skip: openSMILE over a whole corpus (minutes); tests/train/test_store_suggestions.py "
                                      "runs the extract command on fixture clips"),
     (r"^python -m emozoo\.train ", "skip: training runs (minutes); tests/train cover the driver on fixtures"),
