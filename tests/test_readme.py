@@ -25,6 +25,8 @@ RULES = [
     (r"^export EMOZOO_DATA_DIR=", "data"),                    # checked: the folder the following commands read
     (r"^python -m emozoo\.predict --model \S+ \.\./shared/data/", "data"),
     (r"^python -m emozoo\.predict --model \S+ examples/", "run"),
+    (r"^python -m emozoo\.predict --model emotion_speech --adapt ", "skip: adapts on a whole corpus (minutes); "
+                                                                    "tests/models/emotion_speech cover --adapt"),
     (r"^python -m emozoo\.data inspect --corpus csv --manifest examples/", "run"),
     (r"^python -m emozoo\.data inspect --corpus \w+$", "data"),
     (r"^python -m emozoo\.data manifest --corpus iemocap_text --out runs/", "data"),
