@@ -23,17 +23,13 @@ Example:
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
-from emozoo.errors import FaceNotFound, FeatureError
+from emozoo.errors import FeatureError
+from emozoo.features.face import CropEmbedder
 
-VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
 
-
-class DFaceEmbedder:
+class DFaceEmbedder(CropEmbedder):
     """Face crops -> Dface embeddings with the zoo SavedModel (checksums verified on load).
 
     Args:
@@ -75,40 +71,3 @@ class DFaceEmbedder:
         out = [self.model.embed(tf.constant(crops[s:s + self.batch_size], tf.float32))["embedding"].numpy()
                for s in range(0, len(crops), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
-
-    def crops_of(self, path) -> np.ndarray:
-        """The face crops ``[T, S, S, 1]`` of one image (T = 1) or video file."""
-        path = os.fspath(path)
-        if Path(path).suffix.lower() in VIDEO_EXTS:
-            track = self.video_cropper.crop_video(path, fps=self.fps, max_frames=self.max_frames)
-            if len(track.images) == 0:
-                raise FaceNotFound(f"{path}: MTCNN found no face in any of its {track.frames} sampled frames "
-                                   f"({self.fps} fps)")
-            return track.images
-        crop = self.image_cropper.crop_image(path)
-        if crop is None:
-            raise FaceNotFound(f"{path}: MTCNN found no face (image policy {self.image_cropper.policy!r})")
-        return crop.image[None]
-
-    def embed_path(self, path) -> np.ndarray:
-        """Embedding ``[D]`` of one image or video (mean over a video's frames)."""
-        return self.embed_crops(self.crops_of(path)).mean(axis=0)
-
-    def embed_rows(self, rows) -> list:
-        """One ``[D]`` array, or the Exception it failed with, per manifest row; one model call per batch."""
-        crops, owners, out = [], [], [None] * len(rows)
-        for i, row in enumerate(rows):
-            try:
-                if not row.path:
-                    raise FeatureError(f"clip {row.clip_id!r} has no image/video path")
-                c = self.crops_of(row.path)
-                crops.append(c)
-                owners.extend([i] * len(c))
-            except Exception as exc:  # listed per row by the extract runner
-                out[i] = exc
-        if crops:
-            emb = self.embed_crops(np.concatenate(crops))
-            owners = np.asarray(owners)
-            for i in np.unique(owners):
-                out[int(i)] = emb[owners == i].mean(axis=0)
-        return out

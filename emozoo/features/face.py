@@ -364,3 +364,57 @@ def landmarks_in_crop(box: FaceBox, margin: float, size: int) -> dict:
     left, top, side = square_region(box, margin)
     scale = float(size) / float(side)
     return {k: ((x - left) * scale, (y - top) * scale) for k, (x, y) in box.landmarks.items()}
+
+
+VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
+
+
+class CropEmbedder:
+    """Images / videos / manifest rows -> face crops -> one embedding per input (frame mean for videos).
+
+    The shared half of every face embedder (Dface, the face backbones): a subclass sets
+    ``image_cropper`` and ``video_cropper`` (:class:`FaceCropper`), ``fps`` and ``max_frames``, and
+    implements ``embed_crops(crops [N, S, S, C]) -> [N, D]``; this class finds the crops and batches
+    the rows (one ``embed_crops`` call for all crops of a batch of rows).
+    """
+
+    def crops_of(self, path) -> np.ndarray:
+        """The crops ``[T, S, S, C]`` of one image (T = 1) or video file."""
+        from pathlib import Path
+
+        from emozoo.errors import FaceNotFound
+
+        path = os.fspath(path)
+        if Path(path).suffix.lower() in VIDEO_EXTS:
+            track = self.video_cropper.crop_video(path, fps=self.fps, max_frames=self.max_frames)
+            if len(track.images) == 0:
+                raise FaceNotFound(f"{path}: MTCNN found no face in any of its {track.frames} sampled frames "
+                                   f"({self.fps} fps)")
+            return track.images
+        crop = self.image_cropper.crop_image(path)
+        if crop is None:
+            raise FaceNotFound(f"{path}: MTCNN found no face (image policy {self.image_cropper.policy!r})")
+        return crop.image[None]
+
+    def embed_path(self, path) -> np.ndarray:
+        """Embedding ``[D]`` of one image or video (mean over a video's frames)."""
+        return self.embed_crops(self.crops_of(path)).mean(axis=0)
+
+    def embed_rows(self, rows) -> list:
+        """One ``[D]`` array, or the Exception it failed with, per manifest row; one model call per batch."""
+        crops, owners, out = [], [], [None] * len(rows)
+        for i, row in enumerate(rows):
+            try:
+                if not row.path:
+                    raise FeatureError(f"clip {row.clip_id!r} has no image/video path")
+                c = self.crops_of(row.path)
+                crops.append(c)
+                owners.extend([i] * len(c))
+            except Exception as exc:  # listed per row by the extract runner
+                out[i] = exc
+        if crops:
+            emb = self.embed_crops(np.concatenate(crops))
+            owners = np.asarray(owners)
+            for i in np.unique(owners):
+                out[int(i)] = emb[owners == i].mean(axis=0)
+        return out

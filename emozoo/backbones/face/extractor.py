@@ -24,14 +24,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
-from emozoo.errors import FaceNotFound, FeatureError
+from emozoo.errors import FeatureError
 
-VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
+from emozoo.features.face import CropEmbedder
 BACKBONES = {
     # name: (weights name, graph file, crop size, colour, embedding dim, description)
     "face_mobilenet": ("face_mobilenet", "faceres-deep", 224, "rgb", 1024,
@@ -53,7 +52,7 @@ def _weights_digest(folder: Path, stem: str) -> str:
     return h.hexdigest()[:16]
 
 
-class FaceBackboneEmbedder:
+class FaceBackboneEmbedder(CropEmbedder):
     """Face crops -> a pretrained face backbone's embedding, images and videos.
 
     Args:
@@ -119,43 +118,6 @@ class FaceBackboneEmbedder:
         out = [self._graph(tf.constant(crops[s:s + self.batch_size])).numpy()
                for s in range(0, len(crops), self.batch_size)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
-
-    def crops_of(self, path) -> np.ndarray:
-        """The crops ``[T, S, S, C]`` of one image (T = 1) or video file."""
-        path = os.fspath(path)
-        if Path(path).suffix.lower() in VIDEO_EXTS:
-            track = self.video_cropper.crop_video(path, fps=self.fps, max_frames=self.max_frames)
-            if len(track.images) == 0:
-                raise FaceNotFound(f"{path}: MTCNN found no face in any of its {track.frames} sampled frames "
-                                   f"({self.fps} fps)")
-            return track.images
-        crop = self.image_cropper.crop_image(path)
-        if crop is None:
-            raise FaceNotFound(f"{path}: MTCNN found no face (image policy {self.image_cropper.policy!r})")
-        return crop.image[None]
-
-    def embed_path(self, path) -> np.ndarray:
-        """Embedding ``[D]`` of one image or video (mean over a video's frames)."""
-        return self.embed_crops(self.crops_of(path)).mean(axis=0)
-
-    def embed_rows(self, rows) -> list:
-        """One ``[D]`` array, or the Exception it failed with, per manifest row."""
-        crops, owners, out = [], [], [None] * len(rows)
-        for i, row in enumerate(rows):
-            try:
-                if not row.path:
-                    raise FeatureError(f"clip {row.clip_id!r} has no image/video path")
-                c = self.crops_of(row.path)
-                crops.append(c)
-                owners.extend([i] * len(c))
-            except Exception as exc:  # listed per row by the extract runner
-                out[i] = exc
-        if crops:
-            emb = self.embed_crops(np.concatenate(crops))
-            owners = np.asarray(owners)
-            for i in np.unique(owners):
-                out[int(i)] = emb[owners == i].mean(axis=0)
-        return out
 
 
 def make_extractor(name: str = "face_mobilenet"):
