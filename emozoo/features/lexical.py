@@ -368,10 +368,15 @@ def export_saved_model(path, normalize: bool = True, max_length: int = MAX_SEQ_L
 
     Load with ``tf.saved_model.load(path).signatures["serving_default"](texts=tf.constant([...]))``.
     """
-    import tensorflow as tf
     enc = encoder if encoder is not None else MiniLMEncoder(normalize=normalize, max_length=max_length)
-    tok = TFWordPieceTokenizer(enc.vocab, enc.tokenizer.max_length)
-    model = enc.model
+    return save_text_encoder(enc.model, TFWordPieceTokenizer(enc.vocab, enc.tokenizer.max_length), path)
+
+
+def save_text_encoder(model, tok, path) -> Path:
+    """SavedModel of a sentence encoder (``model({"input_ids", "attention_mask"}) -> embedding``) with
+    its in-graph tokenizer ``tok`` (texts -> ids, mask): signatures ``serving_default`` (texts) and
+    ``embed_ids`` (ids, mask). Shared by MiniLM and MPNet."""
+    import tensorflow as tf
 
     module = tf.Module()
     module.model = model

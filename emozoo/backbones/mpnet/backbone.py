@@ -195,23 +195,9 @@ def _layers():
             ff = self.out(keras.activations.gelu(self.inter(h), approximate=False))
             return self.out_norm(h + ff)
 
-    class MeanPoolNormalize(keras.layers.Layer):
-        """Mean over the tokens with ``attention_mask == 1``, then optional L2 normalisation."""
-
-        def __init__(self, normalize=True, **kw):
-            super().__init__(**kw)
-            self.normalize = normalize
-
-        def call(self, hidden, mask):
-            m = ops.cast(mask, hidden.dtype)[:, :, None]
-            pooled = ops.sum(hidden * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1e-9)
-            if self.normalize:
-                norm = ops.sqrt(ops.sum(pooled * pooled, axis=-1, keepdims=True))
-                pooled = pooled / ops.maximum(norm, 1e-12)
-            return pooled
-
-        def get_config(self):
-            return {**super().get_config(), "normalize": self.normalize}
+    # the same pooling as MiniLM's (sentence-transformers Pooling(mean) + Normalize)
+    from emozoo.features.lexical import _layers as _bert_layers
+    MeanPoolNormalize = _bert_layers()[2]
 
     return MPNetEmbeddings, RelativePositionBias, MPNetLayer, MeanPoolNormalize
 

@@ -197,30 +197,7 @@ def export_saved_model(path, normalize: bool = True, max_length: int = MAX_SEQ_L
     >>> export_saved_model("/tmp/mpnet_sm")
     >>> tf.saved_model.load("/tmp/mpnet_sm").signatures["serving_default"](texts=tf.constant(["hi"]))
     """
-    import tensorflow as tf
+    from emozoo.features.lexical import save_text_encoder
+
     enc = encoder if encoder is not None else MPNetEncoder(normalize=normalize, max_length=max_length)
-    tok = TFMPNetTokenizer(enc.vocab, enc.tokenizer.max_length)
-    model = enc.model
-
-    module = tf.Module()
-    module.model = model
-    module.vocab_table = tok._vocab_table
-    module.char_table = tok._char_table
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-    def serve_text(texts):
-        ids, mask = tok(texts)
-        return {"embedding": model({"input_ids": ids, "attention_mask": mask}, training=False)}
-
-    spec_ids = tf.TensorSpec([None, None], tf.int32, name="input_ids")
-    spec_mask = tf.TensorSpec([None, None], tf.int32, name="attention_mask")
-
-    @tf.function(input_signature=[spec_ids, spec_mask])
-    def serve_ids(input_ids, attention_mask):
-        return {"embedding": model({"input_ids": input_ids, "attention_mask": attention_mask}, training=False)}
-
-    module.serve_text = serve_text
-    module.serve_ids = serve_ids
-    path = Path(path)
-    tf.saved_model.save(module, str(path), signatures={"serving_default": serve_text, "embed_ids": serve_ids})
-    return path
+    return save_text_encoder(enc.model, TFMPNetTokenizer(enc.vocab, enc.tokenizer.max_length), path)
