@@ -54,7 +54,8 @@ if not args.report:
 summary = probe.summarise(results)
 order = list(dict.fromkeys(p for per in results.values() for p in per))
 print("\nUAR % (4 classes; LR: best layer / row mean; weighted heads: mean +- std over seeds)\n")
-print("| protocol | feature | LR best layer | LR row mean | wsum + linear | wsum + BSL |")
+print("| protocol | feature | LR, best single layer (picked on this test: optimistic) | LR on the layer mean | "
+      "wsum + linear | wsum + BSL |")
 print("|---|---|---|---|---|---|")
 for protocol in order:
     for feature, per in summary.items():
@@ -68,3 +69,25 @@ for protocol in order:
         for h in probe.HEADS:
             cells.append(f"{r[h]['mean']:.1f} ± {r[h]['std']:.1f}" if h in r else "-")
         print(f"| {protocol} | {feature} | " + " | ".join(cells) + " |")
+
+
+# means over protocol families (only complete ones: every protocol of the family present)
+import numpy as np  # noqa: E402
+
+families = {"mean of the 6 cross-corpus directions": [p for p in order if p.startswith("cross:")],
+            "mean leave-one-corpus-out": [p for p in order if p.startswith("loco:")]}
+print("\n| feature | head | " + " | ".join(families) + " |")
+print("|---|---|" + "---|" * len(families))
+for feature, per in summary.items():
+    for head in ("lr_mean", *probe.HEADS):
+        cells = []
+        for fam, protos in families.items():
+            vals = [per.get(p, {}).get(head) for p in protos]
+            vals = [v["mean"] if isinstance(v, dict) else v for v in vals]
+            if protos and all(v is not None for v in vals) and all(
+                    not isinstance(per[p].get(head), dict) or per[p][head]["seeds"] >= args.seeds for p in protos):
+                cells.append(f"{np.mean(vals):.1f}")
+            else:
+                cells.append("-")
+        if any(c != "-" for c in cells):
+            print(f"| {feature} | {head} | " + " | ".join(cells) + " |")
