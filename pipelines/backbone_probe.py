@@ -75,19 +75,26 @@ for protocol in order:
 import numpy as np  # noqa: E402
 
 families = {"mean of the 6 cross-corpus directions": [p for p in order if p.startswith("cross:")],
-            "mean leave-one-corpus-out": [p for p in order if p.startswith("loco:")]}
+            "mean leave-one-corpus-out": [p for p in order if p.startswith("loco:")],
+            "mean LOSO (3 corpora)": [p for p in order if p.startswith("loso:")]}
 print("\n| feature | head | " + " | ".join(families) + " |")
 print("|---|---|" + "---|" * len(families))
 for feature, per in summary.items():
     for head in ("lr_mean", *probe.HEADS):
         cells = []
+        label = "LR on the layer mean (one-row features: LR)" if head == "lr_mean" else head
         for fam, protos in families.items():
             vals = [per.get(p, {}).get(head) for p in protos]
+            if head == "lr_mean":   # a one-row feature (IS10): its only layer
+                vals = [v if v is not None else (per.get(p, {}).get("lr_by_layer", {}).get("0")
+                                                 if len(per.get(p, {}).get("lr_by_layer", {})) == 1 else None)
+                        for v, p in zip(vals, protos)]
             vals = [v["mean"] if isinstance(v, dict) else v for v in vals]
             if protos and all(v is not None for v in vals) and all(
-                    not isinstance(per[p].get(head), dict) or per[p][head]["seeds"] >= args.seeds for p in protos):
+                    not isinstance(per.get(p, {}).get(head), dict) or per[p][head]["seeds"] >= args.seeds
+                    for p in protos):
                 cells.append(f"{np.mean(vals):.1f}")
             else:
                 cells.append("-")
         if any(c != "-" for c in cells):
-            print(f"| {feature} | {head} | " + " | ".join(cells) + " |")
+            print(f"| {feature} | {label} | " + " | ".join(cells) + " |")
