@@ -104,3 +104,17 @@ def test_run_table_resumes_and_summarises(tmp_path):
     assert len(saved) == 3
     summary = probe.summarise(res)["f"]["cross:a->b"]
     assert summary["lr_by_layer"]["1"] > 90 and "lr_mean" in summary
+
+
+def test_load_layered_reads_a_store_and_refuses_a_missing_feature(tmp_path):
+    from emozoo.errors import SchemaError
+    from tests.helpers import write_feature_store
+
+    store = write_feature_store(tmp_path / "emodb_is10", corpus="emodb", speakers=3, per_class=2, dim=8)
+    t = probe.load_layered({"emodb": str(store)}, "is10")
+    assert t.x.shape == (3 * 4 * 2, 1, 8) and (t.y >= 0).all()          # unlabelled clips left out
+    assert set(t.corpus) == {"emodb"} and all(s.startswith("emodb/") for s in t.speaker)
+    with pytest.raises(SchemaError, match="python -m emozoo.extract --corpus emodb --features whisper_base"):
+        probe.load_layered({"emodb": str(store)}, "whisper_base")
+    with pytest.raises(SchemaError, match="not a complete TFRecord store"):
+        probe.load_layered({"emodb": str(tmp_path / "nothing_here")}, "is10")
