@@ -9,8 +9,15 @@ difference). Clips longer than 30 s are cut into ``ceil(n / 30 s)`` equal window
 separately (memory stays bounded), and the window means are averaged weighted by their number
 of positions.
 
-The encoder runs as one ``tf.function`` traced once for any length (``[None]`` waveform).
-:func:`make_frame_extractor` gives the frame-level variant (one layer's ``[T, d]`` states).
+Precision. The default (``precision="int8"``) runs the encoder as a LiteRT model with
+dynamic-range int8 weights on XNNPACK (:mod:`emozoo.backbones.whisper.lite`; about CTranslate2
+int8's speed, pooled features at a cosine >= 0.999 to float32 per layer, ``docs/performance.md``
+section 4), the log-Mel front end as a ``tf.function``. ``precision="float32"`` runs the Keras
+port as one ``tf.function`` traced once for any length (``[None]`` waveform), the path the parity
+tests check against CTranslate2 float32. ``make_extractor(name)`` takes the precision from
+``$EMOZOO_WHISPER_PRECISION`` (``int8`` unless set); the store config records it, so an
+extraction resumed with the other precision is refused. :func:`make_frame_extractor` gives the
+frame-level variant (one layer's ``[T, d]`` states).
 
 Example:
 
@@ -21,12 +28,14 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import tensorflow as tf
 
 from emozoo.backbones.whisper.backbone import MAX_SAMPLES, WhisperBackbone
 from emozoo.backbones.whisper.frontend import MIN_SAMPLES, SAMPLE_RATE
+from emozoo.backbones.whisper.lite import PRECISIONS, LiteEncoder, cached_model
 from emozoo.data.tfrecord import FeatureSpec
 from emozoo.errors import FeatureError
 from emozoo.features.registry import Extractor
@@ -45,10 +54,21 @@ class WhisperPooler:
     Args:
         backbone: a loaded backbone (``WhisperBackbone.from_preset``).
         max_samples: longest window encoded at once (30 s).
+        precision: ``"int8"`` (LiteRT dynamic-range int8 encoder on XNNPACK) or ``"float32"``
+            (the Keras port as a ``tf.function``).
+        threads: XNNPACK threads of the int8 encoder (default: the cores this process may use).
     """
 
-    def __init__(self, backbone: WhisperBackbone, max_samples: int = MAX_SAMPLES):
-        self.backbone, self.max_samples = backbone, int(max_samples)
+    def __init__(self, backbone: WhisperBackbone, max_samples: int = MAX_SAMPLES, precision: str = "int8",
+                 threads: int | None = None):
+        if precision not in PRECISIONS:
+            raise FeatureError(f"unknown Whisper precision {precision!r}; known: {', '.join(PRECISIONS)}")
+        self.backbone, self.max_samples, self.precision = backbone, int(max_samples), precision
+        if precision == "int8":
+            self._lite = LiteEncoder(cached_model(backbone, "int8"), threads=threads)
+            self._log_mel = tf.function(backbone.audio_converter,
+                                        input_signature=[tf.TensorSpec([None, None], tf.float32)])
+            return
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
         def pooled(wave):
@@ -60,6 +80,11 @@ class WhisperPooler:
         def frames(wave, layer):
             return tf.gather(backbone(wave[None])[0], layer)       # [T, d]
         self._frames = frames
+
+    def states(self, window: np.ndarray) -> np.ndarray:
+        """Every layer's hidden states ``[L + 1, T, d]`` of one window (int8 path)."""
+        mel = self._log_mel(tf.constant(window[None])).numpy()
+        return self._lite(mel)[0]
 
     def _checked(self, waveform) -> np.ndarray:
         x = np.asarray(waveform, dtype=np.float32)
@@ -78,6 +103,9 @@ class WhisperPooler:
         n_rows = self.backbone.num_layers + 1
         if not -n_rows <= layer < n_rows:
             raise FeatureError(f"layer {layer} out of range for {n_rows} hidden-state rows")
+        if self.precision == "int8":
+            return np.concatenate([self.states(x[a:b])[layer % n_rows]
+                                   for a, b in window_bounds(x.size, self.max_samples)], axis=0)
         layer = tf.constant(layer % n_rows, tf.int32)
         return np.concatenate([self._frames(tf.constant(x[a:b]), layer).numpy()
                                for a, b in window_bounds(x.size, self.max_samples)], axis=0)
@@ -87,20 +115,53 @@ class WhisperPooler:
         x = self._checked(waveform)
         total, weight = None, 0
         for a, b in window_bounds(x.size, self.max_samples):
-            mean, t = self._pooled(tf.constant(x[a:b]))
-            t = int(t)
-            total = mean.numpy() * t if total is None else total + mean.numpy() * t
+            if self.precision == "int8":
+                states = self.states(x[a:b])
+                mean, t = states.mean(axis=1, dtype=np.float64), states.shape[1]
+            else:
+                mean, t = self._pooled(tf.constant(x[a:b]))
+                mean, t = mean.numpy(), int(t)
+            total = mean * t if total is None else total + mean * t
             weight += t
         return (total / weight).astype(np.float32)
 
 
-def make_extractor(name: str) -> Extractor:
+PRECISION_ENV = "EMOZOO_WHISPER_PRECISION"
+
+
+def default_precision() -> str:
+    """``$EMOZOO_WHISPER_PRECISION`` (``int8`` or ``float32``), ``int8`` when unset."""
+    value = os.environ.get(PRECISION_ENV, "").strip() or "int8"
+    if value not in PRECISIONS:
+        raise FeatureError(f"{PRECISION_ENV}={value!r} is not a Whisper precision; use one of "
+                           f"{', '.join(PRECISIONS)}")
+    return value
+
+
+def _precision_config(precision: str) -> str:
+    """What the store config adds for a precision: nothing for float32 (the stores written before
+    the int8 default keep their config), the runtime and its quantization for int8."""
+    if precision == "float32":
+        return ""
+    from emozoo.backbones.whisper.lite import FORMAT_REVISION
+    return f";precision=int8(litert-dynamic-range,xnnpack,rev{FORMAT_REVISION})"
+
+
+def make_extractor(name: str, precision: str | None = None) -> Extractor:
     """The registry extractor of Whisper preset ``name`` (weights via :func:`emozoo.weights.path`);
-    ``<preset>_frames`` gives :func:`make_frame_extractor` of the preset (last row)."""
+    ``<preset>_frames`` gives :func:`make_frame_extractor` of the preset (last row).
+
+    Args:
+        name: preset, or ``<preset>_frames``.
+        precision: ``"int8"`` or ``"float32"``; default :func:`default_precision`.
+    """
+    precision = default_precision() if precision is None else precision
+    if precision not in PRECISIONS:
+        raise FeatureError(f"unknown Whisper precision {precision!r}; known: {', '.join(PRECISIONS)}")
     if name.endswith("_frames"):
-        return make_frame_extractor(name[:-len("_frames")])
+        return make_frame_extractor(name[:-len("_frames")], precision=precision)
     backbone = WhisperBackbone.from_preset(name)
-    pooler = WhisperPooler(backbone)
+    pooler = WhisperPooler(backbone, precision=precision)
     rows, dim = backbone.num_layers + 1, backbone.hidden_dim
 
     def compute(waveform, sample_rate):
@@ -111,16 +172,18 @@ def make_extractor(name: str) -> Extractor:
                        "layer norm)")
     config = (f"emozoo.backbones.whisper:{name};{backbone.weights_id};pool=mean,layers={rows},"
               f"length=clip(no 30 s padding),window<={MAX_SAMPLES // SAMPLE_RATE}s;tf-{tf.__version__};"
-              f"rate={SAMPLE_RATE}")
+              f"rate={SAMPLE_RATE}{_precision_config(precision)}")
     return Extractor(name, spec, compute, sample_rate=SAMPLE_RATE, config=config)
 
 
-def make_frame_extractor(name: str, layer: int = -1) -> Extractor:
+def make_frame_extractor(name: str, layer: int = -1, precision: str | None = None) -> Extractor:
     """Frame-level variant ``<name>_frames``: one layer's hidden states ``[T, d]`` per clip, 20 ms a
     position (default the last row, the encoder output after the final layer norm), for models
-    that need sequences. Register it with ``register_extractor(f"{name}_frames")``."""
+    that need sequences. Register it with ``register_extractor(f"{name}_frames")``. ``precision``
+    as :func:`make_extractor`."""
+    precision = default_precision() if precision is None else precision
     backbone = WhisperBackbone.from_preset(name)
-    pooler = WhisperPooler(backbone)
+    pooler = WhisperPooler(backbone, precision=precision)
     rows = backbone.num_layers + 1
     row = layer % rows
 
@@ -131,5 +194,5 @@ def make_frame_extractor(name: str, layer: int = -1) -> Extractor:
                        f"Whisper {name} encoder hidden states of row {row} of {rows} (20 ms a frame)")
     config = (f"emozoo.backbones.whisper:{name};{backbone.weights_id};frames,row={row}/{rows},"
               f"length=clip(no 30 s padding),window<={MAX_SAMPLES // SAMPLE_RATE}s;tf-{tf.__version__};"
-              f"rate={SAMPLE_RATE}")
+              f"rate={SAMPLE_RATE}{_precision_config(precision)}")
     return Extractor(feature, spec, compute, sample_rate=SAMPLE_RATE, config=config)
