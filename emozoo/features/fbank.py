@@ -32,9 +32,15 @@ TensorShape([98, 128])
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
+import numpy as np
 import tensorflow as tf
 
 from emozoo.errors import FeatureError
+
+MEL_GROUPS = 8  # consecutive-filter groups of the banded Mel product (measured: 8 beats 1, 4 and 16)
 
 
 def _frame_params(sample_rate, win_ms: float, hop_ms: float, fft_length: int | None) -> tuple[int, int, int]:
@@ -58,22 +64,127 @@ def num_frames(num_samples: int, sample_rate: int = 16000, *, win_ms: float = 25
     return 1 + max(int(num_samples) - win, 0) // hop
 
 
+# --- how a call runs -----------------------------------------------------------------------------
+# Every public function below validates its Python arguments, then either
+# * builds its ops inline when it is called inside a graph (tf.data map, tf.function, SavedModel,
+#   a Keras model's compiled step), or
+# * when called eagerly, runs one cached ``tf.function`` per (feature, parameters, input rank) whose
+#   input signature leaves every dimension unknown, so clips of any length (and any batch size)
+#   reuse one graph: per-clip calls never run op by op (``_graph_fn``, traced once).
+# The constants (window, Mel matrix) are numpy arrays built once per parameter set.
+
+@dataclass(frozen=True)
+class _Plan:
+    kind: str                      # "power", "mel" or "spectrogram"
+    sample_rate: int
+    win: int
+    hop: int
+    fft_length: int
+    n_out: int = 0                 # n_mels / n_bins
+    fmin: float = 0.0
+    fmax: float = 0.0
+    eps: float = 0.0
+
+    @property
+    def dims(self) -> int:
+        return self.fft_length // 2 + 1 if self.kind == "power" else self.n_out
+
+
+@functools.lru_cache(maxsize=None)
+def _window(win: int) -> np.ndarray:
+    """Periodic Hann window of ``win`` samples (``tf.signal.hann_window``'s values)."""
+    with tf.init_scope():
+        return tf.signal.hann_window(win, periodic=True).numpy()
+
+
+@functools.lru_cache(maxsize=None)
+def _mel_matrix(n_mels: int, n_bins: int, sample_rate: int, fmin: float, fmax: float) -> np.ndarray:
+    with tf.init_scope():
+        return tf.signal.linear_to_mel_weight_matrix(n_mels, n_bins, sample_rate, fmin, fmax).numpy()
+
+
+def band_groups(matrix: np.ndarray, groups: int = MEL_GROUPS) -> tuple[tuple[int, int, int, int], ...]:
+    """Split a triangular filterbank ``[bins, filters]`` into ``groups`` runs of consecutive filters.
+
+    Returns ``(first_bin, end_bin, first_filter, end_filter)`` per run: the run's filters are zero
+    outside ``[first_bin, end_bin)``, so ``power @ matrix`` equals the concatenation of the runs'
+    products ``power[:, first_bin:end_bin] @ matrix[first_bin:end_bin, first_filter:end_filter]``
+    with about ``groups`` times fewer multiply-adds (Mel filters are narrow bands).
+    """
+    n_filters = matrix.shape[1]
+    edges = np.linspace(0, n_filters, min(groups, n_filters) + 1).round().astype(int)
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        rows = np.flatnonzero(np.any(matrix[:, a:b] != 0, axis=1))
+        lo, hi = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 1)
+        out.append((lo, hi, int(a), int(b)))
+    return tuple(out)
+
+
+def banded_matmul(power: tf.Tensor, matrix: np.ndarray, groups) -> tf.Tensor:
+    """``power [F, bins] @ matrix [bins, filters]`` computed run by run (see :func:`band_groups`)."""
+    if len(groups) == 1:
+        return tf.linalg.matmul(power, tf.constant(matrix))
+    parts = [tf.linalg.matmul(power[:, lo:hi], tf.constant(matrix[lo:hi, a:b])) for lo, hi, a, b in groups]
+    return tf.concat(parts, axis=-1)
+
+
+def _features(plan: _Plan, x: tf.Tensor) -> tf.Tensor:
+    """The ops of one feature on a float32 waveform ``[..., samples]`` -> ``[..., frames, dims]``."""
+    short = tf.maximum(plan.win - tf.shape(x)[-1], 0)
+    pad = tf.concat([tf.zeros([tf.rank(x) - 1, 2], tf.int32), [[0, short]]], axis=0)
+    frames = tf.signal.frame(tf.pad(x, pad), plan.win, plan.hop)           # [..., T, win]
+    lead = tf.shape(frames)[:-1]
+    flat = tf.reshape(frames, [-1, plan.win]) * tf.constant(_window(plan.win))   # [F, win]
+    spec = tf.signal.rfft(flat, [plan.fft_length])                          # [F, fft // 2 + 1]
+    power = tf.math.square(tf.math.real(spec)) + tf.math.square(tf.math.imag(spec))
+    if plan.kind == "mel":
+        matrix = _mel_matrix(plan.n_out, plan.fft_length // 2 + 1, plan.sample_rate, plan.fmin, plan.fmax)
+        out = tf.math.log(banded_matmul(power, matrix, band_groups(matrix)) + plan.eps)
+    elif plan.kind == "spectrogram":
+        half = plan.fft_length // 2
+        bands = tf.reshape(power[:, :half], [-1, plan.n_out, half // plan.n_out])
+        out = tf.math.log(tf.reduce_mean(bands, axis=-1) + plan.eps)
+    else:
+        out = power
+    out = tf.reshape(out, tf.concat([lead, [plan.dims]], axis=0))
+    if not tf.executing_eagerly():
+        out.set_shape(frames.shape[:-1].concatenate([plan.dims]))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _graph_fn(plan: _Plan, rank: int):
+    """The cached ``tf.function`` that eager calls of ``plan`` on rank-``rank`` inputs run (traced once)."""
+    return tf.function(functools.partial(_features, plan),
+                       input_signature=[tf.TensorSpec([None] * rank, tf.float32)])
+
+
+def _run(plan: _Plan, waveform) -> tf.Tensor:
+    if isinstance(waveform, np.ndarray) and tf.executing_eagerly():
+        if waveform.dtype.kind != "f":
+            raise FeatureError(f"waveform must be float samples in [-1, 1], got dtype {waveform.dtype}")
+        x = np.asarray(waveform, np.float32)
+        rank = x.ndim
+    else:
+        x = tf.convert_to_tensor(waveform)
+        if x.dtype not in (tf.float32, tf.float64, tf.float16, tf.bfloat16):
+            raise FeatureError(f"waveform must be float samples in [-1, 1], got dtype {x.dtype.name}")
+        if x.dtype != tf.float32:
+            x = tf.cast(x, tf.float32)
+        rank = x.shape.rank
+    if rank == 0:
+        raise FeatureError("waveform must have a time axis ([..., samples]), got a scalar")
+    if tf.executing_eagerly():
+        return _graph_fn(plan, rank)(x)
+    return _features(plan, x)
+
+
 def power_spectrogram(waveform, sample_rate: int = 16000, *, win_ms: float = 25.0, hop_ms: float = 10.0,
                       fft_length: int | None = None) -> tf.Tensor:
     """``|STFT|^2`` ``[..., frames, fft_length // 2 + 1]`` of a float waveform ``[..., samples]``."""
     win, hop, fft_length = _frame_params(sample_rate, win_ms, hop_ms, fft_length)
-    x = tf.convert_to_tensor(waveform)
-    if x.dtype not in (tf.float32, tf.float64, tf.float16, tf.bfloat16):
-        raise FeatureError(f"waveform must be float samples in [-1, 1], got dtype {x.dtype.name}")
-    x = tf.cast(x, tf.float32)
-    if x.shape.rank == 0:
-        raise FeatureError("waveform must have a time axis ([..., samples]), got a scalar")
-    short = tf.maximum(win - tf.shape(x)[-1], 0)
-    pad = tf.concat([tf.zeros([tf.rank(x) - 1, 2], tf.int32), [[0, short]]], axis=0)
-    x = tf.pad(x, pad)
-    stft = tf.signal.stft(x, frame_length=win, frame_step=hop, fft_length=fft_length,
-                          window_fn=tf.signal.hann_window, pad_end=False)
-    return tf.math.square(tf.abs(stft))
+    return _run(_Plan("power", sample_rate, win, hop, fft_length), waveform)
 
 
 def log_mel(waveform, sample_rate: int = 16000, *, n_mels: int = 128, win_ms: float = 25.0,
@@ -84,7 +195,9 @@ def log_mel(waveform, sample_rate: int = 16000, *, n_mels: int = 128, win_ms: fl
     Frames are Hann-windowed, ``win_ms`` long every ``hop_ms``; the power
     spectrum is mapped onto ``n_mels`` triangular Mel filters between ``fmin``
     and ``fmax`` (default Nyquist), then ``log(energy + eps)``. A waveform
-    shorter than one window is zero-padded to one frame.
+    shorter than one window is zero-padded to one frame. Eager calls run one
+    cached graph per parameter set (any length, traced once); calls inside a
+    graph build the ops inline.
 
     Args:
         waveform: float samples ``[..., samples]`` (a batch is fine).
@@ -95,16 +208,15 @@ def log_mel(waveform, sample_rate: int = 16000, *, n_mels: int = 128, win_ms: fl
         fmin, fmax: band edges in Hz (``fmax`` default ``sample_rate / 2``).
         eps: floor added before the log (silence gives ``log(eps)``, never -inf).
     """
-    _frame_params(sample_rate, win_ms, hop_ms, fft_length)
+    win, hop, fft_length = _frame_params(sample_rate, win_ms, hop_ms, fft_length)
     fmax = sample_rate / 2.0 if fmax is None else float(fmax)
     if not 0.0 <= fmin < fmax <= sample_rate / 2.0:
         raise FeatureError(f"need 0 <= fmin < fmax <= sample_rate / 2, got fmin={fmin}, fmax={fmax}, "
                            f"sample_rate={sample_rate!r}")
-    if n_mels < 1:
-        raise FeatureError(f"n_mels must be >= 1, got {n_mels}")
-    power = power_spectrogram(waveform, sample_rate, win_ms=win_ms, hop_ms=hop_ms, fft_length=fft_length)
-    mel = tf.signal.linear_to_mel_weight_matrix(n_mels, power.shape[-1], sample_rate, fmin, fmax)
-    return tf.math.log(tf.tensordot(power, mel, 1) + eps)
+    if isinstance(n_mels, bool) or not isinstance(n_mels, (int, np.integer)) or n_mels < 1:
+        raise FeatureError(f"n_mels must be an int >= 1, got {n_mels!r}")
+    return _run(_Plan("mel", sample_rate, win, hop, fft_length, int(n_mels), float(fmin), fmax, float(eps)),
+                waveform)
 
 
 def log_spectrogram(waveform, sample_rate: int = 16000, *, n_bins: int = 128, win_ms: float = 25.0,
@@ -117,14 +229,11 @@ def log_spectrogram(waveform, sample_rate: int = 16000, *, n_bins: int = 128, wi
     ``log(. + eps)``. With the defaults (512-point FFT) each band is two bins,
     62.5 Hz wide.
     """
-    power = power_spectrogram(waveform, sample_rate, win_ms=win_ms, hop_ms=hop_ms, fft_length=fft_length)
-    half = int(power.shape[-1]) - 1
-    if n_bins < 1 or half % n_bins:
+    win, hop, fft_length = _frame_params(sample_rate, win_ms, hop_ms, fft_length)
+    half = fft_length // 2
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1 or half % n_bins:
         raise FeatureError(f"n_bins={n_bins} must divide fft_length // 2 = {half}")
-    group = half // n_bins
-    p = power[..., :half]
-    p = tf.reshape(p, tf.concat([tf.shape(p)[:-1], [n_bins, group]], axis=0))
-    return tf.math.log(tf.reduce_mean(p, axis=-1) + eps)
+    return _run(_Plan("spectrogram", sample_rate, win, hop, fft_length, int(n_bins), eps=float(eps)), waveform)
 
 
 def crop_frames(frames, width: int = 128, *, mode: str = "center", seed=None) -> tf.Tensor:

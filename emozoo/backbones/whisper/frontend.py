@@ -22,9 +22,13 @@ TensorShape([1, 100, 80])
 """
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
+
+from emozoo.features.fbank import band_groups, banded_matmul
 
 SAMPLE_RATE = 16000
 N_FFT = 400
@@ -70,26 +74,71 @@ def mel_filters(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int 
     return weights.astype(np.float32)
 
 
-def log_mel_spectrogram(waveform: tf.Tensor, filters: tf.Tensor | None = None) -> tf.Tensor:
-    """Whisper's log-Mel features of ``waveform`` ``[batch, samples]`` -> ``[batch, samples // 160, 80]``.
+@functools.lru_cache(maxsize=None)
+def _default_filters(n_mels: int) -> np.ndarray:
+    return mel_filters(n_mels=n_mels).T                                 # [201, n_mels]
+
+
+def _log_mel_ops(waveform: tf.Tensor, filters) -> tf.Tensor:
+    """The front end's ops; ``filters`` a numpy ``[201, n_mels]`` (banded product) or a tensor (dense)."""
+    padded = tf.pad(waveform, [[0, 0], [N_FFT // 2, N_FFT // 2]], mode="REFLECT")
+    frames = tf.signal.frame(padded, N_FFT, HOP_LENGTH)[:, :-1]         # [B, N // 160, 400]
+    lead = tf.shape(frames)[:2]
+    flat = tf.reshape(frames, [-1, N_FFT]) * tf.constant(_hann())       # [B * T, 400]
+    spec = tf.signal.rfft(flat, fft_length=[N_FFT])                    # [B * T, 201]
+    power = tf.math.square(tf.math.real(spec)) + tf.math.square(tf.math.imag(spec))
+    if isinstance(filters, np.ndarray):
+        mel = banded_matmul(power, filters, band_groups(filters))      # [B * T, n_mels]
+        n_mels = filters.shape[1]
+    else:
+        mel = tf.linalg.matmul(power, filters)
+        n_mels = filters.shape[1] if filters.shape[1] is not None else tf.shape(filters)[1]
+    log_spec = tf.math.log(tf.maximum(mel, 1e-10)) * (1.0 / np.log(10.0))
+    log_spec = tf.reshape(log_spec, tf.concat([lead, [n_mels]], axis=0))
+    peak = tf.reduce_max(log_spec, axis=[1, 2], keepdims=True)
+    log_spec = (tf.maximum(log_spec, peak - 8.0) + 4.0) / 4.0
+    if not tf.executing_eagerly() and isinstance(n_mels, int):
+        log_spec.set_shape([waveform.shape[0], None, n_mels])
+    return log_spec
+
+
+@functools.lru_cache(maxsize=None)
+def _hann() -> np.ndarray:
+    with tf.init_scope():
+        return tf.signal.hann_window(N_FFT, periodic=True).numpy()
+
+
+@functools.lru_cache(maxsize=None)
+def _graph_fn(n_mels: int | None):
+    """Cached ``tf.function`` run by eager calls: ``n_mels`` for the built-in filters (banded), None for
+    caller-given filters (a second input). Any batch size and length reuse the one trace."""
+    wave = tf.TensorSpec([None, None], tf.float32)
+    if n_mels is None:
+        return tf.function(_log_mel_ops, input_signature=[wave, tf.TensorSpec([N_FFT // 2 + 1, None], tf.float32)])
+    return tf.function(lambda w: _log_mel_ops(w, _default_filters(n_mels)), input_signature=[wave])
+
+
+def log_mel_spectrogram(waveform: tf.Tensor, filters: tf.Tensor | None = None, *, n_mels: int = N_MELS) -> tf.Tensor:
+    """Whisper's log-Mel features of ``waveform`` ``[batch, samples]`` -> ``[batch, samples // 160, n_mels]``.
 
     The clamp at max - 8 uses each clip's own maximum. Every clip of the batch has the same
     length (pad them yourself, e.g. to 30 s as Whisper does); ``samples`` must be at least 201
-    (the reflect padding needs it).
+    (the reflect padding needs it). ``filters`` ``[201, n_mels]`` replaces the built-in Slaney
+    filters (:func:`mel_filters` with ``n_mels``). Eager calls run one cached graph (traced once
+    for any batch and length); calls inside a graph build the ops inline.
     """
-    waveform = tf.convert_to_tensor(waveform, tf.float32)
+    eager = tf.executing_eagerly()
+    if isinstance(waveform, np.ndarray) and eager:
+        waveform = np.asarray(waveform, np.float32)
+    else:
+        waveform = tf.convert_to_tensor(waveform, tf.float32)
     if filters is None:
-        filters = tf.constant(mel_filters().T)  # [201, 80]
-    padded = tf.pad(waveform, [[0, 0], [N_FFT // 2, N_FFT // 2]], mode="REFLECT")
-    frames = tf.signal.frame(padded, N_FFT, HOP_LENGTH)              # [B, 1 + N // 160, 400]
-    frames = frames[:, :-1] * tf.signal.hann_window(N_FFT, periodic=True)
-    spec = tf.signal.rfft(frames, fft_length=[N_FFT])                # [B, T, 201]
-    power = tf.math.square(tf.math.real(spec)) + tf.math.square(tf.math.imag(spec))
-    mel = tf.linalg.matmul(power, filters)                           # [B, T, 80]
-    log_spec = tf.math.log(tf.maximum(mel, 1e-10)) / tf.math.log(tf.constant(10.0))
-    peak = tf.reduce_max(log_spec, axis=[1, 2], keepdims=True)
-    log_spec = tf.maximum(log_spec, peak - 8.0)
-    return (log_spec + 4.0) / 4.0
+        if eager:
+            return _graph_fn(int(n_mels))(waveform)
+        return _log_mel_ops(waveform, _default_filters(int(n_mels)))
+    if eager:
+        return _graph_fn(None)(waveform, tf.convert_to_tensor(filters, tf.float32))
+    return _log_mel_ops(waveform, tf.convert_to_tensor(filters, tf.float32))
 
 
 @keras.saving.register_keras_serializable(package="emozoo.whisper")
@@ -106,10 +155,9 @@ class WhisperAudioConverter(keras.layers.Layer):
     def __init__(self, n_mels: int = N_MELS, **kwargs):
         super().__init__(**kwargs)
         self.n_mels = int(n_mels)
-        self._filters = mel_filters(n_mels=self.n_mels).T
 
     def call(self, waveform):
-        return log_mel_spectrogram(waveform, tf.constant(self._filters))
+        return log_mel_spectrogram(waveform, n_mels=self.n_mels)
 
     def compute_output_shape(self, input_shape):
         n = input_shape[1]
