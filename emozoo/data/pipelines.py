@@ -35,6 +35,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 def _options(deterministic: bool) -> tf.data.Options:
     opts = tf.data.Options()
     opts.deterministic = deterministic
+    opts.autotune.enabled = False   # no stall when an iterator ends (issue 21, emozoo.train.data.finalize)
     return opts
 
 
@@ -173,7 +174,7 @@ def with_unlabelled(labelled: tf.data.Dataset, unlabelled: tf.data.Dataset, *,
     ds = tf.data.Dataset.zip((lab, unl))
     if steps:
         ds = ds.take(steps)
-    return ds.prefetch(AUTOTUNE)
+    return ds.prefetch(AUTOTUNE).with_options(_options(True))   # autotuning off (issue 21)
 
 
 def dialogue_batches(store: str | os.PathLike, split: str | Sequence[str] | None = None, *,
@@ -226,4 +227,4 @@ def dialogue_batches(store: str | os.PathLike, split: str | Sequence[str] | None
     pad_x = {k: tf.constant(0, v.dtype) if v.dtype != tf.string else tf.constant(b"")
              for k, v in ds.element_spec[0].items()}
     ds = ds.padded_batch(batch_size, padding_values=(pad_x, tf.constant(-1, tf.int64)))
-    return ds.prefetch(AUTOTUNE)
+    return ds.prefetch(AUTOTUNE).with_options(_options(True))   # autotuning off (issue 21)

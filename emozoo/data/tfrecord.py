@@ -421,6 +421,7 @@ def read_store(store: str | os.PathLike, split: str | Sequence[str] | None = Non
         parse = lambda s: {k: v for k, v in base_parse(s).items() if k in keep}  # noqa: E731
     opts = tf.data.Options()
     opts.deterministic = deterministic
+    opts.autotune.enabled = False   # no stall when an iterator ends (issue 21, emozoo.train.data.finalize)
     return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).with_options(opts)
 
 

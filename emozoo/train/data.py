@@ -23,6 +23,45 @@ from emozoo.errors import SchemaError, SplitError
 
 META = ("clip_id", "corpus", "speaker", "culture", "emotion")
 
+#: batches prefetched by every dataset :func:`finalize` ends (a fixed buffer: no autotuning)
+PREFETCH = 2
+
+
+def dataset_options(*, deterministic: bool = True):
+    """The ``tf.data.Options`` of every dataset emozoo trains, evaluates or reads stores with:
+    autotuning off (see :func:`finalize` for why) and a deterministic order by default."""
+    import tensorflow as tf
+
+    opts = tf.data.Options()
+    opts.autotune.enabled = False
+    opts.deterministic = bool(deterministic)
+    return opts
+
+
+def finalize(ds, *, prefetch: int = PREFETCH, deterministic: bool = True):
+    """End an input pipeline the way emozoo ends all of them: ``prefetch(prefetch)`` (a fixed
+    buffer; 0 = none) and :func:`dataset_options` (tf.data autotuning off).
+
+    Why (issue 21; measured in ``docs/performance.md`` and ``benchmarks/bench_fit_stall.py``): with
+    autotuning on, TensorFlow's default, every iterator owns a model thread that re-optimises the
+    pipeline and then sleeps for a period that doubles after each pass (10, 20, 40, ... ms; 10 s
+    after a 12 s life). Destroying the iterator (``fit`` returning, Keras starting a new epoch
+    iterator, a store shard read to its end) waits for that sleep to run out: up to the age of
+    the iterator, e.g. 8.5 s after 12 s of use, and 30-350 ms at the end of a 0.5-1 s ``fit``.
+    emozoo's pipelines are in-memory gathers and small parses whose share of a training step is
+    1-2 % without autotuning, so nothing is lost by switching it off.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> ds = finalize(tf.data.Dataset.range(10).batch(4))
+    >>> ds.options().autotune.enabled
+    False
+    """
+    if prefetch:
+        ds = ds.prefetch(int(prefetch))
+    return ds.with_options(dataset_options(deterministic=deterministic))
+
 
 @dataclasses.dataclass
 class FeatureTable:
@@ -92,6 +131,7 @@ def _read_shards(store: str, spec, keys: list):
         ds = tf.data.TFRecordDataset(path, compression_type=spec.compression or None)
         ds = ds.map(lambda s: {k: v for k, v in parse(s).items() if k in keys},
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = finalize(ds, prefetch=0)   # one iterator per shard: no autotune thread to wait for at its end
         n = 0
         try:
             for ex in ds.as_numpy_iterator():

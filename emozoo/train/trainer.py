@@ -34,7 +34,7 @@ from emozoo.experiments import ExperimentConfig
 from emozoo.models import build_model
 from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, ModelSelection, predict_logits, \
     read_backup, write_confusion_image
-from emozoo.train.data import Fold, make_folds
+from emozoo.train.data import Fold, finalize, make_folds
 from emozoo.utils import write_json_atomic
 from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
 from emozoo.train.tensorboard_utils import write_projector
@@ -78,8 +78,7 @@ def _dataset(x, y, w, batch_size, *, shuffle: bool, seed: int, epochs: int = 1, 
         ds = tf.data.Dataset.from_tensor_slices(tensors).batch(batch_size)
     opts = tf.data.Options()
     opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    opts.deterministic = True
-    return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
+    return finalize(ds.with_options(opts))    # fixed prefetch, autotuning off (no stall when fit ends)
 
 
 def _set_aside_broken_backup(fold_dir: Path, log=print) -> None:

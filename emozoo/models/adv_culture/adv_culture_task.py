@@ -269,8 +269,9 @@ def train_fold(fold: CultureFold, classes, model_params: dict, *, epochs: int, b
         reinitialize(model, seed)
         model.fit_normalization(*fold.normalisation_data())
     ds = (tf.data.Dataset.from_tensor_slices((inputs_of(data), data.y))
-          .shuffle(len(data), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-          .prefetch(tf.data.AUTOTUNE))
+          .shuffle(len(data), seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+    from emozoo.train.data import finalize
+    ds = finalize(ds)   # fixed prefetch, tf.data autotuning off: no stall when fit ends (issue 21)
     hist = model.fit(ds, epochs=epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False)
     return model, hist.history
 

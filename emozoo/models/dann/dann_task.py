@@ -359,7 +359,9 @@ class LengthBucketBatches:
         # the number of batches is known: saying so lets Keras count steps (and not warn that the
         # input "ran out of data" at the end of every epoch, which a generator of unknown length does)
         ds = tf.data.Dataset.from_generator(self.__iter__, output_signature=sig)
-        return ds.apply(tf.data.experimental.assert_cardinality(len(self)))
+        from emozoo.train.data import finalize
+        # one iterator per epoch: with tf.data autotuning off its end does not wait (issue 21)
+        return finalize(ds.apply(tf.data.experimental.assert_cardinality(len(self))))
 
 
 def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:

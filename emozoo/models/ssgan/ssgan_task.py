@@ -260,7 +260,8 @@ def _dataset(labelled: Pool, unlabelled: Pool | None, batch: int, unlabelled_bat
     else:
         unl = stream(unlabelled, False, unlabelled_batch, seed + 1)
         ds = tf.data.Dataset.zip((lab, unl)).map(lambda a, u: {"x": a[0], "y": a[1], "u": u})
-    return ds.prefetch(2)
+    from emozoo.train.data import finalize
+    return finalize(ds, prefetch=2)   # tf.data autotuning off: no stall when fit ends (issue 21)
 
 
 def fit_select(model, labelled: Pool, unlabelled: Pool | None, valid: Pool, classes, *, steps: int,
