@@ -1,6 +1,6 @@
 """Face MobileNet: frozen vs fine-tuned last blocks on JAFFE, CK+48 and FER2013 (issue 18 section 5).
 
-    # 1. trunk caches (resumable; FER2013 ~35 min on two quiet cores: MTCNN + 12 MobileNet blocks)
+    # 1. trunk caches (resumable; FER2013, whole images, no MTCNN: 12 MobileNet blocks per image)
     python pipelines/face_finetune.py --build jaffe,ckplus,fer2013 --blocks 1
     # 2. frozen vs fine-tuned, 3 seeds (results accumulate in the JSON; rerun to resume)
     python pipelines/face_finetune.py --run "loso:jaffe,kfold:ckplus:10,split:train->test" --blocks 1 --seeds 3
@@ -25,9 +25,12 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 LABEL_SETS = {"jaffe": "6basic", "ckplus": "6basic", "fer2013": ""}
+# FER2013's 48x48 images are aligned face crops already: the whole image goes in (no MTCNN, the
+# slowest step); JAFFE / CK+48 take the face_mobilenet store's MTCNN crop
+CROPS = {"fer2013": "none"}
 # fixed schedules where no validation split exists (chosen before any run, never on a test fold)
 SMALL = dict(frozen_epochs=30, epochs=15, batch_size=32)
-LARGE = dict(frozen_epochs=4, epochs=4, batch_size=64)
+LARGE = dict(frozen_epochs=30, epochs=4, batch_size=64)
 
 
 def cache_dir(root: Path, corpus: str, blocks: int) -> Path:
@@ -46,7 +49,8 @@ def build(corpora, blocks, root: Path) -> None:
         if ls:
             manifest = manifest.with_label_set(ls)
             classes = tuple(sorted(get_label_set(ls).classes))
-        build_trunk_cache(manifest, cache_dir(root, corpus, blocks), blocks=blocks, label_set=ls, classes=classes)
+        build_trunk_cache(manifest, cache_dir(root, corpus, blocks), blocks=blocks, label_set=ls, classes=classes,
+                          crop=CROPS.get(corpus, "mtcnn"))
 
 
 def run(protocols, blocks, seeds, root: Path, out: Path) -> dict:

@@ -75,9 +75,33 @@ def test_a_cache_with_other_settings_is_refused_not_mixed(built):
         build_trunk_cache(m, cache.folder, blocks=2, progress=False)
     with pytest.raises(SchemaError, match="other settings"):
         build_trunk_cache(m.filter(lambda r: r.clip_id != "c0"), cache.folder, blocks=1, progress=False)
+    with pytest.raises(SchemaError, match="other settings"):
+        build_trunk_cache(m, cache.folder, blocks=1, crop="none", progress=False)
     # same settings: resumes (nothing to do) and returns the same cache
     again = build_trunk_cache(m, cache.folder, blocks=1, progress=False)
     assert again.meta["chunks"] == cache.meta["chunks"]
+
+
+def test_whole_image_cache_matches_the_network_on_the_resized_image(built):
+    """crop='none': the trunk of the whole image, resized to 224, as the full network computes it."""
+    import keras
+
+    from emozoo.backbones.face.finetune import build_top_blocks, build_trunk_cache
+    from emozoo.backbones.face.mobilenet import load_face_mobilenet, preprocess_faces
+    from emozoo.data.image import load_image
+    from emozoo.errors import FeatureError
+
+    m, _, tmp = built
+    cache = build_trunk_cache(m, tmp / "whole", blocks=1, crop="none", progress=False)
+    assert cache.meta["settings"]["crop"].startswith("none")
+    top = build_top_blocks(1, 2, (7, 7, 1024))
+    pooled = keras.Model(top.inputs, top.get_layer("global_pooling").output)(cache.load().astype(np.float32))
+    full = load_face_mobilenet(heads=False)
+    imgs = np.stack([load_image(r.path, grey=False, size=224) for r in sorted(m, key=lambda r: r.clip_id)])
+    want = full(preprocess_faces(imgs, "hse"))["embedding"].numpy()
+    assert np.abs(pooled.numpy() - want).max() / np.abs(want).max() < 5e-3
+    with pytest.raises(FeatureError, match="crop must be"):
+        build_trunk_cache(m, tmp / "bad", crop="centre", progress=False)
 
 
 def test_an_incomplete_cache_cannot_be_opened(built, tmp_path):

@@ -76,10 +76,11 @@ class TrunkCache:
         return np.concatenate(parts) if parts else np.zeros((0,), np.float16)
 
 
-def _settings(embedder, blocks: int, label_set: str) -> dict:
+def _settings(embedder, blocks: int, label_set: str, crop: str) -> dict:
     import tensorflow as tf
     return {"version": CACHE_VERSION, "blocks": blocks, "trunk_output": _trunk_layer(blocks),
-            "weights_sha256": embedder.weights_digest, "crop": embedder.image_cropper.config(),
+            "weights_sha256": embedder.weights_digest,
+            "crop": embedder.image_cropper.config() if crop == "mtcnn" else "none:whole image, rgb, 224 bilinear",
             "preprocess": "hse", "tf": tf.__version__, "label_set": label_set, "dtype": "float16"}
 
 
@@ -98,7 +99,7 @@ def open_cache(folder) -> TrunkCache:
                       np.asarray(rows["split"]), np.asarray(rows["corpus"]))
 
 
-def build_trunk_cache(manifest, folder, *, blocks: int = 1, label_set: str = "", classes=None,
+def build_trunk_cache(manifest, folder, *, blocks: int = 1, label_set: str = "", classes=None, crop: str = "mtcnn",
                       batch_size: int = 32, progress: bool = True) -> TrunkCache:
     """Crops of every labelled row -> trunk activations, cached in ``folder`` (resumable).
 
@@ -109,6 +110,9 @@ def build_trunk_cache(manifest, folder, *, blocks: int = 1, label_set: str = "",
         blocks: how many of the last MobileNet blocks will be fine-tuned (1-3).
         label_set: recorded in the settings (a cache is only resumed with identical settings).
         classes: class names in label order (default: the sorted emotions of the manifest).
+        crop: ``"mtcnn"`` (the ``face_mobilenet`` store's crop: largest face, whole image when none)
+            or ``"none"`` (the whole image resized to 224: for corpora that are aligned face crops
+            already, e.g. FER2013's 48x48 faces; it skips MTCNN, the slowest step).
         batch_size: crops per trunk call.
 
     Returns:
@@ -128,7 +132,9 @@ def build_trunk_cache(manifest, folder, *, blocks: int = 1, label_set: str = "",
     if unknown:
         raise SchemaError(f"labels {unknown} are not among the classes {classes}")
     emb = FaceBackboneEmbedder("face_mobilenet")
-    settings = _settings(emb, blocks, label_set)
+    if crop not in ("mtcnn", "none"):
+        raise FeatureError(f"crop must be 'mtcnn' or 'none', got {crop!r}")
+    settings = _settings(emb, blocks, label_set, crop)
     row_table = {"clip_id": [r.clip_id for r in rows], "y": [classes.index(r.emotion) for r in rows],
                  "speaker": [f"{r.corpus}/{r.speaker}" for r in rows], "split": [r.split for r in rows],
                  "corpus": [r.corpus for r in rows]}
@@ -156,7 +162,11 @@ def build_trunk_cache(manifest, folder, *, blocks: int = 1, label_set: str = "",
         chunk_rows = rows[c0:c0 + CHUNK]
         crops = []
         for r in chunk_rows:
-            crops.append(emb.crops_of(r.path)[0])   # policy "full": never FaceNotFound for an image
+            if crop == "mtcnn":
+                crops.append(emb.crops_of(r.path)[0])   # policy "full": never FaceNotFound for an image
+            else:
+                from emozoo.data.image import load_image
+                crops.append(load_image(r.path, grey=False, size=224))
         crops = np.stack(crops)
         acts = np.concatenate([forward(tf.constant(crops[s:s + batch_size])).numpy()
                                for s in range(0, len(crops), batch_size)])
@@ -251,22 +261,33 @@ def fine_tune(cache: TrunkCache, train_idx, test_idx, *, valid_idx=None, x=None,
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     rng = np.random.default_rng(seed)
 
-    def batches(idx, shuffle):
+    drop, classifier = model.get_layer("dropout"), model.get_layer("classifier")
+    pool = keras.Model(model.inputs, model.get_layer("global_pooling").output)
+
+    def batches(src, idx, shuffle):
         idx = rng.permutation(idx) if shuffle else idx
         for s in range(0, len(idx), batch_size):
             b = np.sort(idx[s:s + batch_size])
-            yield tf.constant(np.asarray(x[b], np.float32)), tf.constant(y[b], tf.int32), \
+            yield tf.constant(np.asarray(src[b], np.float32)), tf.constant(y[b], tf.int32), \
                 tf.constant(class_w[y[b]], tf.float32)
 
-    def predict(idx):
-        out = [tf.argmax(infer(xb), axis=1).numpy() for xb, _y, _w in batches(np.asarray(idx), False)]
-        return np.concatenate(out) if out else np.zeros((0,), np.int64)
+    @tf.function(reduce_retracing=True)
+    def full_forward(xb, training):
+        return model(xb, training=training)
 
     @tf.function(reduce_retracing=True)
-    def infer(xb):
-        return model(xb, training=False)
+    def head_forward(pb, training):
+        return classifier(drop(pb, training=training))
 
-    def run_phase(n_epochs, learning_rate, trainable_blocks):
+    @tf.function(reduce_retracing=True)
+    def pool_forward(xb):
+        return pool(xb, training=False)
+
+    def predict(src, fwd, idx):
+        out = [tf.argmax(fwd(xb, False), axis=1).numpy() for xb, _y, _w in batches(src, np.asarray(idx), False)]
+        return np.concatenate(out) if out else np.zeros((0,), np.int64)
+
+    def run_phase(n_epochs, learning_rate, trainable_blocks, src, fwd):
         for layer in model.layers:
             if layer.name.startswith("conv_"):
                 layer.trainable = trainable_blocks
@@ -277,17 +298,17 @@ def fine_tune(cache: TrunkCache, train_idx, test_idx, *, valid_idx=None, x=None,
         @tf.function(reduce_retracing=True)
         def step(xb, yb, wb):
             with tf.GradientTape() as tape:
-                loss = loss_fn(yb, model(xb, training=True), sample_weight=wb)
+                loss = loss_fn(yb, fwd(xb, True), sample_weight=wb)
             opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
             return loss
 
         best = (-1.0, 0, [v.numpy() for v in model.weights])
         for ep in range(1, n_epochs + 1):
-            losses = [float(step(xb, yb, wb)) for xb, yb, wb in batches(train_idx, True)]
+            losses = [float(step(xb, yb, wb)) for xb, yb, wb in batches(src, train_idx, True)]
             msg = f"  epoch {ep}/{n_epochs} ({'blocks+classifier' if trainable_blocks else 'classifier'}) " \
                   f"loss {np.mean(losses):.4f}"
             if valid_idx is not None:
-                acc = float(np.mean(predict(valid_idx) == y[np.asarray(valid_idx)])) * 100
+                acc = float(np.mean(predict(src, fwd, valid_idx) == y[np.asarray(valid_idx)])) * 100
                 msg += f" valid acc {acc:.2f}"
                 if acc > best[0]:
                     best = (acc, ep, [v.numpy() for v in model.weights])
@@ -299,10 +320,19 @@ def fine_tune(cache: TrunkCache, train_idx, test_idx, *, valid_idx=None, x=None,
             return best[1]
         return n_epochs
 
+    # phase 1 (frozen): the blocks do not change, so pool every needed row once and train the
+    # classifier on the pooled 1024-d features (the same model, far fewer FLOPs)
+    needed = np.unique(np.concatenate([train_idx, np.asarray(test_idx)] +
+                                      ([np.asarray(valid_idx)] if valid_idx is not None else [])))
+    pooled = np.zeros((len(y), int(pool.output.shape[-1])), np.float32)
+    for s in range(0, len(needed), 256):
+        b = needed[s:s + 256]
+        pooled[b] = pool_forward(tf.constant(np.asarray(x[b], np.float32))).numpy()
     out = {}
-    ep = run_phase(frozen_epochs, frozen_lr, False)
-    out["frozen"] = {**_scores(y[np.asarray(test_idx)], predict(test_idx), k), "epoch": ep}
-    ep = run_phase(epochs, lr, True)
-    out["fine_tuned"] = {**_scores(y[np.asarray(test_idx)], predict(test_idx), k), "epoch": ep}
+    ep = run_phase(frozen_epochs, frozen_lr, False, pooled, head_forward)
+    out["frozen"] = {**_scores(y[np.asarray(test_idx)], predict(pooled, head_forward, test_idx), k), "epoch": ep}
+    del pooled
+    ep = run_phase(epochs, lr, True, x, full_forward)
+    out["fine_tuned"] = {**_scores(y[np.asarray(test_idx)], predict(x, full_forward, test_idx), k), "epoch": ep}
     out["seconds"] = round(time.time() - t0, 1)
     return out
