@@ -201,3 +201,50 @@ def test_crop_dataset_from_a_frame_store(tmp_path):
     assert epoch1 != epoch2                                    # a new window every epoch
     with pytest.raises(SchemaError, match="frame-level"):
         crop_dataset(tmp_path / "s", feature="label")
+
+
+# --- eager calls run one cached graph; the banded Mel product ---------------------------------------
+
+@pytest.mark.parametrize("fn,kind,dims", [(log_mel, "mel", 40), (log_spectrogram, "spectrogram", 64),
+                                          (power_spectrogram, "power", 257)])
+def test_eager_calls_reuse_one_graph_traced_once_for_any_length(fn, kind, dims):
+    """Per-clip eager calls never run op by op: one cached tf.function per parameter set and input rank,
+    traced once whatever the clip length or batch size (a retrace per length would count here)."""
+    from emozoo.features import fbank as fb
+    kwargs = {"mel": {"n_mels": dims, "fmin": 30.0}, "spectrogram": {"n_bins": dims}, "power": {}}[kind]
+    plan = {"mel": fb._Plan("mel", RATE, WIN, HOP, NFFT, dims, 30.0, RATE / 2.0, 1e-6),
+            "spectrogram": fb._Plan("spectrogram", RATE, WIN, HOP, NFFT, dims, eps=1e-6),
+            "power": fb._Plan("power", RATE, WIN, HOP, NFFT)}[kind]
+    x = _tone()
+    outs = [fn(x[:n], **kwargs) for n in (x.size, 12345, 401, 100)]
+    assert [o.shape[0] for o in outs] == [num_frames(n) for n in (x.size, 12345, 401, 100)]
+    assert all(o.shape[-1] == dims for o in outs)
+    one = fb._graph_fn(plan, 1)
+    assert isinstance(one, tf.types.experimental.PolymorphicFunction)
+    assert one.experimental_get_tracing_count() == 1
+    np.testing.assert_array_equal(outs[1].numpy(), one(x[:12345]).numpy())
+    for b, n in ((2, 8000), (3, 5000)):
+        assert fn(np.zeros((b, n), np.float32) + x[:n], **kwargs).shape[:2] == (b, num_frames(n))
+    assert fb._graph_fn(plan, 2).experimental_get_tracing_count() == 1
+
+
+def test_in_graph_calls_keep_the_static_shape():
+    g = tf.function(lambda w: log_mel(w)).get_concrete_function(tf.TensorSpec([None, None], tf.float32))
+    assert g.output_shapes.as_list() == [None, None, 128]
+    g = tf.function(lambda w: log_spectrogram(w)).get_concrete_function(tf.TensorSpec([3, 16000], tf.float32))
+    assert g.output_shapes.as_list() == [3, 98, 128]
+
+
+def test_banded_mel_product_equals_the_dense_one():
+    from emozoo.features.fbank import band_groups, banded_matmul
+    mel = tf.signal.linear_to_mel_weight_matrix(128, 257, RATE, 20.0, 8000.0).numpy()
+    groups = band_groups(mel)
+    assert len(groups) == 8
+    assert sum((hi - lo) * (b - a) for lo, hi, a, b in groups) < mel.size / 3   # the point of banding
+    power = np.random.default_rng(2).gamma(1.0, 1.0, size=(50, 257)).astype(np.float32)
+    np.testing.assert_allclose(banded_matmul(tf.constant(power), mel, groups).numpy(), power @ mel, rtol=1e-5)
+    # any matrix: a run covers every row where one of its columns is non-zero
+    rng = np.random.default_rng(3)
+    other = (rng.normal(size=(257, 20)) * (rng.random((257, 20)) < 0.1)).astype(np.float32)
+    np.testing.assert_allclose(banded_matmul(tf.constant(power), other, band_groups(other, 4)).numpy(),
+                               power @ other, rtol=1e-4, atol=1e-4)
