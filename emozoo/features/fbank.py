@@ -160,12 +160,18 @@ def _graph_fn(plan: _Plan, rank: int):
                        input_signature=[tf.TensorSpec([None] * rank, tf.float32)])
 
 
+@functools.lru_cache(maxsize=None)
+def _concrete_fn(plan: _Plan, rank: int):
+    """The concrete function of :func:`_graph_fn` (calling it skips the signature binding: ~0.3 ms a call)."""
+    return _graph_fn(plan, rank).get_concrete_function()
+
+
 def _run(plan: _Plan, waveform) -> tf.Tensor:
     if isinstance(waveform, np.ndarray) and tf.executing_eagerly():
         if waveform.dtype.kind != "f":
             raise FeatureError(f"waveform must be float samples in [-1, 1], got dtype {waveform.dtype}")
-        x = np.asarray(waveform, np.float32)
-        rank = x.ndim
+        x = tf.constant(np.asarray(waveform, np.float32))
+        rank = x.shape.rank
     else:
         x = tf.convert_to_tensor(waveform)
         if x.dtype not in (tf.float32, tf.float64, tf.float16, tf.bfloat16):
@@ -176,7 +182,7 @@ def _run(plan: _Plan, waveform) -> tf.Tensor:
     if rank == 0:
         raise FeatureError("waveform must have a time axis ([..., samples]), got a scalar")
     if tf.executing_eagerly():
-        return _graph_fn(plan, rank)(x)
+        return _concrete_fn(plan, rank)(x)
     return _features(plan, x)
 
 

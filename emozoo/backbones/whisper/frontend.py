@@ -118,6 +118,12 @@ def _graph_fn(n_mels: int | None):
     return tf.function(lambda w: _log_mel_ops(w, _default_filters(n_mels)), input_signature=[wave])
 
 
+@functools.lru_cache(maxsize=None)
+def _concrete_fn(n_mels: int | None):
+    """The concrete function of :func:`_graph_fn` (calling it skips the signature binding)."""
+    return _graph_fn(n_mels).get_concrete_function()
+
+
 def log_mel_spectrogram(waveform: tf.Tensor, filters: tf.Tensor | None = None, *, n_mels: int = N_MELS) -> tf.Tensor:
     """Whisper's log-Mel features of ``waveform`` ``[batch, samples]`` -> ``[batch, samples // 160, n_mels]``.
 
@@ -128,16 +134,13 @@ def log_mel_spectrogram(waveform: tf.Tensor, filters: tf.Tensor | None = None, *
     for any batch and length); calls inside a graph build the ops inline.
     """
     eager = tf.executing_eagerly()
-    if isinstance(waveform, np.ndarray) and eager:
-        waveform = np.asarray(waveform, np.float32)
-    else:
-        waveform = tf.convert_to_tensor(waveform, tf.float32)
+    waveform = tf.convert_to_tensor(waveform, tf.float32)
     if filters is None:
         if eager:
-            return _graph_fn(int(n_mels))(waveform)
+            return _concrete_fn(int(n_mels))(waveform)
         return _log_mel_ops(waveform, _default_filters(int(n_mels)))
     if eager:
-        return _graph_fn(None)(waveform, tf.convert_to_tensor(filters, tf.float32))
+        return _concrete_fn(None)(waveform, tf.convert_to_tensor(filters, tf.float32))
     return _log_mel_ops(waveform, tf.convert_to_tensor(filters, tf.float32))
 
 
