@@ -1,6 +1,6 @@
 """Training speed of emozoo's DANN against ADAPT's ``DANN`` (the TensorFlow/Keras peer) on identical work.
 
-    python benchmarks/bench_dann.py [--batch-size 64] [--steps 50] [--repeats 5]
+    python benchmarks/bench_dann.py [--batch-size 64] [--steps 50] [--epochs 3] [--repeats 9]
 
 Both sides train the same network on the same utterance-level feature vectors: IS10 functionals
 (1582) of ``tfrecords/emodb_is10`` (labelled source, 4 classes) and ``tfrecords/casia_is10``
@@ -10,19 +10,28 @@ Both sides train the same network on the same utterance-level feature vectors: I
   domain output (ADAPT: 1 sigmoid unit, source vs target; emozoo: 2 softmax logits, the same two
   domains, :class:`~emozoo.models.dann.DANNUtteranceModel` with ``num_domains=2``);
 * lambda 1, Adam 1e-3, no L2, no dropout;
-* per step ``--batch-size`` labelled source examples and as many target examples (ADAPT draws a
-  source batch and a target batch; emozoo's batch holds both halves, target rows with label -1);
+* per step 2 x ``--batch-size`` rows through the encoder: ADAPT draws a source batch and a target
+  batch of ``--batch-size`` each (shuffled every epoch inside its ``fit``, as its API does);
+  emozoo's trainer batch holds ``2 * batch-size`` rows of the shuffled source + target table
+  (target rows with label -1), as ``python -m emozoo.train`` batches a DANN fold;
 * ``--steps`` steps per epoch (``steps * batch_size`` source examples), ``--epochs`` epochs per
-  timed ``fit``; both sides get ``tf.data`` datasets built once (ADAPT zips and batches its
-  source and target datasets inside ``fit``, as its API does; emozoo takes the batches).
+  timed ``fit``. No callbacks on either side (the trainer adds its model-selection and backup
+  callbacks, once per epoch).
 
-Timed: ``emozoo`` (default compile), ``emozoo_xla`` (``compile(jit_compile=True)``),
-``emozoo_xla_spe`` (XLA and ``steps_per_execution = steps``: one epoch per call into the graph, the
-same steps and batches) and ``adapt`` (ADAPT's default compile).
+Timed, interleaved (emozoo, ..., ADAPT, emozoo, ...), on one pinned core with one TF thread:
 
-Each side is warmed up by one ``fit`` (tracing), then timed ``--repeats`` times, interleaved
-(emozoo, ADAPT, emozoo, ...), on one pinned core with one TF thread. Reported: training (source)
-examples per second, median over repeats, and the ratio emozoo / ADAPT. Writes
+* ``emozoo``: the default configuration of ``python -m emozoo.train`` for a DANN experiment
+  (:func:`emozoo.train.trainer.compile_defaults` and the model's ``compile``: XLA, one epoch per
+  graph call; the trainer's dataset, :func:`emozoo.train.trainer._dataset`);
+* ``emozoo_no_xla``: the same without XLA (what XLA adds);
+* ``emozoo_old``: the defaults before issue 21 (no XLA, a Python call per step, autotuned
+  ``prefetch`` with tf.data autotuning on: the fit-end stall included);
+* ``adapt``: ADAPT's ``DANN`` with its default compile, as users get it.
+
+Each side is warmed up by one ``fit`` (tracing, XLA compilation; its time is in the JSON), then
+timed ``--repeats`` times. Reported: seconds per fit (min, median), training (source) examples
+per second, the ratio emozoo / ADAPT per repeat (the two fits of one repeat ran side by side:
+min, median, max over the repeats) and the 1-minute load average at every repeat. Writes
 ``benchmarks/results/dann_bench.json``. ADAPT is an optional ``bench`` extra
 (``pip install -e .[bench]``); without it the ADAPT side is skipped with a message.
 """
@@ -62,27 +71,49 @@ def load_vectors(n: int, synthetic: bool, seed: int = 0):
             rng.normal(size=(n, 1582)).astype("float32"), "synthetic N(0,1) IS10-shaped vectors")
 
 
-def emozoo_runner(xs, ys, xt, batch_size, epochs, jit_compile=False, steps_per_execution=1, seed=0):
+def emozoo_runner(xs, ys, xt, batch_size, epochs, mode="default", seed=0):
+    """``fit`` of emozoo's utterance DANN as ``python -m emozoo.train`` runs it (``mode="default"``):
+    the trainer's dataset (:func:`emozoo.train.trainer._dataset`: a shuffled stream of ``epochs``
+    epochs of ``2 * batch_size`` rows, source and target mixed, fixed prefetch, no autotuning),
+    ``compile`` with the trainer's and the model's defaults (:func:`emozoo.train.trainer.compile_defaults`:
+    XLA, one epoch per graph call) and ``fit(epochs, steps_per_epoch)``.
+
+    ``mode="no_xla"``: the same with ``jit_compile=False``; ``mode="old"``: the defaults before
+    issue 21 (no XLA, ``steps_per_execution`` 1, the trainer's dataset with ``prefetch(AUTOTUNE)``
+    and tf.data autotuning on)."""
     import keras
     import numpy as np
     import tensorflow as tf
 
+    from emozoo.experiments import TrainerConfig
     from emozoo.models.dann import DANNUtteranceModel
+    from emozoo.train.trainer import _dataset, compile_defaults
 
     keras.utils.set_random_seed(seed)
     m = DANNUtteranceModel(4, xs.shape[1], num_domains=2, encoder_units=(256, 100), domain_units=(100,),
                            grl_lambda=1.0, l2=0.0, dropout=0.0, learning_rate=1e-3)
-    m.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     n = len(xs)
-    # batch i = source rows [i*B, (i+1)*B) then target rows [i*B, (i+1)*B): one batch of 2B rows
-    order = np.stack([np.arange(n).reshape(-1, batch_size), n + np.arange(n).reshape(-1, batch_size)], 1).ravel()
-    x = np.concatenate([xs, xt])[order]
-    y = np.concatenate([ys, np.full(n, -1, "int32")])[order]
-    d = np.concatenate([np.zeros(n, "int32"), np.ones(n, "int32")])[order]
-    ds = tf.data.Dataset.from_tensor_slices(({"features": x, "domain": d}, y)).batch(2 * batch_size).cache()
+    steps = n // batch_size
+    x = {"features": np.concatenate([xs, xt]), "domain": np.concatenate([np.zeros(n, "int32"), np.ones(n, "int32")])}
+    y = np.concatenate([ys, np.full(n, -1, "int32")])
+    kw = compile_defaults(m, TrainerConfig(batch_size=2 * batch_size), steps)
+    if mode != "default":
+        kw["jit_compile"] = False
+    if mode == "old":
+        kw = {"jit_compile": False}
+    m.compile(optimizer=keras.optimizers.Adam(1e-3), **kw)
+
+    def dataset():
+        ds = _dataset(x, y, None, 2 * batch_size, shuffle=True, seed=seed, epochs=epochs)
+        if mode == "old":       # what _dataset returned before: autotuned prefetch, autotuning on
+            opts = tf.data.Options()
+            opts.autotune.enabled = True
+            ds = ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
+        return ds
 
     def run():
-        m.fit(ds, epochs=epochs, verbose=0)
+        m.fit(dataset(), epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False)
+    run.compile_args = {"jit_compile": bool(m.jit_compile), "steps_per_execution": int(m.steps_per_execution)}
     return run
 
 
@@ -112,7 +143,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--epochs", type=int, default=3, help="epochs per timed fit (amortises fit's set-up)")
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
@@ -125,9 +156,8 @@ def main(argv=None) -> int:
     xs, ys, xt, source = load_vectors(n, args.synthetic)
     E = args.epochs
     runners = {"emozoo": emozoo_runner(xs, ys, xt, args.batch_size, E),
-               "emozoo_xla": emozoo_runner(xs, ys, xt, args.batch_size, E, jit_compile=True),
-               "emozoo_xla_spe": emozoo_runner(xs, ys, xt, args.batch_size, E, jit_compile=True,
-                                               steps_per_execution=args.steps)}
+               "emozoo_no_xla": emozoo_runner(xs, ys, xt, args.batch_size, E, mode="no_xla"),
+               "emozoo_old": emozoo_runner(xs, ys, xt, args.batch_size, E, mode="old")}
     try:
         import adapt  # noqa: F401
         runners["adapt"] = adapt_runner(xs, ys, xt, args.batch_size, E)
@@ -136,30 +166,50 @@ def main(argv=None) -> int:
         adapt_version = None
         print("ADAPT is not installed (pip install adapt, or pip install -e .[bench]): timing emozoo only",
               file=sys.stderr)
-    for run in runners.values():          # warm-up: tracing, dataset adapters
+    warm = {}
+    for k, run in runners.items():          # warm-up: tracing, XLA compilation, dataset adapters
+        t0 = time.perf_counter()
         run()
+        warm[k] = time.perf_counter() - t0
     times = {k: [] for k in runners}
-    for _ in range(args.repeats):
+    cpu = {k: [] for k in runners}
+    loads = []
+    for _ in range(args.repeats):            # interleaved: emozoo, ..., ADAPT, emozoo, ...
+        loads.append(os.getloadavg()[0])
         for k, run in runners.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             run()
             times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    loads.append(os.getloadavg()[0])
     res = {"command": "python benchmarks/bench_dann.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in (("batch_size", args.batch_size), ("steps", args.steps),
                                                       ("repeats", args.repeats), ("epochs", args.epochs))
         if v != ap.get_default(k)) + (" --synthetic" if args.synthetic else ""),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpu": cpu_name(), "pinned_one_core": not args.no_pin, "data": source, "batch_size": args.batch_size,
-        "steps": args.steps, "repeats": args.repeats, "adapt_version": adapt_version,
-        "examples_per_fit": n, "seconds": times}
+        "steps": args.steps, "epochs_per_fit": E, "repeats": args.repeats, "adapt_version": adapt_version,
+        "examples_per_fit": n * E, "load_average_1min": {"min": min(loads), "max": max(loads), "each": loads},
+        "compile_args": {k: getattr(r, "compile_args", None) for k, r in runners.items()},
+        "first_fit_seconds": warm, "seconds": times, "cpu_seconds": cpu}
+    print(f"load average (1 min) {min(loads):.2f}-{max(loads):.2f} over the run")
+    print(f"{'':14s} {'min s/fit':>10s} {'median':>8s} {'ms/step med':>11s} {'examples/s med':>14s}")
     for k, ts in times.items():
-        res[f"{k}_examples_per_s_median"] = n * args.epochs / statistics.median(ts)
-    print(f"{'':10s} {'median s/fit':>12s} {'examples/s':>12s}")
-    for k, ts in times.items():
-        print(f"{k:10s} {statistics.median(ts):12.3f} {n * args.epochs / statistics.median(ts):12.1f}")
+        med = statistics.median(ts)
+        res[f"{k}_examples_per_s_median"] = n * E / med
+        print(f"{k:14s} {min(ts):10.3f} {med:8.3f} {1e3 * med / (args.steps * E):11.2f} {n * E / med:14.1f}")
+    print("process CPU seconds per fit (the work, whatever the other jobs of the machine do):")
+    for k, ts in cpu.items():
+        print(f"{k:14s} {min(ts):10.3f} {statistics.median(ts):8.3f}")
     if "adapt" in times:
-        for k in ("emozoo", "emozoo_xla", "emozoo_xla_spe"):
-            res[f"ratio_{k}_over_adapt"] = statistics.median(times["adapt"]) / statistics.median(times[k])
-            print(f"{k} / ADAPT examples per second: {res[f'ratio_{k}_over_adapt']:.2f}x (goal >= 2x)")
+        for what, tt in (("wall", times), ("cpu", cpu)):
+            for k in [k for k in tt if k != "adapt"]:
+                paired = [a / b for a, b in zip(tt["adapt"], tt[k])]     # the same repeat, side by side
+                res[f"ratio_{k}_over_adapt" + ("_cpu" if what == "cpu" else "")] = {
+                    "min": min(paired), "median": statistics.median(paired), "max": max(paired), "each": paired,
+                    "of_medians": statistics.median(tt["adapt"]) / statistics.median(tt[k])}
+                print(f"{what:4s} {k} / ADAPT examples per second, per repeat: min {min(paired):.2f}x, median "
+                      f"{statistics.median(paired):.2f}x, max {max(paired):.2f}x (goal >= 2x in every repeat)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1))
     return 0

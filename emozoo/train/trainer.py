@@ -109,6 +109,20 @@ def _set_aside_broken_backup(fold_dir: Path, log=print) -> None:
         f"the fold was moved to {aside} and is trained again from epoch 0.")
 
 
+def compile_defaults(model, tr, steps: int, strategy=None, *, mid_epoch: bool = False) -> dict:
+    """Extra ``compile`` arguments of ``train_fold`` (issue 21): ``steps_per_execution = steps``
+    (one epoch per call into the graph: the same batches and updates, no Python per step) for a
+    model that allows it (``trainer_steps_per_execution = "epoch"``, e.g. the utterance DANN)
+    when no callback needs every step: no mid-epoch backups (``backup_every_steps``), no
+    ``EMOZOO_FAULT_AFTER_STEPS`` injection, not resuming inside an epoch, not multi-worker.
+    ``jit_compile`` is the model's own default (see its ``compile``)."""
+    per_step = (tr.backup_every_steps or os.environ.get(FaultInjection.ENV) or mid_epoch
+                or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy))
+    if getattr(model, "trainer_steps_per_execution", None) == "epoch" and not per_step and steps > 1:
+        return {"steps_per_execution": int(steps)}
+    return {}
+
+
 def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
     counts = np.bincount(y, minlength=num_classes).astype(np.float64)
     return (len(y) / (num_classes * np.maximum(counts, 1)))[y].astype(np.float32)
@@ -132,9 +146,6 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
             model.prepare_fold(fold)
         elif hasattr(model, "fit_normalization"):
             model.fit_normalization(fold.train.x)     # statistics of the training fold only
-        model.compile(optimizer=make_optimizer(cfg.optimizer))
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        patch_multi_worker_build(model)
     # a model with ``fold_arrays`` builds its own inputs (e.g. adv_culture: culture labels, and the
     # unlabelled target rows with y = -1); the others take the features and labels of the fold
     arrays = getattr(model, "fold_arrays", lambda f, part, **kw: (getattr(f, part).x, getattr(f, part).y))
@@ -143,6 +154,11 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     backup_dir = fold_dir / "backup"
     state = read_backup(backup_dir)
     steps = -(-len(train_y) // tr.batch_size)
+    with strategy.scope():
+        model.compile(optimizer=make_optimizer(cfg.optimizer),
+                      **compile_defaults(model, tr, steps, strategy, mid_epoch=bool(state and state["step"])))
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        patch_multi_worker_build(model)
     backup = ExactBackup(backup_dir, seed=seed * 1009 + fold_index, every_steps=tr.backup_every_steps,
                          steps_per_epoch=steps)   # every worker backs up into its own folder
     start, start_step = (state["epoch"], state["step"]) if state else (0, 0)
