@@ -16,3 +16,15 @@ def write_json_atomic(path: str | os.PathLike, obj, indent: int | None = 1) -> P
     tmp.write_text(json.dumps(obj, indent=indent))
     os.replace(tmp, path)
     return path
+
+
+def balanced_sample_weights(y, num_classes: int):
+    """Per-row weights ``n / (K * count(class))`` (float32): each class weighs the same in a loss.
+
+    Absent classes get no rows, so their (clamped) count never divides by zero.
+    """
+    import numpy as np
+
+    y = np.asarray(y, np.int64)
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    return (len(y) / (num_classes * np.maximum(counts, 1.0)))[y].astype(np.float32)

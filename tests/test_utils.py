@@ -10,3 +10,15 @@ def test_write_json_atomic_creates_replaces_and_leaves_no_temporary(tmp_path):
     write_json_atomic(path, [1, 2], indent=None)
     assert path.read_text() == "[1, 2]"
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]
+
+
+def test_balanced_sample_weights_give_each_class_the_same_total_weight():
+    import numpy as np
+
+    from emozoo.utils import balanced_sample_weights
+
+    y = np.array([0, 0, 0, 1, 2, 2])
+    w = balanced_sample_weights(y, 4)        # class 3 absent: no rows, no division by zero
+    assert w.dtype == np.float32 and w.shape == (6,)
+    totals = [w[y == c].sum() for c in range(3)]
+    assert np.allclose(totals, len(y) / 4)

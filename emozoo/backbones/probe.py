@@ -156,9 +156,8 @@ def splits(table: LayeredTable, protocol: str) -> Iterator[tuple[str, np.ndarray
 
 
 def _balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
-    counts = np.bincount(y, minlength=k).astype(np.float64)
-    w = len(y) / (k * np.maximum(counts, 1.0))
-    return w[y]
+    from emozoo.utils import balanced_sample_weights
+    return balanced_sample_weights(y, k).astype(np.float64)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, k: int, c: float = 1.0, max_iter: int = 500) -> np.ndarray:

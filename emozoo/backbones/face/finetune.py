@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from emozoo.errors import FeatureError, SchemaError
+from emozoo.utils import balanced_sample_weights
 
 CACHE_VERSION = 1
 CHUNK = 512
@@ -255,8 +256,9 @@ def fine_tune(cache: TrunkCache, train_idx, test_idx, *, valid_idx=None, x=None,
     k = len(cache.classes)
     y = cache.y
     train_idx = np.asarray(train_idx)
-    counts = np.bincount(y[train_idx], minlength=k).astype(np.float64)
-    class_w = len(train_idx) / (k * np.maximum(counts, 1.0))
+    # class-balanced loss: n / (K * count) per training row, looked up by class
+    class_w = np.zeros(k, np.float32)
+    class_w[y[train_idx]] = balanced_sample_weights(y[train_idx], k)
     model = build_top_blocks(cache.meta["settings"]["blocks"], k, x.shape[1:], dropout=dropout, seed=seed)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     rng = np.random.default_rng(seed)

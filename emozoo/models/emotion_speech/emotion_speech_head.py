@@ -57,8 +57,8 @@ def per_group_normalise(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def _balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
-    counts = np.bincount(y, minlength=k).astype(np.float64)
-    return (len(y) / (k * np.maximum(counts, 1.0)))[y].astype(np.float32)
+    from emozoo.utils import balanced_sample_weights
+    return balanced_sample_weights(y, k)
 
 
 def make_head_module(rows: int, dim: int, num_classes: int, hidden=(), dropout: float = 0.0, seed: int = 0):
