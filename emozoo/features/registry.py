@@ -179,10 +179,9 @@ def _tf_frames(name: str, fn_name: str, description: str) -> Extractor:
 
     from emozoo.features import fbank as fb
     fn = getattr(fb, fn_name)
-    graph = tf.function(lambda x: fn(x, SAMPLE_RATE), input_signature=[tf.TensorSpec([None], tf.float32)])
 
-    def compute(waveform, sample_rate):
-        return graph(tf.constant(np.asarray(waveform, np.float32))).numpy()
+    def compute(waveform, sample_rate):   # an eager call runs fbank's cached graph (traced once, any length)
+        return fn(np.asarray(waveform, np.float32), SAMPLE_RATE).numpy()
     return Extractor(name, FeatureSpec(name, "float32", (None, 128), description), compute,
                      config=f"emozoo.features.fbank.{fn_name}:128,win=25ms,hop=10ms,fft=512,hann,"
                             f"eps=1e-6;tf-{tf.__version__};rate={SAMPLE_RATE}")

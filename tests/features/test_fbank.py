@@ -248,3 +248,19 @@ def test_banded_mel_product_equals_the_dense_one():
     other = (rng.normal(size=(257, 20)) * (rng.random((257, 20)) < 0.1)).astype(np.float32)
     np.testing.assert_allclose(banded_matmul(tf.constant(power), other, band_groups(other, 4)).numpy(),
                                power @ other, rtol=1e-4, atol=1e-4)
+
+
+def test_registered_extractors_run_the_cached_graph_per_clip():
+    from emozoo.features import fbank as fb
+    from emozoo.features.registry import get_extractor
+    x = _tone()
+    for name, fn, plan in (("fbank", log_mel, fb._Plan("mel", RATE, WIN, HOP, NFFT, 128, 20.0, RATE / 2.0, 1e-6)),
+                           ("spectrogram", log_spectrogram, fb._Plan("spectrogram", RATE, WIN, HOP, NFFT, 128,
+                                                                     eps=1e-6))):
+        ext = get_extractor(name)
+        fb._graph_fn.cache_clear()
+        fb._concrete_fn.cache_clear()
+        outs = [ext(x[:n], RATE) for n in (x.size, 9999, 3210)]
+        assert fb._graph_fn(plan, 1).experimental_get_tracing_count() == 1     # the extractor traced it, once
+        for n, out in zip((x.size, 9999, 3210), outs):
+            np.testing.assert_array_equal(out, fn(x[:n]).numpy())
