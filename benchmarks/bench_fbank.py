@@ -19,6 +19,12 @@ thread and single-threaded numpy/BLAS:
   FFT, power, Mel, log) each timed as its own cached ``tf.function``, the dense Mel product beside
   the banded one, and the same ops run eagerly op by op (what per-clip calls cost before).
 
+With ``--before REV`` (e.g. ``345773b``, the commit before issue 21's filterbank work), the same
+clips also go through ``emozoo/features/fbank.py`` and ``emozoo/backbones/whisper/frontend.py`` as
+they were at ``REV`` (read with ``git show``), interleaved with the rest: eager ``log_mel`` clip by
+clip and batched, the old extractor's own ``tf.function`` clip by clip, a ``tf.function`` on the
+batch, and the old Whisper front end called eagerly.
+
 Reports min and median seconds over ``--repeats`` repeats (each repeat = all clips), the ratios
 librosa / emozoo of both, the max abs difference of the outputs, and the 1-minute load average
 before and after. Writes ``benchmarks/results/bench_fbank.json``.
@@ -104,6 +110,26 @@ def _stage_functions(tf, np):
     return out, (lambda x: fb._features(plan, tf.constant(x)))
 
 
+def _modules_at(rev: str):
+    """``fbank`` and the Whisper ``frontend`` as they were at git revision ``rev`` (imported from a temp dir)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+    repo = Path(__file__).resolve().parents[1]
+    folder = Path(tempfile.mkdtemp(prefix="bench_fbank_before_"))
+    mods = []
+    for name, path in (("fbank_before", "emozoo/features/fbank.py"),
+                       ("frontend_before", "emozoo/backbones/whisper/frontend.py")):
+        src = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, text=True,
+                             check=True).stdout
+        (folder / f"{name}.py").write_text(src)
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mods.append(mod)
+    return mods
+
+
 def _timed(sides, repeats):
     times = {k: [] for k in sides}
     names = list(sides)
@@ -121,6 +147,7 @@ def main(argv=None) -> int:
     p.add_argument("--clips", type=int, default=40)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--core", type=int, default=None, help="pin to this core (default: the first allowed)")
+    p.add_argument("--before", default=None, help="also time fbank.py / frontend.py as they were at this git rev")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_fbank.json"))
     args = p.parse_args(argv)
 
@@ -170,6 +197,25 @@ def main(argv=None) -> int:
         "whisper emozoo batched": lambda: log_mel_spectrogram(batch).numpy(),
         "whisper librosa batched": lambda: lib_whisper(batch),
     }
+    before_diff = {}
+    if args.before:
+        fb_old, fe_old = _modules_at(args.before)
+        old_ext = tf.function(lambda x: fb_old.log_mel(x, RATE), input_signature=[tf.TensorSpec([None], tf.float32)])
+        old_batch = tf.function(lambda x: fb_old.log_mel(x, RATE),
+                                input_signature=[tf.TensorSpec([None, None], tf.float32)])
+        sides.update({
+            "fbank before: log_mel eager per clip": lambda: [fb_old.log_mel(x).numpy() for x in clips],
+            "fbank before: extractor per clip": lambda: [old_ext(tf.constant(x)).numpy() for x in clips],
+            "fbank before: log_mel eager batched": lambda: fb_old.log_mel(batch).numpy(),
+            "fbank before: tf.function batched": lambda: old_batch(tf.constant(batch)).numpy(),
+            "whisper before: eager per clip": lambda: [fe_old.log_mel_spectrogram(x[None]).numpy() for x in clips],
+            "whisper before: eager batched": lambda: fe_old.log_mel_spectrogram(batch).numpy(),
+        })
+        before_diff = {"fbank before vs now": float(np.abs(fb_old.log_mel(batch).numpy()
+                                                           - log_mel(batch).numpy()).max()),
+                       "whisper before vs now": float(np.abs(fe_old.log_mel_spectrogram(batch).numpy() - w_ours).max())}
+        old_ext(tf.constant(clips[0]))
+        old_batch(tf.constant(batch))
     timing = _timed(sides, args.repeats)
 
     stages, eager_ops = _stage_functions(tf, np)
@@ -190,6 +236,19 @@ def main(argv=None) -> int:
         "whisper per clip": ratio("whisper librosa per clip", "whisper emozoo per clip"),
         "whisper batched": ratio("whisper librosa batched", "whisper emozoo batched"),
     }
+    if args.before:
+        ratios.update({"speed-up: fbank log_mel per clip (eager before)": ratio("fbank before: log_mel eager per clip",
+                                                                                "fbank emozoo log_mel per clip"),
+                       "speed-up: fbank extractor per clip": ratio("fbank before: extractor per clip",
+                                                                  "fbank emozoo extractor per clip"),
+                       "speed-up: fbank batched (eager before)": ratio("fbank before: log_mel eager batched",
+                                                                      "fbank emozoo log_mel batched"),
+                       "speed-up: fbank batched (tf.function before)": ratio("fbank before: tf.function batched",
+                                                                            "fbank emozoo log_mel batched"),
+                       "speed-up: whisper per clip (eager before)": ratio("whisper before: eager per clip",
+                                                                         "whisper emozoo per clip"),
+                       "speed-up: whisper batched (eager before)": ratio("whisper before: eager batched",
+                                                                        "whisper emozoo batched")})
     report = {
         "benchmark": "bench_fbank", "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python benchmarks/bench_fbank.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -197,7 +256,7 @@ def main(argv=None) -> int:
         "threads": {"tensorflow_intra_inter": 1, "OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"],
                     "pinned_cores": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None},
         "tensorflow": tf.__version__, "librosa": librosa.__version__, "numpy": np.__version__,
-        "python": platform.python_version(), "repeats": args.repeats,
+        "python": platform.python_version(), "repeats": args.repeats, "before_rev": args.before,
         "load_average_before": load_before, "load_average_after": load_after,
         "max_abs_diff": {"fbank emozoo vs librosa (per clip)": fbank_diff,
                          "fbank batched vs per clip": batch_vs_clips,
@@ -205,7 +264,8 @@ def main(argv=None) -> int:
                          "fbank librosa batched vs per clip": lib_batch_vs_clips,
                          "whisper emozoo vs reference (batched)": whisper_diff,
                          "whisper emozoo per clip vs reference": whisper_clip_diff,
-                         "whisper bench reference vs tools/reference reference_log_mel": whisper_ref_check},
+                         "whisper bench reference vs tools/reference reference_log_mel": whisper_ref_check,
+                         **before_diff},
         "timing": timing, "ratios_librosa_over_emozoo": ratios, "breakdown_batched_fbank": stage_timing,
     }
     out = Path(args.out)
@@ -218,7 +278,7 @@ def main(argv=None) -> int:
     print("| side | min ms | median ms |\n|---|---|---|")
     for k, v in timing.items():
         print(f"| {k} | {1000 * v['min_s']:.1f} | {1000 * v['median_s']:.1f} |")
-    print("\n| librosa / emozoo | by min | by median |\n|---|---|---|")
+    print("\n| librosa (or before) / emozoo now | by min | by median |\n|---|---|---|")
     for k, v in ratios.items():
         print(f"| {k} | {v['min_s']:.2f}x | {v['median_s']:.2f}x |")
     print("\nbreakdown of one batched fbank call (cumulative prefixes)\n| prefix | min ms | median ms |\n|---|---|---|")
