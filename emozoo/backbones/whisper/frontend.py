@@ -11,6 +11,10 @@ section 2.2, and openai/whisper ``whisper/audio.py`` (``log_mel_spectrogram``):
    time, no librosa at run time).
 3. ``log10(max(mel, 1e-10))``, clamped below at (the clip's maximum - 8), then ``(x + 4) / 4``.
 
+Execution: eager calls run one cached ``tf.function`` (traced once for any batch and length);
+inside a graph the ops are built inline; the Mel product is banded as in
+:func:`emozoo.features.fbank.band_groups` (``docs/performance.md`` section 3).
+
 What is left out: Whisper's ``pad_or_trim`` to 30 s; callers choose (the encoder accepts any
 length up to 30 s, see :mod:`emozoo.backbones.whisper.encoder`).
 
