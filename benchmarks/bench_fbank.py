@@ -17,7 +17,8 @@ thread and single-threaded numpy/BLAS:
   ::reference_log_mel`` with the Slaney filters built once, batched over clips);
 * a breakdown of one batched ``fbank`` call: cumulative prefixes of the graph (framing, window,
   FFT, power, Mel, log) each timed as its own cached ``tf.function``, the dense Mel product beside
-  the banded one, and the same ops run eagerly op by op (what per-clip calls cost before).
+  the banded one, the same ops run eagerly op by op (what per-clip calls cost before), and librosa's
+  batched call interleaved with them (so the stage costs compare with librosa's total).
 
 With ``--before REV`` (e.g. ``345773b``, the commit before issue 21's filterbank work), the same
 clips also go through ``emozoo/features/fbank.py`` and ``emozoo/backbones/whisper/frontend.py`` as
@@ -222,6 +223,8 @@ def main(argv=None) -> int:
     tb = tf.constant(batch)
     stage_sides = {k: (lambda f=f: f(tb).numpy()) for k, f in stages.items()}
     stage_sides["eager op by op (no graph)"] = lambda: eager_ops(batch).numpy()
+    stage_sides["log_mel(batch) (public call)"] = lambda: log_mel(batch).numpy()
+    stage_sides["librosa batched (same run)"] = lambda: lib_fbank(batch)
     for f in stage_sides.values():
         f()
     stage_timing = _timed(stage_sides, args.repeats)
