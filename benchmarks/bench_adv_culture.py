@@ -14,7 +14,8 @@ or random IS10-shaped vectors with ``--synthetic``/when the stores are missing. 
 timed, each with and without XLA (``jit_compile``):
 
 * ``step``: ``tf.function(model.train_step)`` called on pre-built batches (the step itself);
-* ``fit``: ``model.fit`` over a repeated ``tf.data`` pipeline (what training pays, Keras
+* ``fit``: ``model.fit`` over a repeated ``tf.data`` pipeline ended by
+  :func:`emozoo.train.data.finalize` like emozoo's training datasets (what training pays, Keras
   callbacks and input pipeline included).
 
 The paths are measured interleaved (ADV, BSL, BSL-S_G2, ADV, ...) ``--repeats`` times and the
@@ -110,7 +111,11 @@ def time_fit_path(model, batches, steps: int) -> float:
     y = np.concatenate([b[1] for b in batches])
     c = np.concatenate([b[2] for b in batches])
     bs = len(batches[0][1])
-    ds = tf.data.Dataset.from_tensor_slices(({"features": x, "culture": c}, y)).batch(bs).repeat().prefetch(4)
+    from emozoo.train.data import finalize
+
+    # ended as emozoo ends its datasets (fixed prefetch, tf.data autotuning off): with autotuning on,
+    # fit's end waited for the autotune thread and the time per step bunched at 32/64/128 ms (issue 21)
+    ds = finalize(tf.data.Dataset.from_tensor_slices(({"features": x, "culture": c}, y)).batch(bs).repeat())
     model.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)   # trace + warm-up
     t = time.perf_counter()
     model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
@@ -169,6 +174,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
+    print(f"load average (1 min, 5 min, 15 min) at the end: {os.getloadavg()}")
     print(f"wrote {out}")
     return 0
 

@@ -1,6 +1,6 @@
 """Training speed of emozoo's DANN against ADAPT's ``DANN`` (the TensorFlow/Keras peer) on identical work.
 
-    python benchmarks/bench_dann.py [--batch-size 64] [--steps 50] [--epochs 3] [--repeats 9]
+    python benchmarks/bench_dann.py [--batch-size 64] [--steps 50] [--epochs 3] [--repeats 9] [--breakdown]
 
 Both sides train the same network on the same utterance-level feature vectors: IS10 functionals
 (1582) of ``tfrecords/emodb_is10`` (labelled source, 4 classes) and ``tfrecords/casia_is10``
@@ -21,18 +21,20 @@ Both sides train the same network on the same utterance-level feature vectors: I
 Timed, interleaved (emozoo, ..., ADAPT, emozoo, ...), on one pinned core with one TF thread:
 
 * ``emozoo``: the default configuration of ``python -m emozoo.train`` for a DANN experiment
-  (:func:`emozoo.train.trainer.compile_defaults` and the model's ``compile``: XLA, one epoch per
-  graph call; the trainer's dataset, :func:`emozoo.train.trainer._dataset`);
-* ``emozoo_no_xla``: the same without XLA (what XLA adds);
-* ``emozoo_old``: the defaults before issue 21 (no XLA, a Python call per step, autotuned
-  ``prefetch`` with tf.data autotuning on: the fit-end stall included);
+  (:func:`emozoo.train.trainer.compile_defaults` and the model's ``compile``: one epoch per graph
+  call, Keras's "auto" XLA = none on CPU; the trainer's dataset, :func:`emozoo.train.trainer._dataset`);
+* ``emozoo_xla``: the same with ``compile(jit_compile=True)`` (opt-in on CPU: it wins in the
+  steady state timed here, not in a leave-one-speaker-out fold that compiles a new model);
+* ``emozoo_old``: the defaults before issue 21 (a Python call per step, autotuned ``prefetch``
+  with tf.data autotuning on: the fit-end stall included);
 * ``adapt``: ADAPT's ``DANN`` with its default compile, as users get it.
 
 Each side is warmed up by one ``fit`` (tracing, XLA compilation; its time is in the JSON), then
 timed ``--repeats`` times. Reported: seconds per fit (min, median), training (source) examples
 per second, the ratio emozoo / ADAPT per repeat (the two fits of one repeat ran side by side:
 min, median, max over the repeats) and the 1-minute load average at every repeat. Writes
-``benchmarks/results/dann_bench.json``. ADAPT is an optional ``bench`` extra
+``benchmarks/results/dann_bench.json``; ``--breakdown`` adds the parts of one step
+(:func:`step_breakdown`). ADAPT is an optional ``bench`` extra
 (``pip install -e .[bench]``); without it the ADAPT side is skipped with a message.
 """
 from __future__ import annotations
@@ -78,8 +80,8 @@ def emozoo_runner(xs, ys, xt, batch_size, epochs, mode="default", seed=0):
     ``compile`` with the trainer's and the model's defaults (:func:`emozoo.train.trainer.compile_defaults`:
     XLA, one epoch per graph call) and ``fit(epochs, steps_per_epoch)``.
 
-    ``mode="no_xla"``: the same with ``jit_compile=False``; ``mode="old"``: the defaults before
-    issue 21 (no XLA, ``steps_per_execution`` 1, the trainer's dataset with ``prefetch(AUTOTUNE)``
+    ``mode="xla"``: the same with ``jit_compile=True`` (opt-in); ``mode="old"``: the defaults
+    before issue 21 (``steps_per_execution`` 1, the trainer's dataset with ``prefetch(AUTOTUNE)``
     and tf.data autotuning on)."""
     import keras
     import numpy as np
@@ -97,10 +99,10 @@ def emozoo_runner(xs, ys, xt, batch_size, epochs, mode="default", seed=0):
     x = {"features": np.concatenate([xs, xt]), "domain": np.concatenate([np.zeros(n, "int32"), np.ones(n, "int32")])}
     y = np.concatenate([ys, np.full(n, -1, "int32")])
     kw = compile_defaults(m, TrainerConfig(batch_size=2 * batch_size), steps)
-    if mode != "default":
-        kw["jit_compile"] = False
+    if mode == "xla":
+        kw["jit_compile"] = True
     if mode == "old":
-        kw = {"jit_compile": False}
+        kw = {}
     m.compile(optimizer=keras.optimizers.Adam(1e-3), **kw)
 
     def dataset():
@@ -139,6 +141,90 @@ def adapt_runner(xs, ys, xt, batch_size, epochs, seed=0):
     return run
 
 
+def step_breakdown(batch_size: int, steps: int, repeats: int) -> dict:
+    """Where the time of one emozoo DANN step goes: ``steps`` calls of growing parts of the train
+    step on one fixed batch (2 x ``batch_size`` rows), each as a ``tf.function`` with and without
+    XLA, interleaved ``repeats`` times; ms per step (wall and process CPU), min and median.
+
+    Parts: ``matmul_floor`` (the two 1582 x 256 products of the first layer: forward ``x W`` and
+    the kernel gradient ``x^T dZ``), ``forward`` (losses), ``fwd_bwd`` (+ gradients),
+    ``fwd_bwd_adam`` (+ Adam on the 10 weight tensors), ``train_step`` (+ the 5 metrics: the
+    whole step), then ``fit`` paths over ``steps`` batches: a Python call per step (Keras's
+    default compile, with and without XLA) and one call per epoch (the trainer's default)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from emozoo.models.dann import DANNUtteranceModel
+
+    rng = np.random.default_rng(0)
+    b = batch_size
+    x = rng.normal(size=(2 * b, 1582)).astype("float32")
+    y = np.concatenate([rng.integers(0, 4, b), np.full(b, -1)]).astype("int32")
+    d = np.concatenate([np.zeros(b), np.ones(b)]).astype("int32")
+    data = ({"features": tf.constant(x), "domain": tf.constant(d)}, tf.constant(y))
+
+    def model(**compile_kw):
+        keras.utils.set_random_seed(0)
+        m = DANNUtteranceModel(4, 1582, num_domains=2, encoder_units=(256, 100), domain_units=(100,), l2=0.0,
+                               dropout=0.0)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_kw)
+        m.optimizer.build(m.trainable_variables)
+        return m
+
+    m = model()
+
+    def grads(data):
+        inputs, yy = m._unpack(data)
+        with tf.GradientTape() as tape:
+            l_y, l_d, _ = m._dann_losses(inputs, yy, True)
+        return tape.gradient(l_y + l_d, m.trainable_variables)
+
+    parts = {
+        "matmul_floor": lambda data: tf.matmul(data[0]["features"], tf.matmul(
+            data[0]["features"], m.encoder.layers[0].kernel), transpose_a=True),
+        "forward": lambda data: tf.add_n(m._dann_losses(*m._unpack(data), True)[:2]),
+        "fwd_bwd": grads,
+        "fwd_bwd_adam": lambda data: m.optimizer.apply_gradients(zip(grads(data), m.trainable_variables)),
+        "train_step": m.train_step,
+    }
+    fns = {f"{k} xla={jit}": tf.function(f, jit_compile=jit) for k, f in parts.items() for jit in (False, True)}
+    ds = tf.data.Dataset.from_tensors(data).repeat(steps).cache()
+    from emozoo.train.data import finalize
+    ds = finalize(ds)
+    fits = {"fit, a call per step, no XLA (old default)": model(jit_compile=False),
+            "fit, a call per step, XLA": model(jit_compile=True),
+            "fit, one call per epoch, no XLA": model(jit_compile=False, steps_per_execution=steps),
+            "fit, one call per epoch, XLA (trainer default)": model(jit_compile=True, steps_per_execution=steps)}
+    for f in fns.values():
+        f(data)
+    for f in fits.values():
+        f.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    wall = {k: [] for k in [*fns, *fits]}
+    cpu = {k: [] for k in wall}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                out = f(data)
+            tf.nest.map_structure(lambda t: getattr(t, "numpy", lambda: t)(), out)
+            wall[k].append((time.perf_counter() - t0) / steps)
+            cpu[k].append((time.process_time() - c0) / steps)
+        for k, f in fits.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            f.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+            wall[k].append((time.perf_counter() - t0) / steps)
+            cpu[k].append((time.process_time() - c0) / steps)
+    out = {k: {"wall_ms_min": 1e3 * min(wall[k]), "wall_ms_median": 1e3 * statistics.median(wall[k]),
+               "cpu_ms_min": 1e3 * min(cpu[k]), "cpu_ms_median": 1e3 * statistics.median(cpu[k])} for k in wall}
+    print(f"step breakdown, ms per step of {2 * b} rows ({repeats} interleaved repeats of {steps} steps):")
+    print(f"{'':48s} {'wall min':>8s} {'median':>7s} {'cpu min':>8s} {'median':>7s}")
+    for k, v in out.items():
+        print(f"{k:48s} {v['wall_ms_min']:8.2f} {v['wall_ms_median']:7.2f} {v['cpu_ms_min']:8.2f} "
+              f"{v['cpu_ms_median']:7.2f}")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -147,16 +233,23 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=3, help="epochs per timed fit (amortises fit's set-up)")
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time the parts of one step (matmuls, forward, backward, Adam, metrics, fit paths)")
     ap.add_argument("--out", default=str(REPO / "benchmarks/results/dann_bench.json"))
     args = ap.parse_args(argv)
     from _machine import cpu_name, pin_one_core
     if not args.no_pin:
         pin_one_core()
+    breakdown = None
+    if args.breakdown:
+        load0 = os.getloadavg()[0]
+        breakdown = {"parts": step_breakdown(args.batch_size, args.steps, args.repeats),
+                     "load_average_1min": [load0, os.getloadavg()[0]]}
     n = args.steps * args.batch_size
     xs, ys, xt, source = load_vectors(n, args.synthetic)
     E = args.epochs
     runners = {"emozoo": emozoo_runner(xs, ys, xt, args.batch_size, E),
-               "emozoo_no_xla": emozoo_runner(xs, ys, xt, args.batch_size, E, mode="no_xla"),
+               "emozoo_xla": emozoo_runner(xs, ys, xt, args.batch_size, E, mode="xla"),
                "emozoo_old": emozoo_runner(xs, ys, xt, args.batch_size, E, mode="old")}
     try:
         import adapt  # noqa: F401
@@ -185,13 +278,13 @@ def main(argv=None) -> int:
     res = {"command": "python benchmarks/bench_dann.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in (("batch_size", args.batch_size), ("steps", args.steps),
                                                       ("repeats", args.repeats), ("epochs", args.epochs))
-        if v != ap.get_default(k)) + (" --synthetic" if args.synthetic else ""),
+        if v != ap.get_default(k)) + (" --synthetic" if args.synthetic else "") + (" --breakdown" if args.breakdown else ""),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpu": cpu_name(), "pinned_one_core": not args.no_pin, "data": source, "batch_size": args.batch_size,
         "steps": args.steps, "epochs_per_fit": E, "repeats": args.repeats, "adapt_version": adapt_version,
         "examples_per_fit": n * E, "load_average_1min": {"min": min(loads), "max": max(loads), "each": loads},
         "compile_args": {k: getattr(r, "compile_args", None) for k, r in runners.items()},
-        "first_fit_seconds": warm, "seconds": times, "cpu_seconds": cpu}
+        "first_fit_seconds": warm, "seconds": times, "cpu_seconds": cpu, "step_breakdown": breakdown}
     print(f"load average (1 min) {min(loads):.2f}-{max(loads):.2f} over the run")
     print(f"{'':14s} {'min s/fit':>10s} {'median':>8s} {'ms/step med':>11s} {'examples/s med':>14s}")
     for k, ts in times.items():

@@ -115,7 +115,8 @@ def compile_defaults(model, tr, steps: int, strategy=None, *, mid_epoch: bool = 
     model that allows it (``trainer_steps_per_execution = "epoch"``, e.g. the utterance DANN)
     when no callback needs every step: no mid-epoch backups (``backup_every_steps``), no
     ``EMOZOO_FAULT_AFTER_STEPS`` injection, not resuming inside an epoch, not multi-worker.
-    ``jit_compile`` is the model's own default (see its ``compile``)."""
+    ``jit_compile`` is the model's own default (Keras's "auto": XLA on GPU; on CPU compiling a
+    new model per fold costs more than XLA saves in a fold, docs/performance.md)."""
     per_step = (tr.backup_every_steps or os.environ.get(FaultInjection.ENV) or mid_epoch
                 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy))
     if getattr(model, "trainer_steps_per_execution", None) == "epoch" and not per_step and steps > 1:

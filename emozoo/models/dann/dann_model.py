@@ -183,7 +183,7 @@ class _DANNBase(keras.Model):
         self._track(stats)
         return {m.name: m.result() for m in self.metrics}
 
-    #: ``jit_compile`` of :meth:`compile` when the caller gives none (the utterance model: XLA)
+    #: ``jit_compile`` of :meth:`compile` when the caller gives none (Keras's "auto": XLA on GPU only)
     default_jit_compile = "auto"
 
     def compile(self, optimizer=None, **kwargs):
@@ -331,20 +331,18 @@ class DANNUtteranceModel(_DANNBase):
 
     Inputs: ``{"features": [B, D], "domain": [B]}`` (or a ``[B, D]`` tensor for inference).
 
-    Speed (issue 21, docs/performance.md): :meth:`compile` defaults to ``jit_compile=True`` (XLA
-    fuses the Adam updates of the 10 weight tensors, the losses and the 5 metrics into the step;
-    the step is then the two 1582-wide matrix products of the first layer) and the trainer runs
-    a whole epoch per call into the graph (``steps_per_execution`` = steps per epoch, see
-    :attr:`trainer_steps_per_execution`): the same batches and updates, no Python per step.
-    Numerics: one epoch per call is bit for bit the step-by-step training; XLA's float32
-    arithmetic differs from the default kernels' in the last bits (weights within ~1e-6 after
-    15 steps without dropout), and with dropout XLA draws other masks from the same seeds (the
-    stateless generator's algorithm differs under XLA): an equally random, reproducible draw,
-    but not the masks of the runs made before. ``compile(jit_compile=False)`` restores the old
-    path.
+    Speed (issue 21, docs/performance.md): the trainer runs a whole epoch per call into the graph
+    (``steps_per_execution`` = steps per epoch, see :attr:`trainer_steps_per_execution`): bit for
+    bit the batches, dropout masks and updates of a call per step, without Python per step.
+    ``compile`` keeps Keras's ``jit_compile="auto"`` (XLA on GPU, not on CPU): on CPU XLA makes the
+    steady-state step ~15 % cheaper but compiling it for every fold costs more CPU than a
+    leave-one-speaker-out fold saves (a CASIA fold of 40 epochs: 16 s of CPU with XLA, 8.5 s
+    without). ``compile(jit_compile=True)`` turns it on for long runs; XLA's float32 rounding
+    differs in the last bits (weights within ~1e-6 after 15 steps without dropout) and with
+    dropout it draws other masks from the same seeds (the stateless generator's algorithm
+    differs under XLA): an equally random, reproducible draw, not the masks of a run without XLA.
     """
 
-    default_jit_compile = True
     #: ``python -m emozoo.train`` may run one epoch per graph call (when no callback needs each step)
     trainer_steps_per_execution = "epoch"
 
