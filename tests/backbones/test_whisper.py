@@ -260,9 +260,10 @@ def test_fixture_records_the_reference_versions(ref):
 
 @pytest.fixture(scope="module")
 def extractor():
-    from emozoo.features.registry import get_extractor
+    """The float32 extractor (the parity path; the int8 default is in test_whisper_int8.py)."""
+    from emozoo.backbones.whisper.extractor import make_extractor
     try:
-        return get_extractor("whisper_base")
+        return make_extractor("whisper_base", precision="float32")
     except WeightsError as exc:
         pytest.skip(f"whisper_base not installed: {exc}")
 

@@ -1,6 +1,6 @@
 """Held-out check: an independent plain-numpy Whisper encoder (written here, straight from the
 CTranslate2 variables and openai/whisper's ``audio.py`` / ``model.py``, sharing no code with
-emozoo.backbones.whisper beyond the file reader) against ``get_extractor("whisper_base")`` on a
+emozoo.backbones.whisper beyond the file reader) against the float32 ``whisper_base`` extractor on a
 real EmoDB clip, every layer."""
 import re
 
@@ -92,10 +92,10 @@ def test_extractor_matches_an_independent_numpy_port_on_a_real_emodb_clip(data_d
     from emozoo import weights
     from emozoo.backbones.whisper.ct2_reader import read_ct2_model
     from emozoo.data.audio import load_audio
-    from emozoo.features.registry import get_extractor
+    from emozoo.backbones.whisper.extractor import make_extractor
     try:
         folder = weights.path("whisper_base")
-        ext = get_extractor("whisper_base")
+        ext = make_extractor("whisper_base", precision="float32")
     except WeightsError as exc:
         pytest.skip(f"whisper_base not installed: {exc}")
     wave, rate = load_audio(corpus_dir(data_dir, "emodb") / "wav" / "03a01Fa.flac", target_rate=16000)

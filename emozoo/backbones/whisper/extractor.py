@@ -9,10 +9,10 @@ difference). Clips longer than 30 s are cut into ``ceil(n / 30 s)`` equal window
 separately (memory stays bounded), and the window means are averaged weighted by their number
 of positions.
 
-Precision. The default (``precision="int8"``) runs the encoder as a LiteRT model with
+Precision. The extractors' default (``precision="int8"``) runs the encoder as a LiteRT model with
 dynamic-range int8 weights on XNNPACK (:mod:`emozoo.backbones.whisper.lite`; about CTranslate2
-int8's speed, pooled features at a cosine >= 0.999 to float32 per layer, ``docs/performance.md``
-section 4), the log-Mel front end as a ``tf.function``. ``precision="float32"`` runs the Keras
+int8's speed; pooled rows at a median cosine >= 0.9998 to float32 on EmoDB, a few clips under
+0.999 in rows 4-6, ``docs/performance.md`` section 4), the log-Mel front end as a ``tf.function``. ``precision="float32"`` runs the Keras
 port as one ``tf.function`` traced once for any length (``[None]`` waveform), the path the parity
 tests check against CTranslate2 float32. ``make_extractor(name)`` takes the precision from
 ``$EMOZOO_WHISPER_PRECISION`` (``int8`` unless set); the store config records it, so an
@@ -54,12 +54,14 @@ class WhisperPooler:
     Args:
         backbone: a loaded backbone (``WhisperBackbone.from_preset``).
         max_samples: longest window encoded at once (30 s).
-        precision: ``"int8"`` (LiteRT dynamic-range int8 encoder on XNNPACK) or ``"float32"``
-            (the Keras port as a ``tf.function``).
+        precision: ``"float32"`` (the Keras port as a ``tf.function``; the default here, so
+            callers built on float32 stores, e.g. the ``emotion_speech`` predictor, keep their
+            values) or ``"int8"`` (LiteRT dynamic-range int8 encoder on XNNPACK; the default of
+            :func:`make_extractor`).
         threads: XNNPACK threads of the int8 encoder (default: the cores this process may use).
     """
 
-    def __init__(self, backbone: WhisperBackbone, max_samples: int = MAX_SAMPLES, precision: str = "int8",
+    def __init__(self, backbone: WhisperBackbone, max_samples: int = MAX_SAMPLES, precision: str = "float32",
                  threads: int | None = None):
         if precision not in PRECISIONS:
             raise FeatureError(f"unknown Whisper precision {precision!r}; known: {', '.join(PRECISIONS)}")

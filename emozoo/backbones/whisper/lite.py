@@ -8,6 +8,16 @@ the fly and runs the matmul in int8 with int32 accumulation (the same scheme as 
 ``compute_type="int8"``, Klein et al. 2020). Attention scores (activation x activation), softmax,
 layer norms and GELU stay float32.
 
+Accuracy (``benchmarks/results/whisper_int8_emodb.json``, all 535 EmoDB clips): the pooled rows
+keep a median cosine >= 0.9998 to float32 on every layer, rows 0-3 >= 0.99988 on every clip, but
+a few clips fall under 0.999 in rows 4-6 (11, 3 and 22 clips; min 0.9968 / 0.9987 / 0.9956).
+:func:`smooth_encoder` (``convert_encoder(smooth=True)``, off by default) is a data-free
+SmoothQuant (Xiao et al., ICML 2023, eq. 4, ``s_j = max|X_j|^a / max|W_j|^(1-a)``, a = 0.5, the
+activation range of channel ``j`` after the norm taken as ``3 |gamma_j| + |beta_j|``) that folds
+per-channel factors into the norms feeding q/k/v and the first MLP layer; it was measured and
+lost (13 clips under 0.999 in the last row instead of 22, but its min fell to 0.9912;
+``benchmarks/results/whisper_int8_emodb_smoothquant.json``).
+
 :func:`convert_encoder` freezes a loaded :class:`~emozoo.backbones.whisper.encoder.WhisperEncoder`
 (log-Mel ``[batch, frames, n_mels]`` -> hidden states ``[batch, L + 1, T, d]``, any length) into
 a flatbuffer; :class:`LiteEncoder` runs it, resizing the input tensor to each clip's length (a
@@ -41,7 +51,38 @@ FORMAT_REVISION = 1   # bump when the converted graph changes (inputs, outputs, 
 PRECISIONS = ("int8", "float32")
 
 
-def convert_encoder(encoder, quantize: bool = True) -> bytes:
+SMOOTH_ALPHA = 0.5
+
+
+def smooth_encoder(encoder, alpha: float = SMOOTH_ALPHA):
+    """A copy of ``encoder`` with data-free SmoothQuant factors folded into the layer norms that
+    feed q/k/v and the first MLP layer, and into those layers' kernels (same float function;
+    the module docstring gives the rule). ``encoder`` itself is left unchanged."""
+    from emozoo.backbones.whisper.encoder import WhisperEncoder
+    if not 0.0 <= alpha <= 1.0:
+        raise FeatureError(f"SmoothQuant alpha must be in [0, 1], got {alpha}")
+    out = WhisperEncoder.from_config(encoder.get_config())
+    out.build((None, None, encoder.n_mels))
+    out.set_weights(encoder.get_weights())
+    for block in out.blocks:
+        attn = block.attention
+        for norm, dense in ((block.attention_norm, (attn._query_dense, attn._key_dense, attn._value_dense)),
+                            (block.mlp_norm, (block.mlp_in,))):
+            gamma, beta = norm.gamma.numpy(), norm.beta.numpy()
+            act = 3.0 * np.abs(gamma) + np.abs(beta) + 1e-6
+            w_max = np.max([np.abs(d.kernel.numpy()).reshape(d.kernel.shape[0], -1).max(axis=1) for d in dense],
+                           axis=0) + 1e-6
+            scale = act ** alpha / w_max ** (1.0 - alpha)
+            scale = (scale / np.exp(np.log(scale).mean())).astype(np.float32)   # geometric mean 1
+            norm.gamma.assign(gamma / scale)
+            norm.beta.assign(beta / scale)
+            for d in dense:
+                kernel = d.kernel.numpy()
+                d.kernel.assign(kernel * scale.reshape((-1,) + (1,) * (kernel.ndim - 1)))
+    return out
+
+
+def convert_encoder(encoder, quantize: bool = True, smooth: bool = False) -> bytes:
     """Flatbuffer of ``encoder`` (a built, loaded ``WhisperEncoder``): input ``[batch, frames, n_mels]``
     float32 with dynamic batch and length, output ``[batch, L + 1, ceil(frames / 2), d]`` float32.
 
@@ -49,8 +90,12 @@ def convert_encoder(encoder, quantize: bool = True) -> bytes:
         encoder: the Keras encoder (weights loaded).
         quantize: dynamic-range int8 weights (``Optimize.DEFAULT``); ``False`` keeps float32
             weights (a LiteRT float32 model, for comparisons).
+        smooth: with ``quantize``, convert :func:`smooth_encoder` of ``encoder`` (measured, not the
+            default: see the module docstring).
     """
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    if quantize and smooth:
+        encoder = smooth_encoder(encoder)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, encoder.n_mels], tf.float32)])
     def encode(mel):
