@@ -178,7 +178,8 @@ def step_breakdown(batch_size: int, steps: int, repeats: int) -> dict:
         inputs, yy = m._unpack(data)
         with tf.GradientTape() as tape:
             l_y, l_d, _ = m._dann_losses(inputs, yy, True)
-        return tape.gradient(l_y + l_d, m.trainable_variables)
+            total = l_y + l_d
+        return tape.gradient(total, m.trainable_variables)
 
     parts = {
         "matmul_floor": lambda data: tf.matmul(data[0]["features"], tf.matmul(
@@ -194,8 +195,9 @@ def step_breakdown(batch_size: int, steps: int, repeats: int) -> dict:
     ds = finalize(ds)
     fits = {"fit, a call per step, no XLA (old default)": model(jit_compile=False),
             "fit, a call per step, XLA": model(jit_compile=True),
-            "fit, one call per epoch, no XLA": model(jit_compile=False, steps_per_execution=steps),
-            "fit, one call per epoch, XLA (trainer default)": model(jit_compile=True, steps_per_execution=steps)}
+            "fit, one call per epoch, no XLA (trainer default on CPU)": model(jit_compile=False,
+                                                                              steps_per_execution=steps),
+            "fit, one call per epoch, XLA": model(jit_compile=True, steps_per_execution=steps)}
     for f in fns.values():
         f(data)
     for f in fits.values():
