@@ -2,6 +2,8 @@
 
     python benchmarks/bench_whisper_int8.py --repeats 5 --save            # speed + cosine table
     python benchmarks/bench_whisper_int8.py --profile --save              # where the time of a window goes
+    python benchmarks/bench_whisper_int8.py --repeats 7 --sides default,litert-int8,keras-fp32,ct2-int8,ct2-fp32 \
+        --save --out benchmarks/results/bench_whisper_int8_default.json       # the default path only
 
 Speed. Seconds per clip (batch 1) on ``--windows`` (2, 8, 30 s) x ``--threads`` (1, 2), one
 fresh process per thread count (pinned to that many cores; TF intra-op = threads, inter-op 1;
@@ -200,7 +202,7 @@ def _profile_worker(cfg) -> dict:
 
     from emozoo.backbones.whisper.backbone import WhisperBackbone
     from emozoo.backbones.whisper.frontend import log_mel_spectrogram
-    from emozoo.backbones.whisper.lite import LiteEncoder
+    from emozoo.backbones.whisper.lite import LiteEncoder, cached_model
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     bb = WhisperBackbone.from_preset(cfg["preset"])
     enc = bb.encoder
@@ -237,8 +239,7 @@ def _profile_worker(cfg) -> dict:
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         lite = LiteEncoder(conv.convert(), threads=1)
         runners[(name, "litert-int8")] = (lambda lite=lite, arg=arg: lite(arg), mult)
-    whole_lite = LiteEncoder(__import__("emozoo.backbones.whisper.lite", fromlist=["cached_model"]).cached_model(
-        bb, "int8"), threads=1)
+    whole_lite = LiteEncoder(cached_model(bb, "int8"), threads=1)
     whole_keras = tf.function(enc, input_signature=[tf.TensorSpec([1, None, enc.n_mels], tf.float32)])
     runners[("encoder", "keras-fp32")] = (lambda: whole_keras(tf.constant(mel)).numpy(), 1)
     runners[("encoder", "litert-int8")] = (lambda: whole_lite(mel), 1)
