@@ -7,7 +7,7 @@
     python pipelines/face_finetune.py --report
 
 Protocols as :func:`emozoo.backbones.probe.splits`: ``loso:jaffe`` (10 subjects), ``kfold:ckplus:10``
-(subject folds, as the probe table), ``split:train->test`` on FER2013 (PublicTest = ``validation``
+(subject folds, as the probe table), ``split:train->test`` on FER2013 (PublicTest = split ``valid``
 picks each phase's epoch, PrivateTest = ``test`` is reported once). JAFFE and CK+48 use the 6 shared
 emotions (``6basic``), FER2013 its 7 classes. All the work is in
 :mod:`emozoo.backbones.face.finetune`.
@@ -76,7 +76,7 @@ def run(protocols, blocks, seeds, root: Path, out: Path) -> dict:
                 continue
             folds = []
             for fold, tr, te in splits(table, protocol):
-                valid = np.flatnonzero(cache.split == "validation") if kind == "split" else None
+                valid = np.flatnonzero(cache.split == "valid") if kind == "split" else None
                 r = fine_tune(cache, tr, te, valid_idx=valid, x=x, seed=seed, verbose=kind == "split", **sched)
                 folds.append({"fold": fold, "n_test": int(len(te)), **r})
                 print(f"{key} {fold}: frozen UAR {r['frozen']['uar']:.1f} acc {r['frozen']['acc']:.1f} | "

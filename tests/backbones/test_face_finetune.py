@@ -133,3 +133,13 @@ def test_both_phases_learn_a_separable_task(built):
     r = fine_tune(syn, tr, te, x=x, frozen_epochs=8, epochs=2, batch_size=16, seed=0, verbose=False)
     assert r["frozen"]["acc"] > 90 and r["fine_tuned"]["acc"] > 90, r
     assert set(r) >= {"frozen", "fine_tuned", "seconds"}
+
+
+def test_an_empty_validation_set_is_refused_not_silently_ignored(built):
+    """With no validation rows every epoch would score NaN and the untrained weights would be restored."""
+    from emozoo.backbones.face.finetune import fine_tune
+
+    _, cache, _ = built
+    with pytest.raises(SchemaError, match="valid_idx is empty"):
+        fine_tune(cache, [0, 1, 2, 3], [4, 5], valid_idx=np.array([], np.int64), frozen_epochs=1, epochs=1,
+                  verbose=False)

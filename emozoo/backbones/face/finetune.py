@@ -251,6 +251,9 @@ def fine_tune(cache: TrunkCache, train_idx, test_idx, *, valid_idx=None, x=None,
     import tensorflow as tf
 
     t0 = time.time()
+    if valid_idx is not None and len(valid_idx) == 0:
+        raise SchemaError("valid_idx is empty: no validation rows to choose the epochs on (pass None for a fixed "
+                          "schedule)")
     keras.utils.set_random_seed(seed)
     x = cache.load() if x is None else x
     k = len(cache.classes)
