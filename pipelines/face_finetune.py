@@ -58,6 +58,7 @@ def run(protocols, blocks, seeds, root: Path, out: Path) -> dict:
 
     from emozoo.backbones.face.finetune import fine_tune, open_cache
     from emozoo.backbones.probe import LayeredTable, splits
+    from emozoo.utils import write_json_atomic
 
     results = json.loads(out.read_text()) if out.exists() else {}
     for protocol in protocols:
@@ -84,9 +85,7 @@ def run(protocols, blocks, seeds, root: Path, out: Path) -> dict:
                       f"({r['seconds']} s)", file=sys.stderr, flush=True)
             results[key] = {"protocol": protocol, "blocks": blocks, "seed": seed, "schedule": sched,
                             "folds": folds, **pooled(folds)}
-            tmp = out.with_suffix(".tmp")
-            tmp.write_text(json.dumps(results, indent=1))
-            os.replace(tmp, out)
+            write_json_atomic(out, results)
     return results
 
 

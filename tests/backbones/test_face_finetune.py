@@ -143,3 +143,21 @@ def test_an_empty_validation_set_is_refused_not_silently_ignored(built):
     with pytest.raises(SchemaError, match="valid_idx is empty"):
         fine_tune(cache, [0, 1, 2, 3], [4, 5], valid_idx=np.array([], np.int64), frozen_epochs=1, epochs=1,
                   verbose=False)
+
+
+def test_a_changed_chunk_is_refused_when_loading(built, tmp_path):
+    """A chunk altered after the build (bit rot, a stray write) is an error, never silently trained on."""
+    import shutil
+
+    from emozoo.backbones.face.finetune import open_cache
+
+    _, cache, _ = built
+    copy = tmp_path / "copy"
+    shutil.copytree(cache.folder, copy)
+    assert open_cache(copy).load().shape[0] == 6
+    chunk = copy / cache.meta["chunks"][0][0]
+    data = bytearray(chunk.read_bytes())
+    data[-1] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(SchemaError, match="changed since the cache was built"):
+        open_cache(copy).load()

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from emozoo.errors import FeatureError, SchemaError
-from emozoo.utils import balanced_sample_weights
+from emozoo.utils import balanced_sample_weights, write_json_atomic
 
 CACHE_VERSION = 1
 CHUNK = 512
@@ -73,7 +73,16 @@ class TrunkCache:
 
     def load(self) -> np.ndarray:
         """All activations ``[N, H, W, C]`` float16 (one array; FER2013 1 block: 3.6 GB)."""
-        parts = [np.load(self.folder / f, allow_pickle=False, mmap_mode="r") for f, _n, _h in self.meta["chunks"]]
+        parts = []
+        for f, n, digest in self.meta["chunks"]:
+            path = self.folder / f
+            if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest()[:16] != digest:
+                raise SchemaError(f"{path}: missing or changed since the cache was built (sha256 differs); remove "
+                                  f"{self.folder} and rebuild it")
+            part = np.load(path, allow_pickle=False, mmap_mode="r")
+            if len(part) != n:
+                raise SchemaError(f"{path}: {len(part)} rows, cache.json says {n}; remove {self.folder} and rebuild it")
+            parts.append(part)
         return np.concatenate(parts) if parts else np.zeros((0,), np.float16)
 
 
@@ -178,9 +187,7 @@ def build_trunk_cache(manifest, folder, *, blocks: int = 1, label_set: str = "",
         os.replace(tmp, folder / name)
         meta["chunks"].append([name, len(chunk_rows), hashlib.sha256((folder / name).read_bytes()).hexdigest()[:16]])
         meta["complete"] = c0 + len(chunk_rows) >= n_all
-        tmpm = folder / "cache.json.tmp"
-        tmpm.write_text(json.dumps(meta))
-        os.replace(tmpm, meta_path)
+        write_json_atomic(meta_path, meta, indent=None)
         if progress:
             d = c0 + len(chunk_rows)
             rate = (d - start) / max(time.time() - t0, 1e-6)
@@ -189,7 +196,7 @@ def build_trunk_cache(manifest, folder, *, blocks: int = 1, label_set: str = "",
                   file=sys.stderr, flush=True)
     if not meta["complete"]:  # nothing left to do but the flag
         meta["complete"] = True
-        meta_path.write_text(json.dumps(meta))
+        write_json_atomic(meta_path, meta, indent=None)
     return open_cache(folder)
 
 
