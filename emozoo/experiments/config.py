@@ -39,6 +39,11 @@ class DataConfig:
         valid_speakers: speakers held out of training for model selection (validation UAR).
         label_set: the label set the stores were written with (``4class``).
         folds: run only these fold indices (empty = all); for quick runs.
+        streaming: ``auto`` (default), ``true`` or ``false``: read the training side from the
+            store's shards with a tf.data pipeline instead of into memory
+            (:mod:`emozoo.train.streaming`); ``auto`` streams stores whose feature arrays exceed
+            ``emozoo.train.streaming.STREAM_THRESHOLD_BYTES`` (2 GiB). Left out of ``config.json``
+            when ``auto``, so runs written before the option existed resume.
     """
 
     corpora: tuple = ("emodb",)
@@ -51,6 +56,7 @@ class DataConfig:
     valid_speakers: int = 1
     label_set: str = "4class"
     folds: tuple = ()
+    streaming: str = "auto"
 
     def store_for(self, corpus: str) -> str:
         return self.stores.get(corpus) or self.store_pattern.format(corpus=corpus, features=self.features)
@@ -107,7 +113,10 @@ class ExperimentConfig:
     description: str = ""
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if str(d["data"].get("streaming")).lower() == "auto":
+            del d["data"]["streaming"]      # the default: config.json of earlier runs stays equal
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "ExperimentConfig":

@@ -232,8 +232,12 @@ def _fold(name: str, table: FeatureTable, split, test_table: FeatureTable | None
     return Fold(name, train, valid, test, split.sizes(), unl)
 
 
-def make_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Fold], tuple]:
-    """Folds of ``data`` (a :class:`emozoo.experiments.DataConfig`) and the class names."""
+def make_folds(data, *, root: str | os.PathLike = ".", load=None) -> tuple[list[Fold], tuple]:
+    """Folds of ``data`` (a :class:`emozoo.experiments.DataConfig`) and the class names.
+
+    ``load`` replaces :func:`load_table` (same signature); :func:`emozoo.train.streaming.load_meta`
+    gives folds of the manifest columns only, from this same protocol code."""
+    load_table = load or globals()["load_table"]
     root = Path(root)
     resolve = lambda p: str(p if Path(p).is_absolute() else root / p)  # noqa: E731
     if not data.corpora:

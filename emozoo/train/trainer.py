@@ -35,6 +35,7 @@ from emozoo.models import build_model
 from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, ModelSelection, predict_logits, \
     read_backup, write_confusion_image
 from emozoo.train.data import Fold, finalize, make_folds
+from emozoo.train.streaming import StreamedFold, fold_source
 from emozoo.utils import write_json_atomic
 from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
 from emozoo.train.tensorboard_utils import write_projector
@@ -140,10 +141,13 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     t0 = time.time()
     tr = cfg.trainer
     keras.utils.set_random_seed(seed * 1009 + fold_index)
-    k, dim = len(classes), fold.train.x.shape[1]
+    streamed = fold if isinstance(fold, StreamedFold) else None   # training side read from the shards
+    k, dim = len(classes), (streamed.input_dim if streamed else fold.train.x.shape[1])
     with strategy.scope():
         model = build_model(cfg.model.name, num_classes=k, input_dim=dim, **cfg.model.params)
-        if hasattr(model, "prepare_fold"):           # model-specific statistics of the training side
+        if streamed:
+            streamed.prepare_model(model)            # z-normalisation from one pass over the shards
+        elif hasattr(model, "prepare_fold"):           # model-specific statistics of the training side
             model.prepare_fold(fold)
         elif hasattr(model, "fit_normalization"):
             model.fit_normalization(fold.train.x)     # statistics of the training fold only
@@ -183,6 +187,9 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     fit = dict(validation_data=valid_ds, callbacks=callbacks, verbose=verbose, shuffle=False)
 
     def train_ds(first, skip=0, last=tr.epochs):
+        if streamed:
+            return streamed.train_dataset(tr.batch_size, seed=seed, epochs=last, start_epoch=first, skip=skip,
+                                          weights=w)
         return _dataset(train_x, train_y, w, tr.batch_size, shuffle=True, seed=seed, epochs=last,
                         start_epoch=first, skip=skip)
 
@@ -214,7 +221,8 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
                      clip_id=fold.test.meta["clip_id"].astype(str), corpus=fold.test.meta["corpus"].astype(str),
                      speaker=fold.test.meta["speaker"].astype(str), classes=np.asarray(classes, dtype=str))
     if tr.tensorboard and is_chief:
-        _tensorboard_extras(model, fold, classes, log_dir, tr.projector_examples, seed, result)
+        shown = streamed.projector_view(tr.projector_examples, seed) if streamed else fold
+        _tensorboard_extras(model, shown, classes, log_dir, tr.projector_examples, seed, result)
     result["seconds"] = round(time.time() - t0, 2)
     if is_chief:
         _atomic_json(done, result)
@@ -294,7 +302,7 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
     runner = get_runner(cfg.model.name)
     if runner is not None:                        # the method's own runner (conversations, GANs, ...)
         return runner(cfg, model_dir, strategy=strategy, seeds=seeds, data_root=data_root, verbose=verbose, log=log)
-    folds, classes = make_folds(cfg.data, root=data_root)
+    folds, classes = fold_source(cfg.data, root=data_root, log=log)   # in memory, or streamed (data.streaming)
     n_seeds = int(seeds or cfg.trainer.seeds)
     log(f"[emozoo.train] {cfg.name}: {len(folds)} fold(s) x {n_seeds} seed(s), "
         f"{strategy.num_replicas_in_sync} replica(s), classes {list(classes)} -> {model_dir}")

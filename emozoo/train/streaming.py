@@ -1,0 +1,533 @@
+"""Streaming input: a ``tf.data`` pipeline over a store's TFRecord shards, for stores larger than memory.
+
+The in-memory path (:func:`emozoo.train.data.load_table`) reads a whole store into numpy; that is
+the right cache for the small utterance-level stores (IS10 of EmoDB: 535 x 1582 floats) and stays
+the path for them. A store whose feature arrays exceed :data:`STREAM_THRESHOLD_BYTES` is streamed
+instead (``data.streaming = "auto"``, the default; ``true``/``false`` force one path):
+
+1. **Fold membership without the features.** :func:`load_meta` reads only the manifest columns
+   of the store (``clip_id``, ``corpus``, ``speaker``, ``culture``, ``emotion``, ``label``),
+   vectorised with ``tf.io.parse_example``, and returns a :class:`~emozoo.train.data.FeatureTable`
+   whose ``x`` has zero columns. :func:`make_stream_folds` hands that loader to
+   :func:`emozoo.train.data.make_folds`, so the folds come from the *same* protocol code as the
+   in-memory ones and hold the same rows.
+2. **The pipeline** (:func:`stream_fold_dataset`), per epoch ``e``: the shard list shuffled
+   statelessly from ``(seed, e)``; ``interleave(TFRecordDataset, cycle_length, deterministic)``;
+   records batched *before* parsing and parsed with the vectorised ``tf.io.parse_example`` (one op
+   per ``parse_batch`` records instead of one per record); the fold membership filter in the graph
+   (a ``tf.lookup.StaticHashTable`` of ``corpus/speaker`` keys when the fold's side is exactly
+   "every labelled clip of these speakers", else of ``corpus/clip_id`` keys), which also gives the
+   class index; rows permuted in windows of ``shuffle_buffer`` rows (a stateless permutation per
+   window; see below); ``rebatch(batch_size)``; optional class weights per row; and
+   :func:`emozoo.train.data.finalize` (fixed prefetch, tf.data autotuning off).
+3. **In the trainer** (:class:`StreamedFold`): the training side streams; the z-normalisation
+   statistics come from one streaming pass (float64 moments, the same mean/std as
+   ``FeatureStandardization.fit`` on the whole array); the validation and test sides, which the
+   protocols keep small (held-out speakers), are read into memory once per fold, so model
+   selection, the confusion images, predictions and reports are unchanged.
+
+Shuffling: the brief of issue 19 names ``Dataset.shuffle(buffer, seed)``; we permute windows of
+``shuffle_buffer`` rows as whole tensors instead (``shuffle="window"``, the default) because a
+row-level shuffle makes every row a tf.data element (unbatch, shuffle, batch), and that per-element
+cost is most of the pipeline's time (``benchmarks/bench_input.py --profile``). ``shuffle="rows"``
+keeps the per-row buffer for comparison. Together with the shard-order shuffle and the interleave
+of ``cycle_length`` shards (whose rows ``write_store`` dealt round-robin) the order is random at the
+scale of the window; the batches are deterministic for a given seed and epoch.
+
+What is not streamed: models that build their own fold inputs (``fold_arrays``/``prepare_fold``
+hooks: adv_culture, DANN, EMODAL) need the in-memory tables; a streamed fold refuses them with a
+one-line :class:`~emozoo.errors.ExperimentError` (set ``data.streaming=false``). A shard that does
+not decode is named by :func:`load_meta` (:class:`~emozoo.data.store.CorruptShardError`) before
+training starts, since it reads every record; a shard damaged *during* training surfaces as
+TensorFlow's ``DataLossError``.
+
+Example:
+
+>>> from emozoo.train.streaming import load_meta, Membership, stream_fold_dataset  # doctest: +SKIP
+>>> table = load_meta("tfrecords/emodb_is10", "is10")                              # doctest: +SKIP
+>>> members = Membership.of(table, table)                                           # doctest: +SKIP
+>>> ds = stream_fold_dataset("tfrecords/emodb_is10", "is10", members=members, batch_size=32,
+...                          shuffle_buffer=4096, seed=0, epochs=2)                 # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from emozoo.data.tfrecord import load_spec, shard_paths
+from emozoo.errors import ExperimentError, SchemaError
+from emozoo.train.data import META, FeatureTable, Fold, StoreMissing, finalize
+
+#: stores whose feature arrays (examples x values x 4 bytes) exceed this are streamed under
+#: ``data.streaming = "auto"``; smaller ones are read into memory (2 GiB: a fifth of a 16 GB laptop,
+#: and 100x the largest utterance-level store of the paper tables)
+STREAM_THRESHOLD_BYTES = 2 * 1024 ** 3
+#: rows permuted together (``shuffle="window"``) or the row buffer (``shuffle="rows"``)
+SHUFFLE_BUFFER = 8192
+#: shards read at once by the interleave
+CYCLE_LENGTH = 4
+#: records parsed per ``tf.io.parse_example`` call
+PARSE_BATCH = 512
+#: parallel parse calls (a fixed number: autotuning is off, see ``finalize``)
+PARSE_CALLS = 2
+#: rows per batch of the passes that read a whole side (normalisation, valid/test)
+READ_BATCH = 4096
+
+_MODES = {"auto": "auto", "true": True, "false": False}
+
+
+def streaming_mode(value) -> str | bool:
+    """``data.streaming`` as ``"auto"``, ``True`` or ``False`` (also from the strings an override gives)."""
+    if isinstance(value, bool):
+        return value
+    mode = _MODES.get(str(value).strip().lower())
+    if mode is None:
+        raise ExperimentError(f"data.streaming must be auto, true or false, got {value!r}")
+    return mode
+
+
+def feature_bytes(store: str | os.PathLike, feature: str) -> int:
+    """Bytes the float32 arrays of ``feature`` take in memory for every example of ``store``."""
+    spec = load_spec(store)
+    try:
+        f = spec[feature]
+    except KeyError:
+        raise SchemaError(f"store {store} has no feature {feature!r}; it has {spec.names}") from None
+    per = f.size if f.size is not None else f.inner_size * 1000   # variable length: a guess of 1000 frames
+    return int(sum(int(v) for v in spec.counts.values()) * per * 4)
+
+
+# -- the manifest columns of a store, without its features -----------------------------------------
+
+def _shard_state(store: Path) -> tuple:
+    files = shard_paths(store)
+    return tuple((f, os.path.getsize(f), os.stat(f).st_mtime_ns) for f in files)
+
+
+@functools.lru_cache(maxsize=8)
+def _meta_cached(store: str, feature: str, state: tuple) -> FeatureTable:
+    import tensorflow as tf
+
+    from emozoo.data.store import CorruptShardError, framing_problem, tf_read_error
+    from emozoo.train.data import _shard_counts
+
+    spec = load_spec(store)
+    if feature not in spec.names:
+        raise SchemaError(f"store {store} has no feature {feature!r}; it has {spec.names}")
+    desc = {k: tf.io.FixedLenFeature((), tf.string) for k in META}
+    desc["label"] = tf.io.FixedLenFeature((), tf.int64)
+    expected = _shard_counts(store)
+    cols = {k: [] for k in desc}
+    total = 0
+    for path, _, _ in state:
+        name = Path(path).name
+        ds = tf.data.TFRecordDataset(path, compression_type=spec.compression or None).batch(READ_BATCH)
+        ds = finalize(ds.map(lambda s: tf.io.parse_example(s, desc)), prefetch=0)
+        n = 0
+        try:
+            for batch in ds.as_numpy_iterator():
+                for k in cols:
+                    cols[k].append(batch[k])
+                n += len(batch["label"])
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
+            raise CorruptShardError(store, name, tf_read_error(exc), n) from None
+        if expected.get(name) is not None and n != expected[name]:
+            raise CorruptShardError(store, name, f"{n} records where extract.json lists {expected[name]}")
+        total += n
+    declared = sum(int(v) for v in spec.counts.values())
+    if spec.counts and total != declared:
+        reason = f"{total} examples read where spec.json declares {declared}"
+        for path, _, _ in state if not spec.compression else ():
+            problem = framing_problem(path)
+            if problem:
+                raise CorruptShardError(store, Path(path).name, f"{problem}; {reason}")
+        raise CorruptShardError(store, None, reason)
+    y = np.concatenate(cols["label"]) if cols["label"] else np.zeros(0, np.int64)
+    meta = {k: (np.char.decode(np.concatenate(cols[k]).astype(bytes), "utf-8") if cols[k]
+                else np.zeros(0, str)) for k in META}
+    classes = tuple(spec.classes)
+    bad = np.flatnonzero((y >= len(classes)) if classes else np.zeros(len(y), bool))
+    if not len(bad) and classes:
+        lab = y >= 0
+        named = np.asarray(classes, dtype=str)[np.where(lab, y, 0)]
+        bad = np.flatnonzero(lab & (named != meta["emotion"]))
+    if len(bad):
+        i = int(bad[0])
+        raise SchemaError(f"store {store}: clip {meta['corpus'][i]}/{meta['clip_id'][i]} has label {int(y[i])} "
+                          f"(emotion {meta['emotion'][i]!r}), not a class of the store's label set "
+                          f"{list(classes)} ({len(bad)} such row(s)); re-extract the store with a label set "
+                          "that holds its emotions")
+    keep = y >= 0
+    if not keep.any():
+        raise SchemaError(f"store {store} has no labelled example (label >= 0)")
+    n = int(keep.sum())
+    return FeatureTable(store, np.zeros((n, 0), np.float32), y[keep], {k: v[keep] for k, v in meta.items()},
+                        classes)
+
+
+def load_meta(store: str | os.PathLike, features: str, label_set: str = "", *, corpus: str = "",
+              command: str = "") -> FeatureTable:
+    """The labelled rows of ``store`` with their manifest columns and labels, no feature values.
+
+    The same rows, order and checks as :func:`emozoo.train.data.load_table` (missing store, class
+    names of the label set, a shard that does not decode), with ``x`` of shape ``[rows, 0]``;
+    cached per process while the shards are unchanged. A label outside the store's classes, or
+    one that disagrees with the row's emotion, is refused.
+
+    Args:
+        store: the store folder.
+        features: the feature name the experiment reads (checked to exist).
+        label_set: the experiment's label set (the store's classes must equal it).
+        corpus, command: as in ``load_table`` (the command a missing store's error names).
+
+    Example:
+
+    >>> load_meta("tfrecords/emodb_is10", "is10", "4class").meta["speaker"][:3]  # doctest: +SKIP
+    array(['03', '03', '03'], dtype='<U2')
+    """
+    from emozoo.data.labels import get_label_set
+
+    path = Path(store).resolve()
+    if not (path / "spec.json").exists():
+        if not command:
+            from emozoo.experiments import store_command
+            command = store_command(corpus=corpus, features=features, label_set=label_set, store=str(store))
+        raise StoreMissing(path, command)
+    table = _meta_cached(str(path), features, _shard_state(path))
+    if label_set:
+        want = get_label_set(label_set).classes
+        if table.classes and tuple(table.classes) != tuple(want):
+            raise SchemaError(f"store {path} has classes {table.classes}, the experiment expects label set "
+                              f"{label_set!r} {want}; re-extract with --label-set {label_set}")
+    return table
+
+
+# -- fold membership ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Membership:
+    """Which rows of the stores belong to one side of a fold, as lookup keys.
+
+    Attributes:
+        kind: ``"speaker"`` (keys ``corpus/speaker``: every labelled clip of these speakers) or
+            ``"clip"`` (keys ``corpus/clip_id``).
+        keys: the keys (numpy str array).
+        labels: for ``clip``, the class index of each key (the lookup gives the label); for
+            ``speaker`` unused (the label is the row's own).
+        count: rows of the side (what one epoch yields).
+    """
+
+    kind: str
+    keys: np.ndarray
+    labels: np.ndarray
+    count: int
+
+    @classmethod
+    def of(cls, part: FeatureTable, everything: FeatureTable | None = None) -> "Membership":
+        """The membership of ``part`` (a side of a fold). With ``everything`` (all labelled rows of
+        the stores the side reads) the compact speaker keys are used when they select exactly the
+        rows of ``part``; else one key per clip."""
+        if everything is not None:
+            spk = np.unique(np.char.add(np.char.add(part.meta["corpus"], "/"), part.meta["speaker"]))
+            every = np.char.add(np.char.add(everything.meta["corpus"], "/"), everything.meta["speaker"])
+            if int(np.isin(every, spk).sum()) == len(part):
+                return cls("speaker", spk, np.zeros(len(spk), np.int64), len(part))
+        keys = np.char.add(np.char.add(part.meta["corpus"], "/"), part.meta["clip_id"])
+        if len(np.unique(keys)) != len(keys):
+            raise SchemaError(f"{part.store}: clip keys corpus/clip_id are not unique; the store holds a clip twice")
+        return cls("clip", keys, part.y.astype(np.int64), len(part))
+
+    def table(self):
+        import tensorflow as tf
+
+        init = tf.lookup.KeyValueTensorInitializer(tf.constant(np.char.encode(self.keys, "utf-8")),
+                                                   tf.constant(self.labels, tf.int64))
+        return tf.lookup.StaticHashTable(init, default_value=-1)
+
+
+# -- the pipeline --------------------------------------------------------------------------------------
+
+def _stores(store) -> list[str]:
+    return [str(store)] if isinstance(store, (str, os.PathLike)) else [str(s) for s in store]
+
+
+def stream_fold_dataset(store, features: str, *, members: Membership, batch_size: int,
+                        shuffle_buffer: int = SHUFFLE_BUFFER, seed: int = 0, epochs: int = 1,
+                        start_epoch: int = 0, skip: int = 0, shuffle: str | bool = "window",
+                        class_weights: Sequence[float] | None = None, with_keys: bool = False,
+                        cycle_length: int = CYCLE_LENGTH, parse_batch: int = PARSE_BATCH,
+                        parse_calls: int = PARSE_CALLS, prefetch: int | None = None):
+    """Batches ``(x, y[, w])`` of the rows of ``members`` read from the shards of ``store``.
+
+    Epochs ``start_epoch .. epochs - 1`` are one stream of ``ceil(members.count / batch_size)``
+    batches each (the last batch of an epoch may be short), as the trainer's in-memory
+    ``_dataset``; ``skip`` drops the first batches of ``start_epoch`` (a resumed mid-epoch backup).
+    The order depends only on ``seed`` and the epoch (stateless shard shuffle, stateless window
+    permutations); with ``shuffle="rows"`` on the seed passed to ``Dataset.shuffle`` as well.
+
+    Args:
+        store: a store folder or several (their shards are read together).
+        features: the feature to read (any fixed shape: a vector, ``[frames, bins]``).
+        members: the fold side (:class:`Membership`); rows outside it are dropped in the graph.
+        batch_size: rows per batch.
+        shuffle_buffer: rows per permuted window (``"window"``) or the row buffer (``"rows"``).
+        seed: shard order and permutations derive from ``(seed, epoch)``.
+        epochs, start_epoch, skip: which batches (see above).
+        shuffle: ``"window"`` (default), ``"rows"`` (``Dataset.shuffle`` per row) or ``False``
+            (store order: shards in order, one at a time).
+        class_weights: per-class weight; adds ``w = class_weights[y]`` to every batch.
+        with_keys: add the ``corpus/clip_id`` key of each row (to align predictions).
+        cycle_length, parse_batch, parse_calls: the interleave width, records per
+            ``parse_example`` call and parallel parse calls (fixed: tf.data autotuning is off).
+        prefetch: batches prefetched (default :data:`emozoo.train.data.PREFETCH`).
+
+    Example:
+
+    >>> ds = stream_fold_dataset(store, "is10", members=Membership.of(table), batch_size=32,
+    ...                          seed=0, epochs=2)                                  # doctest: +SKIP
+    >>> x, y = next(iter(ds))                                                       # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    from emozoo.train.data import PREFETCH
+
+    stores = _stores(store)
+    if int(batch_size) < 1:
+        raise ExperimentError(f"batch_size must be >= 1, got {batch_size}")
+    if shuffle not in ("window", "rows", False, None):
+        raise ExperimentError(f"shuffle must be 'window', 'rows' or False, got {shuffle!r}")
+    if not 0 <= int(start_epoch) <= int(epochs):
+        raise ExperimentError(f"start_epoch {start_epoch} not in [0, epochs={epochs}]")
+    specs = [load_spec(s) for s in stores]
+    spec = specs[0]
+    if features not in spec.names:
+        raise SchemaError(f"store {stores[0]} has no feature {features!r}; it has {spec.names}")
+    fspec = spec[features]
+    if fspec.variable:
+        raise SchemaError(f"feature {features!r} of {stores[0]} has a variable length {fspec.shape}; streaming "
+                          "reads fixed-shape features (crop the frames when extracting)")
+    for s, sp in zip(stores[1:], specs[1:]):
+        if features not in sp.names or sp[features].shape != fspec.shape:
+            raise SchemaError(f"stores {stores[0]} and {s} hold {features!r} with different shapes")
+        if sp.compression != spec.compression:
+            raise SchemaError(f"stores {stores[0]} and {s} use different compression")
+    files = [f for s in stores for f in shard_paths(s)]
+    compression = spec.compression or None
+    key_col = "speaker" if members.kind == "speaker" else "clip_id"
+    desc = {features: tf.io.FixedLenFeature(fspec.shape, tf.float32),
+            "label": tf.io.FixedLenFeature((), tf.int64),
+            "corpus": tf.io.FixedLenFeature((), tf.string)}
+    desc[key_col] = tf.io.FixedLenFeature((), tf.string)
+    if with_keys:
+        desc["clip_id"] = tf.io.FixedLenFeature((), tf.string)
+    table = members.table()
+    weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
+    seed = tf.constant(int(seed), tf.int64)
+
+    def parse_and_filter(serialized):
+        ex = tf.io.parse_example(serialized, desc)
+        found = table.lookup(tf.strings.join([ex["corpus"], ex[key_col]], "/"))
+        if members.kind == "clip":
+            y, keep = found, found >= 0               # the class index of the fold's row
+        else:
+            y, keep = ex["label"], (found >= 0) & (ex["label"] >= 0)
+        out = {"x": tf.boolean_mask(ex[features], keep), "y": tf.boolean_mask(y, keep)}
+        if with_keys:
+            out["key"] = tf.boolean_mask(tf.strings.join([ex["corpus"], ex["clip_id"]], "/"), keep)
+        return out
+
+    def one_epoch(epoch):
+        names = tf.constant(files)
+        if shuffle:
+            names = tf.random.experimental.stateless_shuffle(names, seed=tf.stack([seed, 2 * epoch]))
+        ds = tf.data.Dataset.from_tensor_slices(names)
+        read = lambda f: tf.data.TFRecordDataset(f, compression_type=compression)  # noqa: E731
+        if shuffle:
+            ds = ds.interleave(read, cycle_length=int(cycle_length), block_length=1,
+                               num_parallel_calls=int(cycle_length), deterministic=True)
+        else:
+            ds = ds.flat_map(read)
+        ds = ds.batch(int(parse_batch)).map(parse_and_filter, num_parallel_calls=int(parse_calls),
+                                            deterministic=True)
+        if shuffle == "window":
+            def permute(i, rows):
+                perm = tf.random.experimental.stateless_shuffle(
+                    tf.range(tf.shape(rows["y"])[0]), seed=tf.stack([seed, 2 * epoch + 1 + 2 * i]))
+                return tf.nest.map_structure(lambda t: tf.gather(t, perm), rows)
+            ds = ds.rebatch(int(shuffle_buffer)).enumerate().map(permute)
+        elif shuffle == "rows":
+            ds = ds.unbatch().shuffle(int(shuffle_buffer), seed=seed * 100003 + epoch).batch(int(batch_size))
+        return ds.rebatch(int(batch_size)) if shuffle != "rows" else ds
+
+    ds = tf.data.Dataset.range(int(start_epoch), int(epochs)).flat_map(one_epoch)
+    if skip:
+        ds = ds.skip(int(skip))
+
+    def structure(b):
+        out = (b["x"], b["y"])
+        if weights is not None:
+            out += (tf.gather(weights, b["y"]),)
+        if with_keys:
+            out += (b["key"],)
+        return out
+
+    ds = ds.map(structure)
+    opts = tf.data.Options()
+    opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return finalize(ds.with_options(opts), prefetch=PREFETCH if prefetch is None else prefetch)
+
+
+def read_rows(store, features: str, part: FeatureTable) -> np.ndarray:
+    """The feature values of the rows of ``part`` (a meta-only table), in ``part``'s order."""
+    members = Membership.of(part)
+    xs, keys = [], []
+    ds = stream_fold_dataset(store, features, members=members, batch_size=READ_BATCH, shuffle=False,
+                             with_keys=True, parse_batch=READ_BATCH, prefetch=0)
+    for x, _, k in ds.as_numpy_iterator():
+        xs.append(x)
+        keys.append(k)
+    got = np.char.decode(np.concatenate(keys).astype(bytes), "utf-8") if keys else np.zeros(0, str)
+    if len(got) != len(part):
+        raise SchemaError(f"{part.store}: {len(got)} of the fold's {len(part)} rows were found in the shards; "
+                          "the store changed while it was read")
+    pos = {k: i for i, k in enumerate(got)}
+    order = np.asarray([pos[k] for k in members.keys], np.int64)
+    return np.concatenate(xs)[order]
+
+
+def moments(store, features: str, members: Membership) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and standard deviation (ddof 0) of the rows of ``members``, in one pass
+    over the shards with float64 accumulators (Chan et al.'s pairwise merge of batch moments)."""
+    n, mean, m2 = 0, None, None
+    ds = stream_fold_dataset(store, features, members=members, batch_size=READ_BATCH, shuffle=False,
+                             parse_batch=READ_BATCH, prefetch=0)
+    for x, _ in ds.as_numpy_iterator():
+        x = x.reshape(len(x), -1).astype(np.float64)
+        nb, mb = len(x), x.mean(0)
+        m2b = ((x - mb) ** 2).sum(0)
+        if mean is None:
+            n, mean, m2 = nb, mb, m2b
+            continue
+        d, tot = mb - mean, n + nb
+        mean = mean + d * nb / tot
+        m2 = m2 + m2b + d * d * n * nb / tot
+        n = tot
+    if not n:
+        raise SchemaError(f"no row of the fold's training side was found in {_stores(store)}")
+    return mean, np.sqrt(m2 / n)
+
+
+# -- folds whose training side streams ---------------------------------------------------------------------
+
+@dataclasses.dataclass
+class StreamedFold(Fold):
+    """A :class:`~emozoo.train.data.Fold` whose training side is read from the shards.
+
+    ``train`` holds the manifest columns and labels only (``x`` of shape ``[rows, 0]``); ``valid``
+    and ``test`` hold their feature values (read once). ``stores`` maps each store folder to the
+    corpus names its rows carry.
+    """
+
+    stores: dict = dataclasses.field(default_factory=dict)
+    feature: str = ""
+    input_dim: int = 0
+    everything: FeatureTable | None = None    # all labelled rows of the training stores (meta only)
+
+    def _stores_of(self, part: FeatureTable) -> list[str]:
+        corpora = set(np.unique(part.meta["corpus"]).tolist())
+        return [s for s, cs in self.stores.items() if cs & corpora]
+
+    @functools.cached_property
+    def members(self) -> Membership:
+        return Membership.of(self.train, self.everything)
+
+    def train_dataset(self, batch_size: int, *, seed: int, epochs: int, start_epoch: int = 0, skip: int = 0,
+                      weights: np.ndarray | None = None, **options):
+        """The training batches, as the trainer's ``_dataset`` gives them (``weights``: the per-row
+        class weights the trainer computed, turned into one weight per class)."""
+        per_class = None
+        if weights is not None:
+            per_class = np.zeros(int(self.train.y.max()) + 1, np.float32)
+            per_class[self.train.y] = weights
+        return stream_fold_dataset(self._stores_of(self.train), self.feature, members=self.members,
+                                   batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch,
+                                   skip=skip, class_weights=per_class, **options)
+
+    def prepare_model(self, model) -> None:
+        """Fit the model's z-normalisation on the training side (one streaming pass); refuse a model
+        that builds its own fold inputs."""
+        if hasattr(model, "fold_arrays") or hasattr(model, "prepare_fold"):
+            raise ExperimentError(f"model {type(model).__name__} builds its own fold inputs from the in-memory "
+                                  "tables and cannot stream: set data.streaming=false")
+        if hasattr(model, "fit_normalization"):
+            mean, std = moments(self._stores_of(self.train), self.feature, self.members)
+            # two rows whose mean and (ddof 0) std are exactly these: fit() then applies its own
+            # epsilon floor as on the full array
+            model.fit_normalization(np.stack([mean + std, mean - std]))
+
+    def projector_view(self, limit: int, seed: int) -> Fold:
+        """This fold with a random sample of ``limit`` training rows read into memory (the projector)."""
+        rng = np.random.default_rng(seed)
+        sample = self.train.take(np.sort(rng.permutation(len(self.train))[:max(1, int(limit))]))
+        sample = dataclasses.replace(sample, x=read_rows(self._stores_of(sample), self.feature, sample))
+        return Fold(self.name, sample, self.valid, self.test, self.sizes, self.unlabelled)
+
+
+def make_stream_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[StreamedFold], tuple]:
+    """The folds of ``data`` as :func:`emozoo.train.data.make_folds` makes them (same protocol code,
+    same rows), with the training sides streamed and the valid/test sides read into memory."""
+    from emozoo.train.data import make_folds
+
+    root = Path(root)
+    resolve = lambda p: str(Path(p if Path(p).is_absolute() else root / p).resolve())  # noqa: E731
+    folds, classes = make_folds(data, root=root, load=load_meta)
+    corpora = list(data.corpora) + ([data.target] if getattr(data, "target", "") else [])
+    stores = {}
+    for c in corpora:
+        path = resolve(data.store_for(c))
+        stores[path] = set(np.unique(load_meta(path, data.features).meta["corpus"]).tolist())
+    source = [resolve(data.store_for(c)) for c in data.corpora]
+    everything = FeatureTable.concat([load_meta(s, data.features) for s in source]) if len(source) > 1 \
+        else load_meta(source[0], data.features)
+    shape = load_spec(source[0])[data.features].shape
+    if len(shape) != 1:
+        raise SchemaError(f"feature {data.features!r} has shape {shape} per example; feature-vector experiments "
+                          "need one vector per clip")
+    out = []
+    for f in folds:
+        sf = StreamedFold(f.name, f.train, None, None, f.sizes, f.unlabelled, stores=stores,
+                          feature=data.features, input_dim=int(shape[0]), everything=everything)
+        for part in ("valid", "test"):
+            t = getattr(f, part)
+            if t is not None and len(t):
+                setattr(sf, part, dataclasses.replace(t, x=read_rows(sf._stores_of(t), data.features, t)))
+        out.append(sf)
+    return out, classes
+
+
+def fold_source(data, *, root: str | os.PathLike = ".", log=print):
+    """The folds of ``data`` (a ``DataConfig``): in memory (``make_folds``) or with streamed training
+    sides (:func:`make_stream_folds`), by ``data.streaming``: ``auto`` streams when the training
+    corpora's feature arrays exceed :data:`STREAM_THRESHOLD_BYTES`."""
+    from emozoo.train.data import make_folds
+
+    mode = streaming_mode(getattr(data, "streaming", "auto"))
+    if mode == "auto":
+        root = Path(root)
+        size = 0
+        for c in data.corpora:
+            p = Path(data.store_for(c))
+            p = p if p.is_absolute() else root / p
+            if not (p / "spec.json").exists():
+                return make_folds(data, root=root)    # names the command that builds the store
+            size += feature_bytes(p, data.features)
+        mode = size > STREAM_THRESHOLD_BYTES
+        if mode:
+            log(f"[emozoo.train] the training stores hold {size / 2 ** 30:.1f} GiB of {data.features}: "
+                "streaming them from the shards (data.streaming=auto)")
+    return make_stream_folds(data, root=root) if mode else make_folds(data, root=root)
