@@ -428,9 +428,10 @@ def moments(store, features: str, members: Membership) -> tuple[np.ndarray, np.n
 class StreamedFold(Fold):
     """A :class:`~emozoo.train.data.Fold` whose training side is read from the shards.
 
-    ``train`` holds the manifest columns and labels only (``x`` of shape ``[rows, 0]``); ``valid``
-    and ``test`` hold their feature values (read once). ``stores`` maps each store folder to the
-    corpus names its rows carry.
+    Every side holds the manifest columns and labels only (``x`` of shape ``[rows, 0]``) until
+    :meth:`prepare_model` (called by the trainer when the fold's turn comes) reads the feature
+    values of ``valid`` and ``test`` into memory in one pass; ``train`` is never read into memory.
+    ``stores`` maps each store folder to the corpus names its rows carry.
     """
 
     stores: dict = dataclasses.field(default_factory=dict)
@@ -458,12 +459,28 @@ class StreamedFold(Fold):
                                    batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch,
                                    skip=skip, class_weights=per_class, **options)
 
+    def read_eval_parts(self) -> None:
+        """Read the feature values of ``valid`` and ``test`` into memory (one pass over their stores)."""
+        parts = [p for p in ("valid", "test") if getattr(self, p) is not None and len(getattr(self, p))
+                 and getattr(self, p).x.shape[1] != self.input_dim]
+        if not parts:
+            return
+        both = FeatureTable.concat([getattr(self, p) for p in parts])
+        x = read_rows(self._stores_of(both), self.feature, both)
+        start = 0
+        for p in parts:
+            t = getattr(self, p)
+            setattr(self, p, dataclasses.replace(t, x=x[start:start + len(t)]))
+            start += len(t)
+
     def prepare_model(self, model) -> None:
-        """Fit the model's z-normalisation on the training side (one streaming pass); refuse a model
-        that builds its own fold inputs."""
+        """Refuse a model that builds its own fold inputs, read ``valid``/``test`` into memory
+        (:meth:`read_eval_parts`) and fit the model's z-normalisation on the training side (one
+        streaming pass)."""
         if hasattr(model, "fold_arrays") or hasattr(model, "prepare_fold"):
             raise ExperimentError(f"model {type(model).__name__} builds its own fold inputs from the in-memory "
                                   "tables and cannot stream: set data.streaming=false")
+        self.read_eval_parts()
         if hasattr(model, "fit_normalization"):
             mean, std = moments(self._stores_of(self.train), self.feature, self.members)
             # two rows whose mean and (ddof 0) std are exactly these: fit() then applies its own
@@ -480,7 +497,7 @@ class StreamedFold(Fold):
 
 def make_stream_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[StreamedFold], tuple]:
     """The folds of ``data`` as :func:`emozoo.train.data.make_folds` makes them (same protocol code,
-    same rows), with the training sides streamed and the valid/test sides read into memory."""
+    same rows), as :class:`StreamedFold` (no feature values read yet)."""
     from emozoo.train.data import make_folds
 
     root = Path(root)
@@ -499,14 +516,8 @@ def make_stream_folds(data, *, root: str | os.PathLike = ".") -> tuple[list[Stre
         raise SchemaError(f"feature {data.features!r} has shape {shape} per example; feature-vector experiments "
                           "need one vector per clip")
     out = []
-    for f in folds:
-        sf = StreamedFold(f.name, f.train, None, None, f.sizes, f.unlabelled, stores=stores,
-                          feature=data.features, input_dim=int(shape[0]), everything=everything)
-        for part in ("valid", "test"):
-            t = getattr(f, part)
-            if t is not None and len(t):
-                setattr(sf, part, dataclasses.replace(t, x=read_rows(sf._stores_of(t), data.features, t)))
-        out.append(sf)
+    out = [StreamedFold(f.name, f.train, f.valid, f.test, f.sizes, f.unlabelled, stores=stores,
+                        feature=data.features, input_dim=int(shape[0]), everything=everything) for f in folds]
     return out, classes
 
 

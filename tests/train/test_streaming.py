@@ -77,6 +77,7 @@ def test_stream_yields_exactly_the_folds_rows(store, protocol, kw):
                 assert yy == want[k][0]
                 np.testing.assert_array_equal(xx, want[k][1])
         assert s.members.kind == "speaker"
+        s.read_eval_parts()                                          # what prepare_model does first
         for part in ("valid", "test"):                               # read into memory, same order
             a, b = getattr(f, part), getattr(s, part)
             if a is None:
@@ -97,6 +98,8 @@ def test_cross_corpus_reads_each_side_from_its_store(tmp_path, store):
     for f, s in zip(mem, streamed):
         assert s._stores_of(s.train) == [str(store.resolve())]
         assert s._stores_of(s.test) == [str(target.resolve())]
+        assert s.test.x.shape == (len(f.test), 0)                    # nothing read before the fold's turn
+        s.read_eval_parts()
         np.testing.assert_array_equal(f.test.x, s.test.x)
         keys, _, _ = _epoch_rows(s.train_dataset(8, seed=0, epochs=1, with_keys=True))
         assert sorted(keys) == sorted(_keys(f.train))
