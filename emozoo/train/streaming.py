@@ -12,13 +12,14 @@ instead (``data.streaming = "auto"``, the default; ``true``/``false`` force one 
    :func:`emozoo.train.data.make_folds`, so the folds come from the *same* protocol code as the
    in-memory ones and hold the same rows.
 2. **The pipeline** (:func:`stream_fold_dataset`), per epoch ``e``: the shard list shuffled
-   statelessly from ``(seed, e)``; ``interleave(TFRecordDataset, cycle_length, deterministic)``;
-   records batched *before* parsing and parsed with the vectorised ``tf.io.parse_example`` (one op
-   per ``parse_batch`` records instead of one per record); the fold membership filter in the graph
-   (a ``tf.lookup.StaticHashTable`` of ``corpus/speaker`` keys when the fold's side is exactly
-   "every labelled clip of these speakers", else of ``corpus/clip_id`` keys), which also gives the
-   class index; rows permuted in windows of ``shuffle_buffer`` rows (a stateless permutation per
-   window; see below); ``rebatch(batch_size)``; optional class weights per row; and
+   statelessly from ``(seed, e)``; each shard read in blocks of records
+   (``TFRecordDataset(shard).batch(block)``), ``cycle_length`` shards interleaved block by block
+   (``deterministic=True``) and their blocks joined into one window of ``shuffle_buffer`` records;
+   the window parsed by one vectorised ``tf.io.parse_example`` call (not one op per record); the
+   fold membership filter in the graph (a ``tf.lookup.StaticHashTable`` of ``corpus/speaker`` keys
+   when the fold's side is exactly "every labelled clip of these speakers", else of
+   ``corpus/clip_id`` keys, which then also give the class index); the window's rows permuted (a
+   stateless permutation per window); ``rebatch(batch_size)``; optional class weights per row; and
    :func:`emozoo.train.data.finalize` (fixed prefetch, tf.data autotuning off).
 3. **In the trainer** (:class:`StreamedFold`): the training side streams; the z-normalisation
    statistics come from one streaming pass (float64 moments, the same mean/std as
@@ -27,12 +28,13 @@ instead (``data.streaming = "auto"``, the default; ``true``/``false`` force one 
    selection, the confusion images, predictions and reports are unchanged.
 
 Shuffling: the brief of issue 19 names ``Dataset.shuffle(buffer, seed)``; we permute windows of
-``shuffle_buffer`` rows as whole tensors instead (``shuffle="window"``, the default) because a
-row-level shuffle makes every row a tf.data element (unbatch, shuffle, batch), and that per-element
-cost is most of the pipeline's time (``benchmarks/bench_input.py --profile``). ``shuffle="rows"``
-keeps the per-row buffer for comparison. Together with the shard-order shuffle and the interleave
-of ``cycle_length`` shards (whose rows ``write_store`` dealt round-robin) the order is random at the
-scale of the window; the batches are deterministic for a given seed and epoch.
+``shuffle_buffer`` records as whole tensors instead (``shuffle="window"``, the default) because a
+row-level shuffle makes every row a tf.data element (unbatch, shuffle, batch), and per-element
+work is where a TFRecord pipeline's time goes (``benchmarks/bench_input.py --profile``).
+``shuffle="rows"`` keeps the per-row buffer for comparison. A window holds consecutive blocks of
+``cycle_length`` shards (whose rows ``write_store`` dealt round-robin), the same rows a per-record
+interleave would put in a buffer of that size; with the shard-order shuffle the order is random at
+the scale of the window. The batches are deterministic for a given seed and epoch.
 
 What is not streamed: models that build their own fold inputs (``fold_arrays``/``prepare_fold``
 hooks: adv_culture, DANN, EMODAL) need the in-memory tables; a streamed fold refuses them with a
@@ -67,12 +69,11 @@ from emozoo.train.data import META, FeatureTable, Fold, StoreMissing, finalize
 #: ``data.streaming = "auto"``; smaller ones are read into memory (2 GiB: a fifth of a 16 GB laptop,
 #: and 100x the largest utterance-level store of the paper tables)
 STREAM_THRESHOLD_BYTES = 2 * 1024 ** 3
-#: rows permuted together (``shuffle="window"``) or the row buffer (``shuffle="rows"``)
+#: records per window: parsed by one ``parse_example`` call and permuted together (``shuffle="window"``);
+#: or the row buffer (``shuffle="rows"``)
 SHUFFLE_BUFFER = 8192
 #: shards read at once by the interleave
 CYCLE_LENGTH = 4
-#: records parsed per ``tf.io.parse_example`` call
-PARSE_BATCH = 512
 #: parallel parse calls (a fixed number: autotuning is off, see ``finalize``)
 PARSE_CALLS = 2
 #: rows per batch of the passes that read a whole side (normalisation, valid/test)
@@ -257,33 +258,41 @@ def _stores(store) -> list[str]:
 
 
 def stream_fold_dataset(store, features: str, *, members: Membership, batch_size: int,
-                        shuffle_buffer: int = SHUFFLE_BUFFER, seed: int = 0, epochs: int = 1,
+                        shuffle_buffer: int | None = None, seed: int = 0, epochs: int = 1,
                         start_epoch: int = 0, skip: int = 0, shuffle: str | bool = "window",
                         class_weights: Sequence[float] | None = None, with_keys: bool = False,
-                        cycle_length: int = CYCLE_LENGTH, parse_batch: int = PARSE_BATCH,
-                        parse_calls: int = PARSE_CALLS, prefetch: int | None = None):
+                        cycle_length: int = CYCLE_LENGTH, parse_calls: int = PARSE_CALLS,
+                        read_calls: int = 0, prefetch: int | None = None):
     """Batches ``(x, y[, w])`` of the rows of ``members`` read from the shards of ``store``.
 
     Epochs ``start_epoch .. epochs - 1`` are one stream of ``ceil(members.count / batch_size)``
     batches each (the last batch of an epoch may be short), as the trainer's in-memory
     ``_dataset``; ``skip`` drops the first batches of ``start_epoch`` (a resumed mid-epoch backup).
     The order depends only on ``seed`` and the epoch (stateless shard shuffle, stateless window
-    permutations); with ``shuffle="rows"`` on the seed passed to ``Dataset.shuffle`` as well.
+    permutations; ``shuffle="rows"`` passes a seed to ``Dataset.shuffle`` as well).
+
+    How a window is read: every shard is read in blocks of ``shuffle_buffer / cycle_length``
+    records (``TFRecordDataset(shard).batch(block)``), ``cycle_length`` shards are interleaved
+    block by block, and the blocks of the ``cycle_length`` shards (``ragged_batch``) form one
+    window of ``shuffle_buffer`` records: parsed by one ``tf.io.parse_example`` call, filtered,
+    permuted, then cut into batches (``rebatch``). No tf.data element is ever one record or one
+    row, which is where a per-record pipeline spends its time (``bench_input.py --profile``).
 
     Args:
         store: a store folder or several (their shards are read together).
         features: the feature to read (any fixed shape: a vector, ``[frames, bins]``).
         members: the fold side (:class:`Membership`); rows outside it are dropped in the graph.
         batch_size: rows per batch.
-        shuffle_buffer: rows per permuted window (``"window"``) or the row buffer (``"rows"``).
+        shuffle_buffer: records per window (``"window"``) or rows in the buffer (``"rows"``);
+            default :data:`SHUFFLE_BUFFER`, fewer for large rows (at most 64 MiB of features).
         seed: shard order and permutations derive from ``(seed, epoch)``.
         epochs, start_epoch, skip: which batches (see above).
         shuffle: ``"window"`` (default), ``"rows"`` (``Dataset.shuffle`` per row) or ``False``
             (store order: shards in order, one at a time).
         class_weights: per-class weight; adds ``w = class_weights[y]`` to every batch.
         with_keys: add the ``corpus/clip_id`` key of each row (to align predictions).
-        cycle_length, parse_batch, parse_calls: the interleave width, records per
-            ``parse_example`` call and parallel parse calls (fixed: tf.data autotuning is off).
+        cycle_length, parse_calls: shards read at once and windows parsed at once (fixed numbers:
+            tf.data autotuning is off).
         prefetch: batches prefetched (default :data:`emozoo.train.data.PREFETCH`).
 
     Example:
@@ -303,6 +312,8 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
         raise ExperimentError(f"shuffle must be 'window', 'rows' or False, got {shuffle!r}")
     if not 0 <= int(start_epoch) <= int(epochs):
         raise ExperimentError(f"start_epoch {start_epoch} not in [0, epochs={epochs}]")
+    if int(cycle_length) < 1 or int(parse_calls) < 1:
+        raise ExperimentError(f"cycle_length and parse_calls must be >= 1, got {cycle_length}, {parse_calls}")
     specs = [load_spec(s) for s in stores]
     spec = specs[0]
     if features not in spec.names:
@@ -316,6 +327,10 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
             raise SchemaError(f"stores {stores[0]} and {s} hold {features!r} with different shapes")
         if sp.compression != spec.compression:
             raise SchemaError(f"stores {stores[0]} and {s} use different compression")
+    if shuffle_buffer is None:
+        shuffle_buffer = int(min(SHUFFLE_BUFFER, max(int(batch_size), (64 << 20) // (4 * max(1, fspec.size)))))
+    if int(shuffle_buffer) < 1:
+        raise ExperimentError(f"shuffle_buffer must be >= 1, got {shuffle_buffer}")
     files = [f for s in stores for f in shard_paths(s)]
     compression = spec.compression or None
     key_col = "speaker" if members.kind == "speaker" else "clip_id"
@@ -328,6 +343,8 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
     table = members.table()
     weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
     seed = tf.constant(int(seed), tf.int64)
+    cycle = int(cycle_length) if shuffle else 1
+    block = max(1, int(shuffle_buffer) // cycle)
 
     def parse_and_filter(serialized):
         ex = tf.io.parse_example(serialized, desc)
@@ -341,28 +358,33 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
             out["key"] = tf.boolean_mask(tf.strings.join([ex["corpus"], ex["clip_id"]], "/"), keep)
         return out
 
+    def permute(rows, window_seed):
+        if window_seed is None:
+            return rows
+        perm = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(rows["y"])[0]), seed=window_seed)
+        return {k: tf.gather(v, perm) for k, v in rows.items()}
+
     def one_epoch(epoch):
         names = tf.constant(files)
         if shuffle:
-            names = tf.random.experimental.stateless_shuffle(names, seed=tf.stack([seed, 2 * epoch]))
+            names = tf.random.experimental.stateless_shuffle(names, seed=tf.stack([seed, -1 - epoch]))
         ds = tf.data.Dataset.from_tensor_slices(names)
-        read = lambda f: tf.data.TFRecordDataset(f, compression_type=compression)  # noqa: E731
-        if shuffle:
-            ds = ds.interleave(read, cycle_length=int(cycle_length), block_length=1,
-                               num_parallel_calls=int(cycle_length), deterministic=True)
+        read = lambda f: tf.data.TFRecordDataset(f, compression_type=compression).batch(block)  # noqa: E731
+        if cycle > 1:
+            # blocks parsed and filtered one by one (parse_example's input is never copied into a
+            # bigger string tensor: each string copy is an allocation), the rows of ``cycle``
+            # consecutive blocks joined into a window and permuted
+            ds = ds.interleave(read, cycle_length=cycle, block_length=1,
+                               num_parallel_calls=int(read_calls) if read_calls else None)
+            ds = ds.map(parse_and_filter, num_parallel_calls=int(parse_calls), deterministic=True)
+            ds = ds.ragged_batch(cycle).enumerate().map(lambda i, r: permute(
+                {k: v.values for k, v in r.items()},
+                tf.stack([seed, epoch * 4294967296 + i]) if shuffle == "window" else None))
         else:
-            ds = ds.flat_map(read)
-        ds = ds.batch(int(parse_batch)).map(parse_and_filter, num_parallel_calls=int(parse_calls),
-                                            deterministic=True)
-        if shuffle == "window":
-            def permute(i, rows):
-                perm = tf.random.experimental.stateless_shuffle(
-                    tf.range(tf.shape(rows["y"])[0]), seed=tf.stack([seed, 2 * epoch + 1 + 2 * i]))
-                return tf.nest.map_structure(lambda t: tf.gather(t, perm), rows)
-            ds = ds.rebatch(int(shuffle_buffer)).enumerate().map(permute)
-        elif shuffle == "rows":
-            ds = ds.unbatch().shuffle(int(shuffle_buffer), seed=seed * 100003 + epoch).batch(int(batch_size))
-        return ds.rebatch(int(batch_size)) if shuffle != "rows" else ds
+            ds = ds.flat_map(read).map(parse_and_filter, num_parallel_calls=int(parse_calls), deterministic=True)
+        if shuffle == "rows":
+            return ds.unbatch().shuffle(int(shuffle_buffer), seed=seed * 100003 + epoch).batch(int(batch_size))
+        return ds.rebatch(int(batch_size))
 
     ds = tf.data.Dataset.range(int(start_epoch), int(epochs)).flat_map(one_epoch)
     if skip:
@@ -387,7 +409,7 @@ def read_rows(store, features: str, part: FeatureTable) -> np.ndarray:
     members = Membership.of(part)
     xs, keys = [], []
     ds = stream_fold_dataset(store, features, members=members, batch_size=READ_BATCH, shuffle=False,
-                             with_keys=True, parse_batch=READ_BATCH, prefetch=0)
+                             with_keys=True, shuffle_buffer=READ_BATCH, prefetch=0)
     for x, _, k in ds.as_numpy_iterator():
         xs.append(x)
         keys.append(k)
@@ -405,7 +427,7 @@ def moments(store, features: str, members: Membership) -> tuple[np.ndarray, np.n
     over the shards with float64 accumulators (Chan et al.'s pairwise merge of batch moments)."""
     n, mean, m2 = 0, None, None
     ds = stream_fold_dataset(store, features, members=members, batch_size=READ_BATCH, shuffle=False,
-                             parse_batch=READ_BATCH, prefetch=0)
+                             shuffle_buffer=READ_BATCH, prefetch=0)
     for x, _ in ds.as_numpy_iterator():
         x = x.reshape(len(x), -1).astype(np.float64)
         nb, mb = len(x), x.mean(0)
