@@ -132,8 +132,8 @@ def _meta_cached(store: str, feature: str, state: tuple) -> FeatureTable:
         n = 0
         try:
             for batch in ds.as_numpy_iterator():
-                for k in cols:
-                    cols[k].append(batch[k])
+                for k in cols:     # fixed-width bytes per batch, not a Python object per value
+                    cols[k].append(batch[k] if k == "label" else np.asarray(batch[k]).astype(bytes))
                 n += len(batch["label"])
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
             raise CorruptShardError(store, name, tf_read_error(exc), n) from None
@@ -149,7 +149,7 @@ def _meta_cached(store: str, feature: str, state: tuple) -> FeatureTable:
                 raise CorruptShardError(store, Path(path).name, f"{problem}; {reason}")
         raise CorruptShardError(store, None, reason)
     y = np.concatenate(cols["label"]) if cols["label"] else np.zeros(0, np.int64)
-    meta = {k: (np.char.decode(np.concatenate(cols[k]).astype(bytes), "utf-8") if cols[k]
+    meta = {k: (np.char.decode(np.concatenate(cols[k]), "utf-8") if cols[k]
                 else np.zeros(0, str)) for k in META}
     classes = tuple(spec.classes)
     bad = np.flatnonzero((y >= len(classes)) if classes else np.zeros(len(y), bool))
@@ -284,15 +284,18 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
         members: the fold side (:class:`Membership`); rows outside it are dropped in the graph.
         batch_size: rows per batch.
         shuffle_buffer: records per window (``"window"``) or rows in the buffer (``"rows"``);
-            default :data:`SHUFFLE_BUFFER`, fewer for large rows (at most 64 MiB of features).
+            default :data:`SHUFFLE_BUFFER`, fewer for large rows (at most 16 MiB of features: a
+            larger window costs more per row, in page faults of its large buffers).
         seed: shard order and permutations derive from ``(seed, epoch)``.
         epochs, start_epoch, skip: which batches (see above).
         shuffle: ``"window"`` (default), ``"rows"`` (``Dataset.shuffle`` per row) or ``False``
             (store order: shards in order, one at a time).
         class_weights: per-class weight; adds ``w = class_weights[y]`` to every batch.
         with_keys: add the ``corpus/clip_id`` key of each row (to align predictions).
-        cycle_length, parse_calls: shards read at once and windows parsed at once (fixed numbers:
+        cycle_length, parse_calls: shards read at once and blocks parsed at once (fixed numbers:
             tf.data autotuning is off).
+        read_calls: parallel reads in the interleave (0: sequential, in the parse stage's thread;
+            one core gains nothing from more, ``bench_input.py --profile``).
         prefetch: batches prefetched (default :data:`emozoo.train.data.PREFETCH`).
 
     Example:
@@ -328,7 +331,7 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
         if sp.compression != spec.compression:
             raise SchemaError(f"stores {stores[0]} and {s} use different compression")
     if shuffle_buffer is None:
-        shuffle_buffer = int(min(SHUFFLE_BUFFER, max(int(batch_size), (64 << 20) // (4 * max(1, fspec.size)))))
+        shuffle_buffer = int(min(SHUFFLE_BUFFER, max(int(batch_size), (16 << 20) // (4 * max(1, fspec.size)))))
     if int(shuffle_buffer) < 1:
         raise ExperimentError(f"shuffle_buffer must be >= 1, got {shuffle_buffer}")
     files = [f for s in stores for f in shard_paths(s)]
@@ -346,23 +349,26 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
     cycle = int(cycle_length) if shuffle else 1
     block = max(1, int(shuffle_buffer) // cycle)
 
-    def parse_and_filter(serialized):
+    def parse(serialized):
+        """A block of records -> its rows (all of them) and which belong to the fold."""
         ex = tf.io.parse_example(serialized, desc)
         found = table.lookup(tf.strings.join([ex["corpus"], ex[key_col]], "/"))
         if members.kind == "clip":
             y, keep = found, found >= 0               # the class index of the fold's row
         else:
             y, keep = ex["label"], (found >= 0) & (ex["label"] >= 0)
-        out = {"x": tf.boolean_mask(ex[features], keep), "y": tf.boolean_mask(y, keep)}
+        rows = {"x": ex[features], "y": y, "keep": keep}
         if with_keys:
-            out["key"] = tf.boolean_mask(tf.strings.join([ex["corpus"], ex["clip_id"]], "/"), keep)
-        return out
+            rows["key"] = tf.strings.join([ex["corpus"], ex["clip_id"]], "/")
+        return rows
 
-    def permute(rows, window_seed):
-        if window_seed is None:
-            return rows
-        perm = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(rows["y"])[0]), seed=window_seed)
-        return {k: tf.gather(v, perm) for k, v in rows.items()}
+    def select(rows, window_seed=None):
+        """The fold's rows of a block or window, permuted when ``window_seed`` is given: one gather
+        (the membership filter and the permutation in one copy of the feature values)."""
+        idx = tf.reshape(tf.where(rows["keep"]), (-1,))
+        if window_seed is not None:
+            idx = tf.random.experimental.stateless_shuffle(idx, seed=window_seed)
+        return {k: tf.gather(v, idx) for k, v in rows.items() if k != "keep"}
 
     def one_epoch(epoch):
         names = tf.constant(files)
@@ -371,17 +377,18 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
         ds = tf.data.Dataset.from_tensor_slices(names)
         read = lambda f: tf.data.TFRecordDataset(f, compression_type=compression).batch(block)  # noqa: E731
         if cycle > 1:
-            # blocks parsed and filtered one by one (parse_example's input is never copied into a
-            # bigger string tensor: each string copy is an allocation), the rows of ``cycle``
-            # consecutive blocks joined into a window and permuted
+            # blocks parsed one by one (the records are never copied into a bigger string tensor:
+            # every string copy is an allocation), the rows of ``cycle`` consecutive blocks joined
+            # into a window, filtered and permuted
             ds = ds.interleave(read, cycle_length=cycle, block_length=1,
                                num_parallel_calls=int(read_calls) if read_calls else None)
-            ds = ds.map(parse_and_filter, num_parallel_calls=int(parse_calls), deterministic=True)
-            ds = ds.ragged_batch(cycle).enumerate().map(lambda i, r: permute(
+            ds = ds.map(parse, num_parallel_calls=int(parse_calls), deterministic=True)
+            ds = ds.ragged_batch(cycle).enumerate().map(lambda i, r: select(
                 {k: v.values for k, v in r.items()},
                 tf.stack([seed, epoch * 4294967296 + i]) if shuffle == "window" else None))
         else:
-            ds = ds.flat_map(read).map(parse_and_filter, num_parallel_calls=int(parse_calls), deterministic=True)
+            ds = ds.flat_map(read).map(lambda s: select(parse(s)), num_parallel_calls=int(parse_calls),
+                                       deterministic=True)
         if shuffle == "rows":
             return ds.unbatch().shuffle(int(shuffle_buffer), seed=seed * 100003 + epoch).batch(int(batch_size))
         return ds.rebatch(int(batch_size))
