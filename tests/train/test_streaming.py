@@ -133,11 +133,22 @@ def test_each_epoch_covers_each_row_once_and_order_depends_on_seed(store):
     assert list(tkeys) == list(keys[n + 3 * bs:])
 
 
+def test_window_permutation_depends_on_the_seed(tmp_path):
+    """On a one-shard store the shard order cannot differ: the seed must still change the rows' order."""
+    one = write_feature_store(tmp_path / "one_is10", speakers=2, per_class=8, dim=4)
+    table = load_meta(one, "is10")
+    orders = [_epoch_rows(stream_fold_dataset(one, "is10", members=Membership.of(table), batch_size=8, seed=s,
+                                              with_keys=True))[0].tolist() for s in (0, 0, 1)]
+    assert orders[0] == orders[1] and orders[0] != orders[2] and sorted(orders[0]) == sorted(orders[2])
+    plain = _epoch_rows(stream_fold_dataset(one, "is10", members=Membership.of(table), batch_size=8,
+                                            shuffle=False, with_keys=True))[0]
+    assert list(plain) == list(_keys(table)) != orders[0]        # shuffle=False: store order
+
+
 def test_class_weights_and_options(store):
     [fold], _ = make_stream_folds(_data(store, protocol="all"))
     y = fold.train.y
-    from emozoo.train.trainer import class_weights
-    w = class_weights(y, 4)
+    w = (y + 1) * 0.5                       # per-row weights, one value per class (as class_weights gives)
     batches = list(fold.train_dataset(16, seed=0, epochs=1, weights=w).as_numpy_iterator())
     per_class = {int(c): float(w[y == c][0]) for c in np.unique(y)}
     for bx, by, bw in batches:
@@ -267,3 +278,20 @@ def test_frame_level_store_streams(tmp_path):
     by_first = {float(r["mel"][0, 0]): r["mel"] for r in rows}
     for xx in x.numpy():
         np.testing.assert_array_equal(xx, by_first[float(xx[0, 0])])
+
+
+def test_streaming_under_mirrored_strategy_matches_default(tmp_path, store):
+    """The streamed dataset (with its lookup table) distributes over 2 CPU replicas: same fold result."""
+    from tests.train.conftest import run_train, tiny_overrides
+    results = {}
+    for strategy in ("default", "mirrored"):
+        out = run_train(["--experiment", "baseline/emodb/is10/loso", "--override", *tiny_overrides(store),
+                         "trainer.epochs=2", "data.streaming=true", "model.params.dropout=0.0", "data.folds=0",
+                         "--strategy", strategy, "--cpu-devices", "2", "--model-dir", str(tmp_path / strategy)])
+        assert out.returncode == 0, out.stderr[-3000:]
+        [res] = list((tmp_path / strategy).glob("seed_0/*/result.json"))
+        results[strategy] = json.loads(res.read_text())
+    a, b = results["default"], results["mirrored"]
+    assert a["best_epoch"] == b["best_epoch"] and a["sizes"] == b["sizes"]
+    assert a["test"]["confusion_matrix"] == b["test"]["confusion_matrix"]
+    assert abs(a["best_val_uar"] - b["best_val_uar"]) < 1e-6
