@@ -252,12 +252,11 @@ def profile(args) -> dict:
     table = members.table()
 
     def stage(upto: str):
-        """The default pipeline's reading up to ``upto`` (read, parse, filter), cut into batches of ``bs``
-        rows by ``rebatch`` so every variant's unit is one batch."""
+        """The default pipeline's reading up to ``upto`` (read, parse, filter), block by block, cut into
+        batches of ``bs`` rows by ``rebatch`` so every variant's unit is one batch (no window join)."""
         files = tf.random.experimental.stateless_shuffle(tf.constant(shard_paths(store)), seed=[0, 0])
         ds = tf.data.Dataset.from_tensor_slices(files).interleave(
-            lambda f: tf.data.TFRecordDataset(f).batch(block), cycle_length=4, num_parallel_calls=4,
-            deterministic=True).ragged_batch(4).map(lambda r: r.flat_values)
+            lambda f: tf.data.TFRecordDataset(f).batch(block), cycle_length=4)     # blocks, as the default
         if upto in ("parse", "filter"):
             def work(s):
                 ex = tf.io.parse_example(s, desc)
