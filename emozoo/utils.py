@@ -28,3 +28,24 @@ def balanced_sample_weights(y, num_classes: int):
     y = np.asarray(y, np.int64)
     counts = np.bincount(y, minlength=num_classes).astype(np.float64)
     return (len(y) / (num_classes * np.maximum(counts, 1.0)))[y].astype(np.float32)
+
+
+def replace_marked_section(path: str | os.PathLike, name: str, text: str) -> Path:
+    """Replace what lies between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in a Markdown file
+    (the markers stay) with ``text``, atomically; generated sections of ``benchmarks/RESULTS.md``
+    are written this way (e.g. ``python pipelines/ssgan_report.py --write``).
+
+    Raises ``ValueError`` when the markers are missing, repeated or out of order: nothing is
+    appended or guessed, the file is left as it was.
+    """
+    path = Path(path)
+    doc = path.read_text(encoding="utf-8")
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    if doc.count(begin) != 1 or doc.count(end) != 1 or doc.index(begin) > doc.index(end):
+        raise ValueError(f"{path}: expected one {begin!r} before one {end!r}; the file is unchanged")
+    head, rest = doc.split(begin, 1)
+    _old, tail = rest.split(end, 1)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(f"{head}{begin}\n{text.strip()}\n{end}{tail}", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

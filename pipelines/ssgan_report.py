@@ -1,7 +1,7 @@
 """Assemble the ``ssgan`` section of benchmarks/RESULTS.md from the measured JSON files::
 
     python pipelines/ssgan_report.py            # writes benchmarks/results/ssgan_section.md
-    python /work/tools/section.py benchmarks/RESULTS.md ssgan benchmarks/results/ssgan_section.md
+    python pipelines/ssgan_report.py --write    # ... and replaces the ssgan section of benchmarks/RESULTS.md
 
 Reads ``benchmarks/results/ssgan_{speech,face,multimodal,ablation_unlabelled,ablation_normalisation}.md``
 (written by ``pipelines/ssgan_table.py``) and ``ssgan_bench.json`` (``benchmarks/bench_ssgan.py``).
@@ -32,7 +32,13 @@ def _json(stem):
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--write", action="store_true",
+                    help="also replace the <!-- BEGIN ssgan --> ... <!-- END ssgan --> section of benchmarks/RESULTS.md")
+    args = ap.parse_args(argv)
     out = ["Semi-supervised CT-GAN (Liang, Chen, Jin 2019; docs/methods/ssgan.md). CPU preset (D 16-32-64 / G "
            "64-32-16 conv, or dense 256-128 / 128-256; 300 steps of batch 32 labelled + 32 unlabelled, Adam 2e-4, "
            "S_D = S_G = 1, lambda = 1, model selection on validation UAR every 25 steps), unlabelled data "
@@ -68,7 +74,13 @@ def main():
                 + "; ".join(cells) + ".", ""]
     (RES / "ssgan_section.md").write_text("\n".join(out).rstrip() + "\n")
     print("\n".join(out))
+    if args.write:
+        from emozoo.utils import replace_marked_section
+        replace_marked_section(REPO / "benchmarks" / "RESULTS.md", "ssgan", "\n".join(out))
 
 
 if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(REPO))
     main()
