@@ -36,7 +36,7 @@ from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, 
     read_backup, write_confusion_image
 from emozoo.train.data import Fold, finalize, make_folds
 from emozoo.train.streaming import StreamedFold, fold_source
-from emozoo.utils import write_json_atomic
+from emozoo.utils import balanced_sample_weights, write_json_atomic
 from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
 from emozoo.train.tensorboard_utils import write_projector
 
@@ -126,8 +126,9 @@ def compile_defaults(model, tr, steps: int, strategy=None, *, mid_epoch: bool = 
 
 
 def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
-    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
-    return (len(y) / (num_classes * np.maximum(counts, 1)))[y].astype(np.float32)
+    """Class-balanced per-row weights (``trainer.class_weighting = "balanced"``): one formula for the
+    whole package, :func:`emozoo.utils.balanced_sample_weights`."""
+    return balanced_sample_weights(y, num_classes)
 
 
 def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed: int, fold_dir: Path,
