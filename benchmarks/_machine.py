@@ -25,3 +25,24 @@ def pin_one_core(core: int | None = None):
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     return tf
+
+
+def save_results(path, script: str, argv, load_before, t0: float, rows, **extra) -> Path:
+    """Write a benchmark's JSON: the command that made it, date, CPU, cores, Python, load average
+    before/after, wall seconds, ``extra`` fields and ``rows``; returns the path."""
+    import datetime as _dt
+    import json
+    import sys
+    import time
+
+    path = Path(path)
+    load_after = os.getloadavg()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "command": f"python {script} " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
+        "wall_s": round(time.time() - t0, 1), **extra, "rows": rows}, indent=1) + "\n")
+    print(f"wrote {path}")
+    return path

@@ -33,11 +33,9 @@ peak, i.e. TF + both models + the batch, not the model alone).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -250,15 +248,8 @@ def main(argv=None):
     print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {time.time() - t0:.0f} s")
     if args.save:
         sys.path.insert(0, str(REPO / "benchmarks"))
-        from _machine import cpu_name
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({
-            "command": "python benchmarks/bench_backbones.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
-            "wall_s": round(time.time() - t0, 1), "rows": rows}, indent=1) + "\n")
-        print(f"wrote {RESULTS}")
+        from _machine import save_results
+        save_results(RESULTS, "benchmarks/bench_backbones.py", argv, load_before, t0, rows)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,8 @@ the Keras ``tf.function`` (fp32) and as LiteRT sub-models converted the same way
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -314,16 +312,9 @@ def main(argv=None):
     print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {time.time() - t0:.0f} s; "
           f"{extra}")
     if args.save:
-        from _machine import cpu_name
-        target = Path(args.out) if args.out else target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({
-            "command": "python benchmarks/bench_whisper_int8.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
-            "wall_s": round(time.time() - t0, 1), **extra, "rows": rows}, indent=1) + "\n")
-        print(f"wrote {target}")
+        from _machine import save_results
+        save_results(Path(args.out) if args.out else target, "benchmarks/bench_whisper_int8.py", argv, load_before,
+                     t0, rows, **extra)
 
 
 if __name__ == "__main__":

@@ -180,13 +180,25 @@ def load_table(store: str | os.PathLike, features: str, label_set: str = "", *, 
     A missing store raises :class:`StoreMissing` naming ``command``, by default the command
     registered for ``features`` (:func:`emozoo.experiments.store_command`, formatted with
     ``corpus`` and ``label_set``)."""
+    path = existing_store(store, features, label_set, corpus=corpus, command=command)
+    return check_label_set(_load_cached(str(path), features, (path / "spec.json").stat().st_mtime), path, label_set)
+
+
+def existing_store(store, features: str, label_set: str = "", *, corpus: str = "", command: str = "") -> Path:
+    """``store`` resolved, or :class:`StoreMissing` naming ``command`` (default: the command
+    registered for ``features``) when it has no ``spec.json``."""
     path = Path(store).resolve()
     if not (path / "spec.json").exists():
         if not command:
             from emozoo.experiments import store_command
             command = store_command(corpus=corpus, features=features, label_set=label_set, store=str(store))
         raise StoreMissing(path, command)
-    table = _load_cached(str(path), features, (path / "spec.json").stat().st_mtime)
+    return path
+
+
+def check_label_set(table, path, label_set: str):
+    """``table`` (anything with ``classes``) when its classes are those of ``label_set`` (or no
+    label set is asked for); otherwise :class:`SchemaError` naming the re-extract flag."""
     if label_set:
         want = get_label_set(label_set).classes
         if table.classes and tuple(table.classes) != tuple(want):

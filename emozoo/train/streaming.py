@@ -63,7 +63,7 @@ import numpy as np
 
 from emozoo.data.tfrecord import load_spec, shard_paths
 from emozoo.errors import ExperimentError, SchemaError
-from emozoo.train.data import META, FeatureTable, Fold, StoreMissing, finalize
+from emozoo.train.data import META, FeatureTable, Fold, check_label_set, existing_store, finalize
 
 #: stores whose feature arrays (examples x values x 4 bytes) exceed this are streamed under
 #: ``data.streaming = "auto"``; smaller ones are read into memory (2 GiB: a fifth of a 16 GB laptop,
@@ -191,21 +191,8 @@ def load_meta(store: str | os.PathLike, features: str, label_set: str = "", *, c
     >>> load_meta("tfrecords/emodb_is10", "is10", "4class").meta["speaker"][:3]  # doctest: +SKIP
     array(['03', '03', '03'], dtype='<U2')
     """
-    from emozoo.data.labels import get_label_set
-
-    path = Path(store).resolve()
-    if not (path / "spec.json").exists():
-        if not command:
-            from emozoo.experiments import store_command
-            command = store_command(corpus=corpus, features=features, label_set=label_set, store=str(store))
-        raise StoreMissing(path, command)
-    table = _meta_cached(str(path), features, _shard_state(path))
-    if label_set:
-        want = get_label_set(label_set).classes
-        if table.classes and tuple(table.classes) != tuple(want):
-            raise SchemaError(f"store {path} has classes {table.classes}, the experiment expects label set "
-                              f"{label_set!r} {want}; re-extract with --label-set {label_set}")
-    return table
+    path = existing_store(store, features, label_set, corpus=corpus, command=command)
+    return check_label_set(_meta_cached(str(path), features, _shard_state(path)), path, label_set)
 
 
 # -- fold membership ---------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from emozoo.experiments import ExperimentConfig
 from emozoo.models import build_model
 from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, ModelSelection, predict_logits, \
     read_backup, write_confusion_image
-from emozoo.train.data import Fold, finalize, make_folds
+from emozoo.train.data import Fold, finalize
 from emozoo.train.streaming import StreamedFold, fold_source
 from emozoo.utils import balanced_sample_weights, write_json_atomic
 from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
