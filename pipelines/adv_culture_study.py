@@ -299,7 +299,8 @@ def markdown(results: dict, command: str | None = None) -> str:
          "* ACC (weighted accuracy), MAF1 (macro-F1), UAR: on the target culture, % "
          "(`classification_report`);",
          "* C acc / C loss: the culture classifier's training accuracy and L_cul (eq. 4) in the last epoch "
-         "(ADV variants; chance: 0.5 and ln 2 = 0.693 with two cultures);",
+         "(ADV variants; chance: 0.5, and 2 ln 2 = 1.386 for L_cul with two cultures: eq. 4 sums one mean "
+         "per culture, each ln 2 at chance);",
          "* probe: 5-fold logistic regression (standardised; `pipelines/dann_tsne.py` `probe`) predicting the "
          "culture from z = G(x) of source and target rows, each culture subsampled to the smaller one "
          "(chance 0.5).", "",
