@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 RES = REPO / "benchmarks" / "results"
 
 PARTS = [
-    ("speech", "Uni-modal acoustic (Tables II/IV shape): RAVDESS labelled fraction, EmoDB + CASIA unlabelled, "
+    ("speech", "Uni-modal acoustic (Tables II/IV shape): RAVDESS labelled fraction; the rest of the RAVDESS "
+               "training clips + EmoDB + CASIA unlabelled, "
                "Fbank 128-frame crops (2x2-pooled), conv D/G, 4 classes"),
     ("face", "Uni-modal visual (Tables II/IV shape): FER2013, labelled fraction of a 4000-face training pool, the "
              "rest of the pool unlabelled, 48x48 faces, conv D/G, 7 classes, tested on PrivateTest (3589)"),
@@ -56,7 +57,7 @@ def main(argv=None):
             ("ablation_unlabelled", "Ablation V-A, amount of unlabelled data (MSSGAN, RAVDESS AV, 10 % labelled)",
              "docs/methods/ssgan_unlabelled.png"),
             ("ablation_normalisation", "Ablation V-B, normalisation of the unlabelled data (SSGAN dense, RAVDESS "
-             "eGeMAPS 20 % labelled, EmoDB + CASIA unlabelled)", "docs/methods/ssgan_normalisation.png")):
+             "eGeMAPS 20 % labelled; the rest of the RAVDESS training clips + EmoDB + CASIA unlabelled)", "docs/methods/ssgan_normalisation.png")):
         r = _json(f"ssgan_{stem}")
         if r is None:
             continue

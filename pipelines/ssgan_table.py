@@ -5,7 +5,7 @@
     python pipelines/ssgan_table.py --setting multimodal   # MFSBase/MSSGAN
     python pipelines/ssgan_table.py --ablation unlabelled  # Fig. 6: 0x..3x unlabelled (MSSGAN, 10 %)
     python pipelines/ssgan_table.py --ablation normalisation   # Fig. 7: none/self/shift/combine
-    python pipelines/ssgan_table.py --experiment ssgan/speech/frac20 [--override steps=600]
+    python pipelines/ssgan_table.py --experiment ssgan/speech/frac20 [--override steps=600] [--json out.json]
 
 Every run (one fold/seed of one fraction) is cached as JSON under ``runs/ssgan/...`` (a re-run
 skips finished runs); the summaries (mean +- std over the folds/seeds) go to
@@ -179,13 +179,26 @@ def main(argv=None):
     ap.add_argument("--fractions", default=",".join(str(f) for f in FRACTIONS))
     ap.add_argument("--folds", type=int, default=FOLDS)
     ap.add_argument("--override", action="append", default=[], help="RunSpec field=value (steps=600)")
+    ap.add_argument("--json", help="with --experiment: write the summary (mean +- std per model, every fold's "
+                                   "test scores, the command) to this JSON file")
     a = ap.parse_args(argv)
     if a.experiment:
         spec = _spec(get_experiment(a.experiment).model.params["run"], a.override)
         rs = run_folds(spec, a.folds)
+        summary = {}
         for m in spec.models:
-            s = T.summarise(rs, m)
+            s = summary[m] = T.summarise(rs, m)
             print(f"{a.experiment} {LABEL[m]}: UAR {_fmt(s['uar'])}, MAF1 {_fmt(s['macro_f1'])}")
+        if a.json:
+            from emozoo.utils import write_json_atomic
+            cmd = " ".join(["python pipelines/ssgan_table.py", "--experiment", a.experiment]
+                           + [f"--override '{o}'" for o in a.override] + ["--folds", str(a.folds)])
+            write_json_atomic(a.json, {
+                "experiment": a.experiment, "overrides": a.override, "folds": a.folds, "command": cmd,
+                "spec": dataclasses.asdict(spec), "summary": summary,
+                "runs": [{"fold": k, **{m: r["models"][m]["test"] | {"best_step": r["models"][m]["best_step"]}
+                                        for m in spec.models}} for k, r in enumerate(rs)]})
+            print(f"wrote {a.json}")
     elif a.setting:
         table(a.setting, tuple(float(f) for f in a.fractions.split(",")), a.folds, a.override)
     elif a.ablation == "unlabelled":
