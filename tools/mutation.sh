@@ -53,6 +53,18 @@ for area in "${areas[@]}"; do
   [ -d "$REPO/benchmarks" ] && cp -r "$REPO/benchmarks" "$dir/"
   [ -d "$REPO/docs" ] && cp -r "$REPO/docs" "$dir/"
   find "$dir" -name __pycache__ -prune -exec rm -rf {} +
+  # mutmut 3 wraps every mutated function in a trampoline (functools.wraps, so __wrapped__ is set);
+  # Keras' Operation.__new__ reads inspect.getfullargspec(cls.__init__), which does not follow
+  # __wrapped__ and sees (*args, **kwargs): every Keras layer with a mutated __init__ then fails to
+  # build. In the copy only, getfullargspec follows __wrapped__ (as inspect.signature already does).
+  cat >> "$dir/tests/conftest.py" <<'PY'
+
+
+import inspect as _inspect  # mutation copy only (tools/mutation.sh): see the comment there
+
+_getfullargspec = _inspect.getfullargspec
+_inspect.getfullargspec = lambda func: _getfullargspec(_inspect.unwrap(func))
+PY
   {
     echo "[mutmut]"
     echo "source_paths = emozoo"
