@@ -70,6 +70,7 @@ PY
     echo "source_paths = emozoo"
     printf 'only_mutate =\n'; for f in $(files_of "$area"); do printf '    %s\n' "$f"; done
     printf 'pytest_add_cli_args_test_selection =\n'; for t in $(tests_of "$area"); do printf '    %s\n' "$t"; done
+    echo "process_isolation = forkserver"   # fork from a server that imported the tests but ran no TF op (forking after TF ran deadlocks: spurious timeouts)
     printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n'
     echo "also_copy ="; echo "    pipelines/"; echo "    benchmarks/"; echo "    docs/"
   } > "$dir/setup.cfg"
