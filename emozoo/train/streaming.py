@@ -332,6 +332,7 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
         desc["clip_id"] = tf.io.FixedLenFeature((), tf.string)
     table = members.table()
     weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
+    py_seed = int(seed)
     seed = tf.constant(int(seed), tf.int64)
     cycle = int(cycle_length) if shuffle else 1
     block = max(1, int(shuffle_buffer) // cycle)
@@ -377,7 +378,9 @@ def stream_fold_dataset(store, features: str, *, members: Membership, batch_size
             ds = ds.flat_map(read).map(lambda s: select(parse(s)), num_parallel_calls=int(parse_calls),
                                        deterministic=True)
         if shuffle == "rows":
-            return ds.unbatch().shuffle(int(shuffle_buffer), seed=seed * 100003 + epoch).batch(int(batch_size))
+            # a Python seed: a tensor seed fails to trace once a global seed is set (tf.random.set_seed);
+            # epochs still differ: the shard order above is drawn per epoch
+            return ds.unbatch().shuffle(int(shuffle_buffer), seed=py_seed * 100003).batch(int(batch_size))
         return ds.rebatch(int(batch_size))
 
     ds = tf.data.Dataset.range(int(start_epoch), int(epochs)).flat_map(one_epoch)
