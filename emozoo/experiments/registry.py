@@ -27,15 +27,27 @@ def register_experiment(name: str):
 
 
 def _load_all() -> None:
-    """Import :mod:`emozoo.models`, which imports every method's experiments module."""
+    """Import :mod:`emozoo.models`, which imports every method's experiments module, and the
+    benchmark experiments (leave-one-corpus-out, :mod:`emozoo.evaluation.loco_experiments`)."""
     global _LOADED
     if not _LOADED:
         importlib.import_module("emozoo.models").discover()
+        importlib.import_module("emozoo.evaluation.loco_experiments")
         _LOADED = True
 
 
 def list_experiments(prefix: str = "") -> list[str]:
     _load_all()
+    return sorted(n for n in _EXPERIMENTS if n.startswith(prefix))
+
+
+def group_members(name: str) -> list[str]:
+    """The registered experiments under the group ``name`` (a prefix ending at a ``/``), sorted;
+    empty when ``name`` is itself an experiment or no experiment lies under it."""
+    _load_all()
+    if name in _EXPERIMENTS:
+        return []
+    prefix = name.rstrip("/") + "/"
     return sorted(n for n in _EXPERIMENTS if n.startswith(prefix))
 
 
