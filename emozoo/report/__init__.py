@@ -1,0 +1,177 @@
+"""Tables of experiment groups: ``python -m emozoo.report GROUP`` -> Markdown + JSON + PNG.
+
+A group is a registered experiment prefix (``loco/speech``); each member's ``summary.json``
+is read from its run folder (``runs/<member with / as _>`` by default, as ``python -m
+emozoo.train`` writes it). Members without a finished run are listed as missing, never guessed.
+
+* leave-one-corpus-out groups (runner ``loco``): one row per member and adaptation condition,
+  UAR per target corpus, mean UAR / WA / macro-F1 over targets (mean +- std over seeds), and a
+  grouped-bar figure (mean LOCO UAR per row, one bar per condition, std as error bars);
+* any other group: one row per member with the pooled test accuracy / UAR / macro-F1
+  (``summary["test"]``, mean +- std over seeds) and a bar figure of the UAR.
+
+Example::
+
+    python -m emozoo.train --experiment loco/speech --seeds 5
+    python -m emozoo.report loco/speech --doc docs/benchmark.md --doc benchmarks/RESULTS.md
+
+``--doc FILE`` replaces the section between ``<!-- BEGIN report:GROUP -->`` and
+``<!-- END report:GROUP -->`` of FILE with the table and a link to the figure.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emozoo.errors import ExperimentError
+
+CONDITION_NAMES = {"none": "no adaptation (pooled training statistics)", "adapt10": "adapt, 10 target clips",
+                   "adapt50": "adapt, 50 target clips", "adapt_all": "adapt, all target clips",
+                   "transductive": "transductive (target clips unlabelled in training)"}
+#: conditions drawn in the figure (the others are in the table)
+FIGURE_CONDITIONS = ("none", "adapt_all", "transductive")
+
+
+def run_dir(name: str, runs_root: str | os.PathLike = "runs") -> Path:
+    return Path(runs_root) / name.replace("/", "_")
+
+
+def collect(group: str, runs_root: str | os.PathLike = "runs") -> tuple[dict, list]:
+    """``({member: summary}, [missing members])`` of the group's finished runs."""
+    from emozoo.experiments import group_members
+
+    members = group_members(group)
+    if not members:
+        raise ExperimentError(f"{group!r} is not an experiment group; list the experiments with "
+                              "`python -m emozoo.train --list`")
+    found, missing = {}, []
+    for name in members:
+        path = run_dir(name, runs_root) / "summary.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text())
+        else:
+            missing.append(name)
+    if not found:
+        raise ExperimentError(f"no member of {group!r} has a finished run under {runs_root}/ (looked for "
+                              f"{run_dir(members[0], runs_root)}/summary.json ...); run "
+                              f"`python -m emozoo.train --experiment {group}` first")
+    return found, missing
+
+
+def _pm(d: dict) -> str:
+    return f"{d['mean']:.1f} ± {d['std']:.1f}"
+
+
+def loco_markdown(group: str, found: dict, missing: list) -> str:
+    first = next(iter(found.values()))
+    corpora = first["corpora"]
+    seeds = sorted({len(s["seeds"]) for s in found.values()})
+    lines = [f"Leave-one-corpus-out over {', '.join(corpora)} ({len(first['classes'])} classes: "
+             f"{', '.join(first['classes'])}); UAR / WA / macro-F1 in %, mean ± std over "
+             f"{'/'.join(map(str, seeds))} seeds (\"mean\": the targets averaged per seed first). "
+             f"Command: `python -m emozoo.train --experiment {group} --seeds 5 && python -m emozoo.report {group}`.",
+             "",
+             "| row | target normalisation / training | " + " | ".join(f"{c} UAR" for c in corpora)
+             + " | mean UAR | mean WA | mean macro-F1 |",
+             "|---|---|" + "---|" * (len(corpora) + 3)]
+    for name, s in found.items():
+        row = name.rsplit("/", 1)[-1]
+        loco = s["loco"]
+        for c in s["conditions"]:
+            cells = [_pm(loco[t][c]["uar"]) if t in loco else "-" for t in corpora]
+            if "mean" in loco:
+                cells += [_pm(loco["mean"][c][m]) for m in ("uar", "wa", "macro_f1")]
+            else:
+                cells += ["-"] * 3
+            lines.append(f"| {row} | {CONDITION_NAMES.get(c, c)} | " + " | ".join(cells) + " |")
+    if missing:
+        lines += ["", "Not run yet: " + ", ".join(f"`{m}`" for m in missing) + "."]
+    return "\n".join(lines)
+
+
+def generic_markdown(group: str, found: dict, missing: list) -> str:
+    lines = [f"Command: `python -m emozoo.train --experiment {group} && python -m emozoo.report {group}`; test "
+             "metrics pooled over folds, mean ± std over seeds, in %.", "",
+             "| experiment | seeds | ACC (WA) | UAR | macro-F1 |", "|---|---|---|---|---|"]
+    for name, s in found.items():
+        t = s.get("test")
+        if not t:
+            lines.append(f"| {name} | {len(s.get('seeds', []))} | - | - | - |")
+            continue
+        lines.append(f"| {name} | {len(s.get('seeds', []))} | " + " | ".join(
+            f"{100 * t[m]['mean']:.1f} ± {100 * t[m]['std']:.1f}" if m in t else "-"
+            for m in ("accuracy", "uar", "macro_f1")) + " |")
+    if missing:
+        lines += ["", "Not run yet: " + ", ".join(f"`{m}`" for m in missing) + "."]
+    return "\n".join(lines)
+
+
+def figure(group: str, found: dict, out: Path) -> Path:
+    """Grouped bars: one group of bars per member, one bar per condition (LOCO) or the UAR (others)."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = list(found)
+    rows = [n.rsplit("/", 1)[-1] for n in names]
+    loco = all("loco" in s for s in found.values())
+    conds = [c for c in FIGURE_CONDITIONS if any(c in s.get("conditions", ()) for s in found.values())] if loco \
+        else ["test"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.4), dpi=110)
+    width = 0.8 / len(conds)
+    for j, c in enumerate(conds):
+        means, stds = [], []
+        for n in names:
+            s = found[n]
+            if loco:
+                d = s["loco"].get("mean", {}).get(c, {}).get("uar")
+                means.append(d["mean"] if d else np.nan)
+                stds.append(d["std"] if d else 0.0)
+            else:
+                d = s.get("test", {}).get("uar")
+                means.append(100 * d["mean"] if d else np.nan)
+                stds.append(100 * d["std"] if d else 0.0)
+        xs = np.arange(len(names)) + (j - (len(conds) - 1) / 2) * width
+        bars = ax.bar(xs, means, width, yerr=stds, capsize=2, label=CONDITION_NAMES.get(c, "UAR"), color=f"C{j}")
+        for b, m in zip(bars, means):
+            if np.isfinite(m):
+                ax.text(b.get_x() + b.get_width() / 2, m + 1, f"{m:.0f}", ha="center", va="bottom", fontsize=7)
+    if loco:
+        k = len(next(iter(found.values()))["classes"])
+        ax.axhline(100 / k, color="grey", ls=":", lw=1, label=f"chance ({100 / k:.0f})")
+    ax.set_xticks(np.arange(len(names)), rows, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("mean UAR over held-out corpora (%)" if loco else "UAR (%)")
+    ax.set_title(f"{group}: " + ("leave-one-corpus-out, mean ± std over seeds" if loco else "test UAR"))
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def report(group: str, *, runs_root: str | os.PathLike = "runs", out_dir: str | os.PathLike | None = None,
+           docs=(), figure_path: str | os.PathLike | None = None) -> dict:
+    """Write ``<out_dir>/<group>.{md,json,png}`` (and the ``--doc`` sections); returns the paths and text."""
+    found, missing = collect(group, runs_root)
+    loco = all("loco" in s for s in found.values())
+    text = loco_markdown(group, found, missing) if loco else generic_markdown(group, found, missing)
+    stem = group.strip("/").replace("/", "_")
+    out_dir = Path(out_dir or Path(runs_root) / "reports")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = figure(group, found, Path(figure_path) if figure_path else out_dir / f"{stem}.png")
+    md = out_dir / f"{stem}.md"
+    md.write_text(f"# {group}\n\n{text}\n\n![{group}]({os.path.relpath(png, out_dir)})\n", encoding="utf-8")
+    js = out_dir / f"{stem}.json"
+    js.write_text(json.dumps({"group": group, "members": found, "missing": missing}, indent=1), encoding="utf-8")
+    from emozoo.utils import replace_marked_section
+    for doc in docs:
+        doc = Path(doc)
+        rel = os.path.relpath(png, doc.parent)
+        replace_marked_section(doc, f"report:{group}", f"{text}\n\n![{group}]({rel})")
+    return {"markdown": str(md), "json": str(js), "png": str(png), "text": text, "missing": missing}
