@@ -1,0 +1,142 @@
+"""Train ``emotion_text`` and publish it (``python pipelines/publish_emotion_text.py``).
+
+Recipe (:func:`train_and_publish`): the head chosen by cross-corpus validation
+(``benchmarks/results/emotion_text_eval.json``, :func:`~.emotion_text_eval.choose`), seed 0:
+
+* ``4class``: every labelled 4-class turn of IEMOCAP (sessions 1-5) and MELD (train, dev, test),
+  MELD joy/anger/sadness/neutral as happy/angry/sad/neutral, the other turns kept as context;
+* ``meld7``: MELD's official train dialogues, 7 classes (the MELD official-test figures of the
+  card describe this recipe; seed 0 is one of their seeds).
+
+The SavedModel holds the two heads only (signatures ``serve_4class`` / ``serve_meld7``:
+:func:`~.emotion_text_head.export_heads`); MPNet comes from the weights manager at load time.
+
+Command::
+
+    python pipelines/publish_emotion_text.py          # ~2-6 min on 2 CPU cores once the stores exist
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from emozoo.errors import ExportError
+
+NAME = "emotion_text"
+BACKBONE = "mpnet"
+EVAL = Path("benchmarks/results/emotion_text_eval.json")
+LICENCE = ("trained on IEMOCAP transcripts and labels (USC IEMOCAP licence: research use, non-commercial, no "
+           "redistribution of the corpus) and MELD (repository GPL-3.0; Friends transcripts, research use): the "
+           "trained heads inherit these terms: research / non-commercial use only. Backbone: "
+           "sentence-transformers all-mpnet-base-v2 (Apache-2.0), installed separately by "
+           "python -m emozoo.weights install mpnet")
+RETRAIN = ("python -m emozoo.models.emotion_text.emotion_text_eval --seeds 5 && python pipelines/publish_emotion_text.py")
+HEAD_TEXT = {
+    "linear": "utterance-level z-normalisation + linear layer (no context)",
+    "ci": "DANN conversational model (AT-Fusion d=100 -> SA-GRU: bi-GRU 50+50 + 4-head self-attention -> per-turn "
+          "classifier), lambda 0 (CI)",
+    "dann": "DANN conversational model (AT-Fusion d=100 -> SA-GRU: bi-GRU 50+50 + 4-head self-attention -> per-turn "
+            "classifier) with the speaker adversary behind a gradient reversal layer in training (lambda 1)",
+}
+
+
+def _cell(summary: dict, g: str) -> dict | None:
+    if g not in summary:
+        return None
+    c = summary[g]
+    return {m: {"mean": round(c[m]["mean"], 4), "std": round(c[m]["std"], 4)}
+            for m in ("accuracy", "uar", "macro_f1", "weighted_f1")} | {"num_seeds": len(c["seeds"])}
+
+
+def card(head: str, res: dict, sizes: dict) -> dict:
+    """The model card from the measurements ``res`` (:mod:`.emotion_text_eval` JSON)."""
+    s = res["summary"]
+    cross = {g.split("/", 3)[-1] + f" ({g.split('/')[1]}, {g.split('/')[2]})": _cell(s, g)
+             for g in s if g.startswith("cross/") or (g.startswith("minilm/") and "->" in g)}
+    return {
+        "method": "emotion_text",
+        "description": f"flagship text model: a conversation (turns in spoken order) or single utterances -> "
+                       f"all-mpnet-base-v2 sentence embeddings (computed by the predictor) -> {HEAD_TEXT[head]} -> "
+                       "4class neutral/happy/angry/sad (default) or meld7 (MELD's seven) probabilities per turn",
+        "experiment": "emozoo.models.emotion_text.emotion_text_zoo:train_and_publish",
+        "train_command": "python pipelines/publish_emotion_text.py",
+        "retrain_command": RETRAIN,
+        "training_corpora": [f"4class: IEMOCAP transcripts, sessions 1-5 + MELD train/dev/test "
+                             f"({sizes['4class']} labelled 4-class turns)",
+                             f"meld7: MELD official train dialogues ({sizes['meld7']} labelled turns)"],
+        "protocol": f"head '{head}' chosen by cross-corpus UAR only (IEMOCAP -> MELD and MELD -> IEMOCAP, 4 shared "
+                    "classes; never on IEMOCAP session 5), fixed hyper-parameters, seed 0; 4class: every labelled "
+                    "turn of both corpora (MELD joy/anger/sadness/neutral = happy/angry/sad/neutral, the other turns "
+                    "context); meld7: MELD's official train dialogues (20 epochs, no model selection)",
+        "label_set": "4class",
+        "label_sets": {"4class": ["neutral", "happy", "angry", "sad"],
+                       "meld7": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]},
+        "input": {"conversation": "list of turns in spoken order: {'speaker', 'text'} dicts, (speaker, text) pairs; "
+                                  "or a string / list of strings (single utterances, conversation=True to read them "
+                                  "as one conversation); or MPNet embeddings [L, 768]. Empty turns are refused; "
+                                  "turns are truncated to 384 tokens by the MPNet tokenizer",
+                  "signature": "serve_4class / serve_meld7 (text [B, L, 768], mask [B, L]) -> probabilities, "
+                               "logits [B, L, K]; the backbone runs in the predictor"},
+        "backbone": {"name": BACKBONE, "install": f"python -m emozoo.weights install {BACKBONE}",
+                     "licence": "Apache-2.0 (sentence-transformers/all-mpnet-base-v2)", "inside_zoo_folder": False},
+        "paper": "Song et al. 2020 (MPNet), Reimers & Gurevych 2019 (Sentence-BERT); Lian, Tao, Liu, Huang 2019 "
+                 "(DANN conversational model, arXiv:1910.13807)",
+        "licence": LICENCE,
+        "metrics_source": "mean +- std over seeds (fractions); cross_corpus: train on every labelled 4-class turn of "
+                          "one corpus, test on every one of the other; session5: IEMOCAP TS_1234 (train sessions "
+                          "1-4, test the 1242 labelled turns of session 5), '+meld' = every labelled MELD 4-class "
+                          "turn added to training; meld7_official_test: MELD official train -> test, 7 classes",
+        "metrics_command": "python -m emozoo.models.emotion_text.emotion_text_eval --seeds 5",
+        "metrics": {"head_choice": res.get("choice"), "cross_corpus": cross,
+                    "session5": _cell(s, f"session5/{head}/mpnet/ts_1234"),
+                    "session5_plus_meld": _cell(s, f"session5/{head}/mpnet/ts_1234+meld"),
+                    "session5_minilm": _cell(s, f"minilm/{head}/minilm/ts_1234"),
+                    "meld7_official_test": _cell(s, f"meld/{head}/mpnet/official_test")},
+    }
+
+
+def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int = 0) -> dict:
+    """Train the chosen head for both label sets on the stores of ``repo`` and publish ``emotion_text``."""
+    import keras
+
+    from emozoo.backbones.mpnet import encoder as mpnet
+    from emozoo.models.emotion_text import emotion_text_head as H
+    from emozoo.zoo import publish
+
+    repo = Path(repo)
+    res_path = repo / EVAL
+    if not res_path.exists():
+        raise ExportError(f"{res_path} is missing: run python -m emozoo.models.emotion_text.emotion_text_eval first "
+                          "(the head is chosen by cross-corpus validation only)")
+    res = json.loads(res_path.read_text())
+    if "choice" not in res:
+        raise ExportError(f"{res_path} has no head choice yet: run its cross-corpus part for every candidate")
+    head = head or res["choice"]["head"]
+    spec = {c: json.loads((repo / H.STORES[c].format(feature=BACKBONE) / "extract.json").read_text())["features"][BACKBONE]
+            for c in H.CORPORA}
+    if len(set(spec.values())) != 1:
+        raise ExportError(f"the {BACKBONE} stores were written by different encoders: {spec}")
+    data = H.load_corpora(repo, BACKBONE)
+    heads, sizes = {}, {}
+    for label_set in ("4class", "meld7"):
+        fold = H.all_turns_fold(data, label_set)
+        sizes[label_set] = fold.sizes["train_labelled"]
+        heads[label_set] = H.train_head(fold, head, seed)
+        print(f"trained {label_set} ({head}, {sizes[label_set]} labelled turns)", flush=True)
+    c = card(head, res, sizes)
+    c["backbone"]["weights_id"] = next(iter(spec.values()))
+    pre = {"input": "emotion_text", "backbone": BACKBONE, "text_encoder": next(iter(spec.values())),
+           "input_dim": mpnet.EMBED_DIM, "max_length": mpnet.MAX_SEQ_LENGTH, "head": head,
+           "features": "all-mpnet-base-v2 sentence embedding per turn (mean pooled, L2; the *_mpnet stores' values)"}
+    entry = publish(NAME, lambda d: H.export_heads(heads, d, pre, mpnet.EMBED_DIM), c)
+    keras.backend.clear_session()
+    print(f"published {NAME} -> saved_models/{entry['path']} (head {head})", flush=True)
+    return entry
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of every file under ``folder``."""
+    return int(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()))
+
+
+__all__ = ["NAME", "card", "train_and_publish", "folder_size"]
