@@ -21,6 +21,9 @@ are read back, so an interrupted command resumes; runs go seed by seed, every ca
    with every labelled MELD turn added to training (``+meld``: the flagship's data mix).
 4. ``meld``: the ``meld7`` head (the chosen candidate trained on MELD's official train dialogues,
    7 classes), scored on the official test split (WA, UAR, weighted F1).
+5. ``mix``: does adding the other corpus hurt? MELD official train -> test on the 4 shared classes,
+   without and with every labelled IEMOCAP turn in training (the session-5 ``+meld`` row is the
+   other side).
 
 Example:
 
@@ -41,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from emozoo.errors import SchemaError  # noqa: E402
 
 RESULTS = Path("benchmarks/results/emotion_text_eval.json")
-PARTS = ("cross", "minilm", "session5", "meld")
+PARTS = ("cross", "minilm", "session5", "meld", "mix")
 DIRECTIONS = (("iemocap", "meld"), ("meld", "iemocap"))
 CANDIDATE_ORDER = ("linear", "ci", "dann")
 KEEP = ("accuracy", "uar", "macro_f1", "weighted_f1", "num_examples", "classes", "confusion_matrix")
@@ -69,6 +72,10 @@ def _fold(data, part: str, candidate: str, setting: str):
         return H.session5_fold(data, candidate, plus_meld=True)
     if setting == "official_test":
         return H.meld_fold(data, "meld7")
+    if setting == "official_test_4class":
+        return H.meld4_fold(data)
+    if setting == "official_test_4class+iemocap":
+        return H.meld4_fold(data, plus_iemocap=True)
     raise SchemaError(f"unknown setting {setting!r}")
 
 
@@ -154,14 +161,17 @@ def plan(parts, seeds: int, candidates, chosen: str | None, minilm_cross: bool) 
                 todo += [("cross", c, "mpnet", f"{a}->{b}", s) for a, b in DIRECTIONS]
         if chosen is None:
             continue
-        if "minilm" in parts:
-            if minilm_cross:
-                todo += [("minilm", chosen, "minilm", f"{a}->{b}", s) for a, b in DIRECTIONS]
-            todo.append(("minilm", chosen, "minilm", "ts_1234", s))
         if "session5" in parts:
             todo += [("session5", chosen, "mpnet", "ts_1234", s), ("session5", chosen, "mpnet", "ts_1234+meld", s)]
         if "meld" in parts:
             todo.append(("meld", chosen, "mpnet", "official_test", s))
+        if "mix" in parts:
+            todo += [("mix", chosen, "mpnet", "official_test_4class", s),
+                     ("mix", chosen, "mpnet", "official_test_4class+iemocap", s)]
+        if "minilm" in parts:
+            if minilm_cross:
+                todo += [("minilm", chosen, "minilm", f"{a}->{b}", s) for a, b in DIRECTIONS]
+            todo.append(("minilm", chosen, "minilm", "ts_1234", s))
     return todo
 
 

@@ -146,6 +146,19 @@ def meld_fold(data: dict, label_set: str = "meld7"):
                  test_d, lambda d, j: meld.label(d.emotion[j], label_set), LABEL_SETS[label_set])
 
 
+def meld4_fold(data: dict, plus_iemocap: bool = False):
+    """MELD official train -> test on the 4 shared classes (other turns context); ``plus_iemocap``:
+    every labelled IEMOCAP turn (sessions 1-5) is added to training (does mixing hurt MELD?)."""
+    meld, iem = data["meld"], data["iemocap"]
+    test_d = [d for d in meld.dialogues if d.split == "test"]
+    iem_ids = {d.dialogue_id for d in iem.dialogues}
+    label = lambda d, j: (iem.label(d.emotion[j]) if d.dialogue_id in iem_ids  # noqa: E731
+                          else meld.label(d.emotion[j]) if d.split == "train" else -1)
+    train_d = list(meld.dialogues) + (list(iem.dialogues) if plus_iemocap else [])
+    return _fold("meld/4class" + ("+iemocap" if plus_iemocap else ""), train_d, label, test_d,
+                 lambda d, j: meld.label(d.emotion[j]), CLASSES_4)
+
+
 def all_turns_fold(data: dict, label_set: str):
     """The publish fold: ``4class`` = every labelled 4-class turn of IEMOCAP and MELD (all splits);
     ``meld7`` = MELD's train dialogues (so that the MELD test figures describe the published head).
@@ -294,5 +307,5 @@ def export_heads(heads: dict, out_dir, preprocessing: dict, dim: int = 768) -> N
 
 
 __all__ = ["CANDIDATES", "CLASSES_4", "CLASSES_MELD7", "LABEL_SETS", "Corpus", "load_corpora", "cross_corpus_fold",
-           "session5_fold", "meld_fold", "all_turns_fold", "train_head", "train_linear", "build_linear",
+           "session5_fold", "meld_fold", "meld4_fold", "all_turns_fold", "train_head", "train_linear", "build_linear",
            "head_logits", "score_head", "serving_fn", "export_heads"]

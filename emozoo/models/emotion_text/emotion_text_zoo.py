@@ -85,13 +85,17 @@ def card(head: str, res: dict, sizes: dict) -> dict:
         "metrics_source": "mean +- std over seeds (fractions); cross_corpus: train on every labelled 4-class turn of "
                           "one corpus, test on every one of the other; session5: IEMOCAP TS_1234 (train sessions "
                           "1-4, test the 1242 labelled turns of session 5), '+meld' = every labelled MELD 4-class "
-                          "turn added to training; meld7_official_test: MELD official train -> test, 7 classes",
+                          "turn added to training; meld7_official_test: MELD official train -> test, 7 classes; meld4_*: MELD "
+                          "official train -> test on the 4 shared classes, '_plus_iemocap' = every labelled IEMOCAP "
+                          "turn added to training",
         "metrics_command": "python -m emozoo.models.emotion_text.emotion_text_eval --seeds 5",
         "metrics": {"head_choice": res.get("choice"), "cross_corpus": cross,
                     "session5": _cell(s, f"session5/{head}/mpnet/ts_1234"),
                     "session5_plus_meld": _cell(s, f"session5/{head}/mpnet/ts_1234+meld"),
                     "session5_minilm": _cell(s, f"minilm/{head}/minilm/ts_1234"),
-                    "meld7_official_test": _cell(s, f"meld/{head}/mpnet/official_test")},
+                    "meld7_official_test": _cell(s, f"meld/{head}/mpnet/official_test"),
+                    "meld4_official_test": _cell(s, f"mix/{head}/mpnet/official_test_4class"),
+                    "meld4_official_test_plus_iemocap": _cell(s, f"mix/{head}/mpnet/official_test_4class+iemocap")},
     }
 
 
