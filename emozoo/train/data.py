@@ -117,41 +117,61 @@ def _load_cached(store: str, features: str, mtime: float) -> FeatureTable:
     return FeatureTable(store, x, y[keep], meta, tuple(spec.classes))
 
 
-def _read_shards(store: str, spec, keys: list):
-    """The examples of every shard of ``store`` (numpy dicts of ``keys``), shard by shard, so that a
-    shard that does not decode is named (:class:`~emozoo.data.store.CorruptShardError`)."""
+def checked_shard_reads(store: str, spec, paths, dataset_of, count=lambda item: 1):
+    """Yield the items of ``dataset_of(path)`` for every shard path in turn, with the store's
+    corruption checks, so that every reader of a store refuses the same damage in the same words
+    (:class:`~emozoo.data.store.CorruptShardError`):
+
+    * a shard that does not decode (named, with the count read before the error);
+    * a shard whose record count differs from the one ``extract.json`` lists for it;
+    * a total that differs from ``spec.json``'s counts (a cut TensorFlow skipped silently, or one at
+      a record boundary), naming the shard with a framing problem when the store is uncompressed.
+
+    ``count(item)`` is the number of records an item holds (1 per example; a batch's length).
+    """
     import tensorflow as tf
 
     from emozoo.data.store import CorruptShardError, framing_problem, tf_read_error
 
-    parse = parse_fn(spec)
+    paths = list(paths)
     expected = _shard_counts(store)
     total = 0
-    for path in shard_paths(store):
+    for path in paths:
+        name = Path(path).name
+        n = 0
+        try:
+            for item in dataset_of(path).as_numpy_iterator():
+                yield item
+                n += count(item)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
+            raise CorruptShardError(store, name, tf_read_error(exc), n) from None
+        want = expected.get(name)
+        if want is not None and n != want:
+            raise CorruptShardError(store, name, f"{n} records where extract.json lists {want}")
+        total += n
+    declared = sum(int(v) for v in spec.counts.values())
+    if spec.counts and total != declared:
+        reason = f"{total} examples read where spec.json declares {declared}"
+        for path in paths if not spec.compression else ():
+            problem = framing_problem(path)
+            if problem:
+                raise CorruptShardError(store, Path(path).name, f"{problem}; {reason}")
+        raise CorruptShardError(store, None, reason)
+
+
+def _read_shards(store: str, spec, keys: list):
+    """The examples of every shard of ``store`` (numpy dicts of ``keys``), shard by shard, so that a
+    shard that does not decode is named (:func:`checked_shard_reads`)."""
+    import tensorflow as tf
+
+    parse = parse_fn(spec)
+
+    def dataset_of(path):
         ds = tf.data.TFRecordDataset(path, compression_type=spec.compression or None)
         ds = ds.map(lambda s: {k: v for k, v in parse(s).items() if k in keys},
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        ds = finalize(ds, prefetch=0)   # one iterator per shard: no autotune thread to wait for at its end
-        n = 0
-        try:
-            for ex in ds.as_numpy_iterator():
-                yield ex
-                n += 1
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
-            raise CorruptShardError(store, Path(path).name, tf_read_error(exc), n) from None
-        want = expected.get(Path(path).name)
-        if want is not None and n != want:
-            raise CorruptShardError(store, Path(path).name, f"{n} records where extract.json lists {want}")
-        total += n
-    declared = sum(int(v) for v in spec.counts.values())
-    if spec.counts and total != declared:      # a cut TensorFlow skipped silently, or one at a record boundary
-        reason = f"{total} examples read where spec.json declares {declared}"
-        if not spec.compression:
-            for path in shard_paths(store):
-                problem = framing_problem(path)
-                if problem:
-                    raise CorruptShardError(store, Path(path).name, f"{problem}; {reason}")
-        raise CorruptShardError(store, None, reason)
+        return finalize(ds, prefetch=0)   # one iterator per shard: no autotune thread to wait for at its end
+    yield from checked_shard_reads(store, spec, shard_paths(store), dataset_of)
 
 
 def _shard_counts(store: str) -> dict:

@@ -114,40 +114,22 @@ def _shard_state(store: Path) -> tuple:
 def _meta_cached(store: str, feature: str, state: tuple) -> FeatureTable:
     import tensorflow as tf
 
-    from emozoo.data.store import CorruptShardError, framing_problem, tf_read_error
-    from emozoo.train.data import _shard_counts
+    from emozoo.train.data import checked_shard_reads
 
     spec = load_spec(store)
     if feature not in spec.names:
         raise SchemaError(f"store {store} has no feature {feature!r}; it has {spec.names}")
     desc = {k: tf.io.FixedLenFeature((), tf.string) for k in META}
     desc["label"] = tf.io.FixedLenFeature((), tf.int64)
-    expected = _shard_counts(store)
     cols = {k: [] for k in desc}
-    total = 0
-    for path, _, _ in state:
-        name = Path(path).name
+
+    def dataset_of(path):
         ds = tf.data.TFRecordDataset(path, compression_type=spec.compression or None).batch(READ_BATCH)
-        ds = finalize(ds.map(lambda s: tf.io.parse_example(s, desc)), prefetch=0)
-        n = 0
-        try:
-            for batch in ds.as_numpy_iterator():
-                for k in cols:     # fixed-width bytes per batch, not a Python object per value
-                    cols[k].append(batch[k] if k == "label" else np.asarray(batch[k]).astype(bytes))
-                n += len(batch["label"])
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
-            raise CorruptShardError(store, name, tf_read_error(exc), n) from None
-        if expected.get(name) is not None and n != expected[name]:
-            raise CorruptShardError(store, name, f"{n} records where extract.json lists {expected[name]}")
-        total += n
-    declared = sum(int(v) for v in spec.counts.values())
-    if spec.counts and total != declared:
-        reason = f"{total} examples read where spec.json declares {declared}"
-        for path, _, _ in state if not spec.compression else ():
-            problem = framing_problem(path)
-            if problem:
-                raise CorruptShardError(store, Path(path).name, f"{problem}; {reason}")
-        raise CorruptShardError(store, None, reason)
+        return finalize(ds.map(lambda s: tf.io.parse_example(s, desc)), prefetch=0)
+    for batch in checked_shard_reads(store, spec, [path for path, _, _ in state], dataset_of,
+                                     count=lambda b: len(b["label"])):
+        for k in cols:     # fixed-width bytes per batch, not a Python object per value
+            cols[k].append(batch[k] if k == "label" else np.asarray(batch[k]).astype(bytes))
     y = np.concatenate(cols["label"]) if cols["label"] else np.zeros(0, np.int64)
     meta = {k: (np.char.decode(np.concatenate(cols[k]), "utf-8") if cols[k]
                 else np.zeros(0, str)) for k in META}
