@@ -137,5 +137,5 @@ def test_train_cli_runs_each_member_of_a_group(tmp_path, monkeypatch):
     assert main(["--experiment", "loco/speech", "--model-dir", str(tmp_path), "--seeds", "1"]) == 0
     names = [n for n, _ in ran]
     assert "loco/speech/is10_adv" in names and len(names) == len(set(names)) >= 5
-    assert (f"loco/speech/is10_adv", str(tmp_path / "is10_adv")) in ran
+    assert ("loco/speech/is10_adv", str(tmp_path / "is10_adv")) in ran
     assert main(["--experiment", "loco/nothing_here"]) == 2
