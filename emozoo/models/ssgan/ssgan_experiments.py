@@ -12,6 +12,10 @@ table of a setting over its fractions):
 * ``ssgan/functionals/frac20``: the dense variant on eGeMAPS (normalisation ablation).
 * ``ssgan/face_dface/frac{10,20,50}``: the paper's visual features (Dface embeddings) of CK+,
   labelled fraction of 5 subject folds, the other training images and JAFFE unlabelled, dense.
+* ``ssgan/speech_whisper/frac{10,20,50}`` and ``ssgan/face_mobilenet/frac{10,20,50}`` (issue 20, the
+  method on the pretrained backbones): the ``functionals`` and ``face_dface`` settings with the
+  Whisper-base states (mean over the 7 layer rows, 512) and the face MobileNet embedding (1024) in
+  place of eGeMAPS and Dface.
 * ``.../paper``: the same with the paper-sized network (D 128-256-512-1024, G 512-256-128-64,
   128x128 crops, batch 64) for GPUs.
 
@@ -46,6 +50,9 @@ CPU_PRESETS = {
                        unlabelled_with_rest=True, feature="dface", steps=300, eval_every=25, ssbase_steps=100,
                        batch=32, unlabelled_batch=32, models=("fsbase", "ssbase", "ssgan")),
 }
+# the same method on the pretrained backbones' features (issue 20, section 3)
+CPU_PRESETS["speech_whisper"] = {**CPU_PRESETS["functionals"], "feature": "whisper_base"}
+CPU_PRESETS["face_mobilenet"] = {**CPU_PRESETS["face_dface"], "feature": "face_mobilenet"}
 # paper-sized (sec. IV-B): 128x128 crops, D 128-256-512-1024, G 512-256-128-64, batch 64; for GPUs
 PAPER_PRESETS = {
     "speech": {**CPU_PRESETS["speech"], "pool": 1, "model": {"conv": dict(PAPER_CONV)}, "batch": 64,
@@ -61,7 +68,12 @@ DESCRIPTIONS = {
     "multimodal": "RAVDESS AV (MFCC+AU) labelled fraction (actor 5-fold), other training clips unlabelled, MSSGAN",
     "functionals": "RAVDESS eGeMAPS labelled fraction, EmoDB+CASIA unlabelled, dense SSGAN",
     "face_dface": "CK+ Dface labelled fraction (subject 5-fold), other training images + JAFFE unlabelled, dense SSGAN",
+    "speech_whisper": "RAVDESS Whisper-base states (layer mean) labelled fraction, EmoDB+CASIA unlabelled, dense SSGAN",
+    "face_mobilenet": "CK+ face MobileNet embedding labelled fraction (subject 5-fold), other training images + "
+                      "JAFFE unlabelled, dense SSGAN",
 }
+#: preset -> the dense settings whose corpora list holds the unlabelled corpora too
+_WITH_UNLABELLED_CORPORA = ("speech", "functionals", "face_dface", "speech_whisper", "face_mobilenet")
 
 
 def experiment_name(setting: str, fraction: float, paper: bool = False) -> str:
@@ -78,11 +90,12 @@ def _register(setting: str, fraction: float, paper: bool):
                    + tuple(run.get("unlabelled_corpora", ())))
         return ExperimentConfig(
             name=name, model=ModelConfig("ssgan", {"run": dict(run)}),
-            data=DataConfig(corpora=corpora if setting in ("speech", "functionals", "face_dface") else corpora[:1],
+            data=DataConfig(corpora=corpora if setting in _WITH_UNLABELLED_CORPORA else corpora[:1],
                             features=run.get("feature", "face" if setting == "face" else "mfcc+au"),
                             protocol="speaker_kfold" if setting != "face" else "official",
                             protocol_kwargs={"k": FOLDS}, valid_speakers=0,
-                            label_set={"face": "7basic", "face_dface": "6basic"}.get(setting, "4class")),
+                            label_set={"face": "7basic", "face_dface": "6basic",
+                                       "face_mobilenet": "6basic"}.get(setting, "4class")),
             optimizer=OptimizerConfig("adam", 2e-4, {"beta_1": 0.5}),
             trainer=TrainerConfig(epochs=run["steps"] // run["eval_every"], batch_size=run["batch"], seeds=FOLDS,
                                   patience=0, tensorboard=False),
@@ -91,7 +104,7 @@ def _register(setting: str, fraction: float, paper: bool):
 
 
 for _s in CPU_PRESETS:
-    for _f in (FRACTIONS if _s != "functionals" else (0.2,)):
+    for _f in (FRACTIONS if _s != "functionals" else (0.2,)):   # (the backbone presets: every fraction)
         _register(_s, _f, False)
         if _s in PAPER_PRESETS:
             _register(_s, _f, True)

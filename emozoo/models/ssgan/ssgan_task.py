@@ -124,8 +124,19 @@ def load_frames(corpus: str, feature: str = "fbank", *, width: int = 128, pool: 
 
 
 def load_functionals(corpus: str, feature: str = "egemaps") -> Pool:
-    from emozoo.train.data import load_table
-    t = load_table(f"tfrecords/{corpus}_{feature}", feature)
+    """One vector per clip of ``tfrecords/<corpus>_<feature>``; layer-wise backbone states
+    (``whisper_base`` ``[7, 512]``) enter as the mean over their rows."""
+    from emozoo.data.tfrecord import load_spec
+    from emozoo.train.data import existing_store, load_table
+
+    store = existing_store(f"tfrecords/{corpus}_{feature}", feature, corpus=corpus)
+    shape = next((f.shape for f in load_spec(str(store)).features if f.name == feature), ())
+    if len(shape) == 2:                                             # layer-wise states [R, D]
+        from emozoo.backbones.probe import load_layered
+        t = load_layered({corpus: str(store)}, feature)
+        speakers = np.asarray([s.split("/", 1)[-1] for s in t.speaker]).astype(str)
+        return Pool([t.x.mean(1).astype(np.float32)], np.asarray(t.y, np.int64), speakers)
+    t = load_table(str(store), feature)
     return Pool([t.x.astype(np.float32)], t.y.astype(np.int64), np.asarray(t.meta["speaker"]).astype(str))
 
 
