@@ -230,6 +230,39 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def plot(res: dict, path: Path) -> Path:
+    """Grouped bars: cross-corpus UAR (mean ± std over seeds) of every head and feature, per direction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = res["summary"]
+    rows = [g for g in s if "->" in g]
+    heads = sorted({"/".join(g.split("/")[1:3]) for g in rows},
+                   key=lambda h: (h.endswith("minilm"), CANDIDATE_ORDER.index(h.split("/")[0])))
+    dirs = [f"{a}->{b}" for a, b in DIRECTIONS]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    w = 0.8 / max(len(heads), 1)
+    for i, h in enumerate(heads):
+        part = "minilm" if h.endswith("minilm") else "cross"
+        cells = [s.get(f"{part}/{h}/{d}") for d in dirs]
+        m = [100 * c["uar"]["mean"] if c else 0 for c in cells]
+        e = [100 * c["uar"]["std"] if c else 0 for c in cells]
+        n = max((len(c["seeds"]) for c in cells if c), default=0)
+        ax.bar([j + i * w for j in range(len(dirs))], m, w, yerr=e, capsize=3, label=f"{h} ({n} seeds)")
+    ax.axhline(25, color="grey", lw=0.8, ls=":", label="chance (4 classes)")
+    ax.set_xticks([j + w * (len(heads) - 1) / 2 for j in range(len(dirs))], [d.replace("->", " -> ") for d in dirs])
+    ax.set_ylabel("UAR (%)")
+    ax.set_title("emotion_text: cross-corpus UAR, 4 shared classes")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m emozoo.models.emotion_text.emotion_text_eval", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -239,6 +272,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, help=f"results JSON (default {RESULTS})")
     ap.add_argument("--repo", type=Path, default=Path("."), help="repository root (the tfrecords/ stores)")
     ap.add_argument("--table", action="store_true", help="print the tables of the results JSON and exit")
+    ap.add_argument("--plot", type=Path, help="also draw the cross-corpus bars into this PNG")
     args = ap.parse_args(argv)
     parts = tuple(p for p in args.parts.split(",") if p)
     bad = [p for p in parts if p not in PARTS]
@@ -254,6 +288,8 @@ def main(argv=None) -> int:
         print(table(res))
         if "choice" in res:
             print(f"\nchoice: {res['choice']}")
+        if args.plot:
+            print(f"figure: {plot(res, args.plot)}")
         return 0
     res = run(args.repo, args.seeds, parts, cands, out)
     print(table(res))
