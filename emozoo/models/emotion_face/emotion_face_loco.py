@@ -40,7 +40,7 @@ draws). Choices made by this benchmark only, with rules fixed before the ``top1`
 
 Command::
 
-    python -m emozoo.models.emotion_face.emotion_face_loco --seeds 3        # results + figure (~45 min, 1 core)
+    python -m emozoo.models.emotion_face.emotion_face_loco --seeds 3        # results + figure (~50 min, 1 core)
 
 writes ``benchmarks/results/emotion_face_loco.json`` (resumable: finished cells are kept) and the
 grouped-bar figure ``benchmarks/results/emotion_face_loco.png``.
@@ -72,7 +72,7 @@ CONDITION_NAMES = {"none": "no adaptation (pooled training stats)",
                    **{f"adapt{n}": f"adapt, {n} target faces" for n in ADAPT_COUNTS},
                    **{f"adapt{n}_mean": f"adapt the mean only, {n} target faces" for n in ADAPT_COUNTS},
                    "adapt_all": "adapt, all target faces", "adapt_all_mean": "adapt the mean only, all target faces"}
-STAGE1_CAP = 2000
+STAGE1_CAP = 1000
 RESULTS = REPO / "benchmarks" / "results" / "emotion_face_loco.json"
 FIGURE = REPO / "benchmarks" / "results" / "emotion_face_loco.png"
 RUNS = REPO / "runs" / "emotion_face"

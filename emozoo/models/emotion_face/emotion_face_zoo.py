@@ -7,7 +7,7 @@ Recipe (:func:`train_and_publish`), the design chosen by the leave-one-corpus-ou
   emotions (927; contempt left out), every JAFFE image (213, neutral included): FER2013's 7
   classes (:data:`~.emotion_face_data.FER7`), each corpus contributing its own;
 * ``top1`` design: block 13 fine-tuned first (stage 1, :func:`~.emotion_face_head.fine_tune_block`,
-  at most 2000 faces per class and corpus, the epoch of each phase chosen on FER2013 PublicTest);
+  at most 1000 faces per class and corpus, the epoch of each phase chosen on FER2013 PublicTest);
   ``frozen``: the pretrained block;
 * the linear head on every training face's embedding, each corpus z-normalised with its own
   statistics; shipped statistics: the training faces pooled;

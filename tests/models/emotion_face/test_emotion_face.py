@@ -218,6 +218,15 @@ def test_no_face_is_refused(model, tmp_path):
         assert p.shape == (1, 7) and abs(p.sum() - 1) < 1e-4
     finally:
         model.no_face = "skip"
+    model.crop = "whole"                           # no MTCNN at all: the same whole-image face
+    try:
+        np.testing.assert_allclose(model.predict(tex), p, atol=1e-6)
+        with pytest.raises(InputRefused, match="flat"):
+            model.predict(np.full((64, 64), 90, np.uint8))        # the shared checks still apply
+    finally:
+        model.crop = "mtcnn"
+    with pytest.raises(EmozooError, match="crop must be 'mtcnn'"):
+        model.crop = "centre"
 
 
 # --- adaptation -------------------------------------------------------------------------------
