@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emozoo.errors import ExperimentError
+from emozoo.errors import ExperimentError, SchemaError
 from emozoo.layers import AttentionFusion, SelfAttentionGRU
 from emozoo.layers.gradient_reversal import GaninLambdaSchedule, GaninSchedule, GradientReversal, ganin_lambda
 from emozoo.layers.standardization import FeatureStandardization
@@ -245,3 +245,63 @@ def test_ganin_schedule_defaults_checks_and_its_values_per_step():
     assert sched.total_steps == 8 and sched.step == 8               # epochs * steps of fit
     np.testing.assert_allclose(sched.history, [ganin_lambda(i / 8, 4.0, 0.8) for i in range(8)], rtol=1e-6)
     assert float(grl.hp_lambda.numpy()) == pytest.approx(ganin_lambda(7 / 8, 4.0, 0.8))
+
+
+# -- what the first mutation run of the new tests left (issue 17) ---------------------------------
+def test_variables_and_sublayers_keep_their_names():
+    """The names TensorBoard, checkpoints' variable paths and the exported SavedModels show."""
+    sa = SelfAttentionGRU(gru_units=2, num_heads=2, name="ctx")
+    sa(np.ones((1, 2, 3), "float32"))
+    assert [w.path.rsplit("/", 1)[-1] for w in (sa.W_Q, sa.W_K, sa.W_V)] == ["W_Q", "W_K", "W_V"]
+    assert sa.bigru.name == "ctx_bigru"
+    fu = AttentionFusion(2, input_dims=(3, 1), name="fuse")
+    assert [p.name for p in fu.projections] == ["fuse_proj_0", "fuse_proj_1"]
+    assert (fu.W_F.name, fu.w_F.name) == ("fuse_W_F", "fuse_w_F")
+    st = FeatureStandardization()
+    st.build((None, 2))
+    assert [st.mean.path.rsplit("/", 1)[-1], st.std.path.rsplit("/", 1)[-1]] == ["mean", "std"]
+    assert GradientReversal().hp_lambda.path.rsplit("/", 1)[-1] == "lambda"
+
+
+def test_at_fusion_checks_the_last_dimension_even_when_others_are_unknown():
+    layer = AttentionFusion(2, input_dims=(3, 5))
+    fn = tf.function(lambda a, t: layer([a, t]), autograph=False, input_signature=[tf.TensorSpec([None, None, 3]),
+                                                                    tf.TensorSpec([None, None, 4])])
+    with pytest.raises(SchemaError, match="modality of dimension 4, AttentionFusion expects 5"):
+        fn.get_concrete_function()
+    with pytest.raises(SchemaError, match="^AttentionFusion needs input_dims"):
+        AttentionFusion(2)
+    # the output shape follows the first modality's leading dimensions
+    assert layer.compute_output_shape([(7, 3), (None, 5)]) == (7, 2)
+
+
+def test_standardization_on_sequences_and_at_the_epsilon_boundary():
+    x = rng.normal(size=(30, 4, 3))
+    layer = FeatureStandardization()
+    layer.build((None, 4, 3))                                   # statistics over the last axis
+    assert layer.mean.shape == (3,) and layer.std.shape == (3,)
+    layer.fit(x.reshape(-1, 3))
+    np.testing.assert_allclose(layer(x.astype("float32")).numpy(),
+                               (x - x.reshape(-1, 3).mean(0)) / x.reshape(-1, 3).std(0), rtol=1e-4, atol=1e-5)
+    half = FeatureStandardization(epsilon=0.5)                  # a column of 0/1 has std exactly 0.5
+    half.build((None, 1))
+    half.fit(np.array([[0.0], [1.0]] * 10))
+    assert float(half.std.numpy()[0]) == 0.5                    # not below epsilon: kept
+
+
+def test_ganin_schedule_boundaries_and_unknown_length_error():
+    assert GaninSchedule(total_steps=1).total_steps == 1         # the smallest valid count
+    assert GaninSchedule(max_value=0.0).max_value == 0.0         # a flat zero schedule is valid
+    grl = GradientReversal()
+    inp = keras.Input((2,))
+    model = keras.Model(inp, keras.layers.Dense(1)(grl(inp)))
+    model.compile(optimizer="sgd", loss="mse")
+    ds = tf.data.Dataset.from_generator(lambda: iter([(np.ones((2, 2), "float32"), np.zeros((2, 1), "float32"))]),
+                                        output_signature=(tf.TensorSpec([None, 2]), tf.TensorSpec([None, 1])))
+    with pytest.raises(ExperimentError, match=r"^GaninLambdaSchedule needs total_steps when fit\(\) does not know "
+                                              r"epochs \* steps_per_epoch \(pass steps_per_epoch to fit\)"):
+        model.fit(ds, epochs=1, verbose=0, callbacks=[GaninLambdaSchedule()])
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    plain.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ExperimentError, match="^GaninLambdaSchedule: the model has no GradientReversal layer$"):
+        plain.fit(np.ones((2, 2)), np.zeros((2, 1)), epochs=1, verbose=0, callbacks=[GaninLambdaSchedule(total_steps=1)])
