@@ -67,8 +67,8 @@ def _inputs(model, data: Path, batch: int):
         audio, visual = z["X_audio_mfcc"].astype("float32"), z["X_visual_au"].astype("float32")
         return ({"audio": audio[:1], "visual": visual[:1]}, {"audio": audio[:batch], "visual": visual[:batch]},
                 batch)
-    if kind in ("face", "features", "ssgan_waveform"):
-        path = str(data / (FACE if kind == "face" else AUDIO))
+    if kind in ("face", "features", "ssgan_waveform", "emotion_speech_waveform", "emotion_face_image"):
+        path = str(data / (FACE if kind in ("face", "emotion_face_image") else AUDIO))
         return [path], [path] * batch, batch
     raise SystemExit(f"{model.card['name']}: no benchmark input for the input kind {kind!r}")
 
