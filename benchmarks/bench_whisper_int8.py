@@ -10,8 +10,13 @@ fresh process per thread count (pinned to that many cores; TF intra-op = threads
 LiteRT/XNNPACK and CTranslate2 ``intra_threads`` = threads). Sides:
 
 * ``default``: what ``get_extractor("whisper_base")`` runs now, **from the waveform** (log-Mel
-  ``tf.function`` + the LiteRT dynamic-range int8 encoder on XNNPACK + the mean over positions);
-* ``litert-int8`` / ``litert-fp32``: the LiteRT encoder alone (int8 weights / float32 weights);
+  ``tf.function`` + the LiteRT dynamic-range int8 encoder on XNNPACK, its float islands
+  included, + the mean over positions);
+* ``litert-int8`` / ``litert-mixed`` / ``litert-fp32``: the LiteRT encoder alone (precision
+  ``int8``: int8 weights but the stem and block 1's q/k/v in float32; ``mixed``: the stem and
+  blocks 1-2 in float32; float32 weights);
+* ``litert-int8-full``: every matmul and convolution int8 (no float islands: format revision 1,
+  the default before the islands);
 * ``keras-fp32``: the Keras port as a ``tf.function`` (the old default path, ``precision="float32"``);
 * ``keras-xla-fp32``: the same with ``jit_compile=True``;
 * ``keras-xla-bf16``: option (c), the port built under ``keras`` policy ``mixed_bfloat16``
@@ -93,7 +98,7 @@ def _build_sides(cfg, tf):
 
     from emozoo.backbones.whisper.backbone import WhisperBackbone
     from emozoo.backbones.whisper.extractor import WhisperPooler
-    from emozoo.backbones.whisper.lite import LiteEncoder, cached_model
+    from emozoo.backbones.whisper.lite import LiteEncoder, cached_model, convert_encoder
     threads, want = int(cfg["threads"]), cfg["sides"]
     bb = WhisperBackbone.from_preset(cfg["preset"])
     sides, notes = {}, {}
@@ -108,9 +113,11 @@ def _build_sides(cfg, tf):
     if "default" in want:
         pooler = WhisperPooler(bb, precision="int8", threads=threads)
         sides["default"] = ("wave", lambda w: pooler(w[0]))
-    for prec in ("int8", "fp32"):
+    for prec in ("int8", "mixed", "fp32", "int8-full"):
         if f"litert-{prec}" in want:
-            lite = LiteEncoder(cached_model(bb, "int8" if prec == "int8" else "float32"), threads=threads)
+            blob = (convert_encoder(bb.encoder) if prec == "int8-full"
+                    else cached_model(bb, "float32" if prec == "fp32" else prec))
+            lite = LiteEncoder(blob, threads=threads)
             sides[f"litert-{prec}"] = ("mel", lambda mel, lite=lite: lite(mel)[0].mean(1))
     if "keras-fp32" in want:
         sides["keras-fp32"] = ("mel", pooled_fn(bb.encoder, False))

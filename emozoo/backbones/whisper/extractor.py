@@ -10,9 +10,12 @@ separately (memory stays bounded), and the window means are averaged weighted by
 of positions.
 
 Precision. The extractors' default (``precision="int8"``) runs the encoder as a LiteRT model with
-dynamic-range int8 weights on XNNPACK (:mod:`emozoo.backbones.whisper.lite`; about CTranslate2
-int8's speed; pooled rows at a median cosine >= 0.9998 to float32 on EmoDB, a few clips under
-0.999 in rows 4-6, ``docs/performance.md`` section 4), the log-Mel front end as a ``tf.function``. ``precision="float32"`` runs the Keras
+dynamic-range int8 weights on XNNPACK, the convolution stem and block 1's q/k/v projections left in
+float32 (:mod:`emozoo.backbones.whisper.lite`; about CTranslate2 int8's speed; pooled rows at a
+cosine >= 0.999 to float32 on every EmoDB clip in rows 0-5, 2 of 535 clips under it in the last
+row, ``docs/performance.md`` section 4), the log-Mel front end as a ``tf.function``.
+``precision="mixed"`` leaves the stem and blocks 1-2 in float32 (every EmoDB clip >= 0.9998, at
+1.3-2x the int8 time). ``precision="float32"`` runs the Keras
 port as one ``tf.function`` traced once for any length (``[None]`` waveform), the path the parity
 tests check against CTranslate2 float32. ``make_extractor(name)`` takes the precision from
 ``$EMOZOO_WHISPER_PRECISION`` (``int8`` unless set); the store config records it, so an
@@ -56,8 +59,9 @@ class WhisperPooler:
         max_samples: longest window encoded at once (30 s).
         precision: ``"float32"`` (the Keras port as a ``tf.function``; the default here, so
             callers built on float32 stores, e.g. the ``emotion_speech`` predictor, keep their
-            values) or ``"int8"`` (LiteRT dynamic-range int8 encoder on XNNPACK; the default of
-            :func:`make_extractor`).
+            values), ``"int8"`` (LiteRT dynamic-range int8 encoder on XNNPACK with the float
+            islands of :data:`~emozoo.backbones.whisper.lite.ISLANDS`; the default of
+            :func:`make_extractor`) or ``"mixed"`` (more of it in float32).
         threads: XNNPACK threads of the int8 encoder (default: the cores this process may use).
     """
 
@@ -66,8 +70,8 @@ class WhisperPooler:
         if precision not in PRECISIONS:
             raise FeatureError(f"unknown Whisper precision {precision!r}; known: {', '.join(PRECISIONS)}")
         self.backbone, self.max_samples, self.precision = backbone, int(max_samples), precision
-        if precision == "int8":
-            self._lite = LiteEncoder(cached_model(backbone, "int8"), threads=threads)
+        if precision != "float32":
+            self._lite = LiteEncoder(cached_model(backbone, precision), threads=threads)
             self._log_mel = tf.function(backbone.audio_converter,
                                         input_signature=[tf.TensorSpec([None, None], tf.float32)])
             return
@@ -105,7 +109,7 @@ class WhisperPooler:
         n_rows = self.backbone.num_layers + 1
         if not -n_rows <= layer < n_rows:
             raise FeatureError(f"layer {layer} out of range for {n_rows} hidden-state rows")
-        if self.precision == "int8":
+        if self.precision != "float32":
             return np.concatenate([self.states(x[a:b])[layer % n_rows]
                                    for a, b in window_bounds(x.size, self.max_samples)], axis=0)
         layer = tf.constant(layer % n_rows, tf.int32)
@@ -117,7 +121,7 @@ class WhisperPooler:
         x = self._checked(waveform)
         total, weight = None, 0
         for a, b in window_bounds(x.size, self.max_samples):
-            if self.precision == "int8":
+            if self.precision != "float32":
                 states = self.states(x[a:b])
                 mean, t = states.mean(axis=1, dtype=np.float64), states.shape[1]
             else:
@@ -132,7 +136,7 @@ PRECISION_ENV = "EMOZOO_WHISPER_PRECISION"
 
 
 def default_precision() -> str:
-    """``$EMOZOO_WHISPER_PRECISION`` (``int8`` or ``float32``), ``int8`` when unset."""
+    """``$EMOZOO_WHISPER_PRECISION`` (``int8``, ``mixed`` or ``float32``), ``int8`` when unset."""
     value = os.environ.get(PRECISION_ENV, "").strip() or "int8"
     if value not in PRECISIONS:
         raise FeatureError(f"{PRECISION_ENV}={value!r} is not a Whisper precision; use one of "
@@ -142,11 +146,13 @@ def default_precision() -> str:
 
 def _precision_config(precision: str) -> str:
     """What the store config adds for a precision: nothing for float32 (the stores written before
-    the int8 default keep their config), the runtime and its quantization for int8."""
+    the int8 default keep their config), the runtime, its quantization and the ops left in float32
+    for the quantized ones (revision 3 added the float islands: stores of revision 1 refuse them)."""
     if precision == "float32":
         return ""
-    from emozoo.backbones.whisper.lite import FORMAT_REVISION
-    return f";precision=int8(litert-dynamic-range,xnnpack,rev{FORMAT_REVISION})"
+    from emozoo.backbones.whisper.lite import FORMAT_REVISION, ISLANDS
+    return (f";precision={precision}(litert-dynamic-range,xnnpack,rev{FORMAT_REVISION},"
+            f"float={ISLANDS[precision][0]})")
 
 
 def make_extractor(name: str, precision: str | None = None) -> Extractor:
@@ -155,7 +161,7 @@ def make_extractor(name: str, precision: str | None = None) -> Extractor:
 
     Args:
         name: preset, or ``<preset>_frames``.
-        precision: ``"int8"`` or ``"float32"``; default :func:`default_precision`.
+        precision: ``"int8"``, ``"mixed"`` or ``"float32"``; default :func:`default_precision`.
     """
     precision = default_precision() if precision is None else precision
     if precision not in PRECISIONS:

@@ -8,15 +8,24 @@ the fly and runs the matmul in int8 with int32 accumulation (the same scheme as 
 ``compute_type="int8"``, Klein et al. 2020). Attention scores (activation x activation), softmax,
 layer norms and GELU stay float32.
 
-Accuracy (``benchmarks/results/whisper_int8_emodb.json``, all 535 EmoDB clips): the pooled rows
-keep a median cosine >= 0.9998 to float32 on every layer, rows 0-3 >= 0.99988 on every clip, but
-a few clips fall under 0.999 in rows 4-6 (11, 3 and 22 clips; min 0.9968 / 0.9987 / 0.9956).
-:func:`smooth_encoder` (``convert_encoder(smooth=True)``, off by default) is a data-free
-SmoothQuant (Xiao et al., ICML 2023, eq. 4, ``s_j = max|X_j|^a / max|W_j|^(1-a)``, a = 0.5, the
-activation range of channel ``j`` after the norm taken as ``3 |gamma_j| + |beta_j|``) that folds
-per-channel factors into the norms feeding q/k/v and the first MLP layer; it was measured and
-lost (13 clips under 0.999 in the last row instead of 22, but its min fell to 0.9912;
-``benchmarks/results/whisper_int8_emodb_smoothquant.json``).
+Float islands. Dynamic-range int8 everywhere (revision 1) kept a median cosine >= 0.9998 to
+float32 on every row of the pooled states on all 535 EmoDB clips, but 11 / 3 / 22 clips fell
+under 0.999 in rows 4 / 5 / 6 (min 0.9956). No single op is to blame: in a few frames of a clip
+(often one) blocks 4-6 grow large activations in a handful of residual channels (388, 145, 323,
+372 of Whisper base) and amplify any small upstream error by 10-30x there; the float32 LiteRT
+model itself fails the same clips when its log-Mel input gets 1 % noise, and int8 *weights* alone
+(float activations) already fail 4 clips. What matters is where the error enters: the earlier,
+the more it is amplified. Leaving the convolution stem and block 1's q/k/v projections in float32
+(:data:`ISLANDS`, ``"int8"``; 5 of 38 matmuls, 5-20 % more time) cuts the clips under 0.999 to
+0 / 0 / 2 (min 0.9974); the stem and blocks 1-2 wholly in float (``"mixed"``, 14 of 38) pass every
+clip (min 0.9998) at 1.3-2x the int8 time. ``docs/performance.md`` section 4 has the measurements.
+The islands are made after conversion (:func:`keep_float`): the float32 conversion's weights
+replace the int8 weights of the chosen ops in the flatbuffer, so those ops run XNNPACK's float
+kernels and every other matmul stays int8. :func:`smooth_encoder` (``convert_encoder(smooth=True)``,
+off) is a data-free SmoothQuant (Xiao et al., ICML 2023, eq. 4, ``s_j = max|X_j|^a /
+max|W_j|^(1-a)``, a = 0.5, the activation range of channel ``j`` after the norm taken as
+``3 |gamma_j| + |beta_j|``) folded into the norms before q/k/v and the first MLP layer; it was
+measured on revision 1 and lost (13 clips under 0.999 in the last row, min 0.9912).
 
 :func:`convert_encoder` freezes a loaded :class:`~emozoo.backbones.whisper.encoder.WhisperEncoder`
 (log-Mel ``[batch, frames, n_mels]`` -> hidden states ``[batch, L + 1, T, d]``, any length) into
@@ -47,8 +56,20 @@ import tensorflow as tf
 
 from emozoo.errors import FeatureError, WeightsError
 
-FORMAT_REVISION = 1   # bump when the converted graph changes (inputs, outputs, options)
-PRECISIONS = ("int8", "float32")
+# bump when the converted graph changes (inputs, outputs, options). 3: float islands (a revision-2
+# key was used by an unreleased SmoothQuant trial, whose files may still sit in caches)
+FORMAT_REVISION = 3
+PRECISIONS = ("int8", "mixed", "float32")
+
+# Ops left in float32 per quantized precision: (tag for store configs, regex on the weight tensor
+# names of the frozen graph, how many ops it must match for an encoder with >= 2 blocks). The
+# names come from the Keras layer paths (``encoder/conv1/...``,
+# ``encoder/block_0/self_attention/query/...``); TF's tracing may add ``_1`` suffixes.
+_S = r"(?:_\d+)?/"
+ISLANDS = {
+    "int8": ("stem+b1qkv", rf"(^|/)conv[12]{_S}|(^|/)block_0{_S}self_attention{_S}(query|key|value){_S}", 5),
+    "mixed": ("stem+b1-2", rf"(^|/)conv[12]{_S}|(^|/)block_[01]{_S}", 14),
+}
 
 
 SMOOTH_ALPHA = 0.5
@@ -82,7 +103,75 @@ def smooth_encoder(encoder, alpha: float = SMOOTH_ALPHA):
     return out
 
 
-def convert_encoder(encoder, quantize: bool = True, smooth: bool = False) -> bytes:
+def _flatbuffer_ops(model):
+    """``(op index, weight tensor index, weight name)`` of every FULLY_CONNECTED / CONV_2D op."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    graph, out = model.subgraphs[0], []
+    kinds = (schema.BuiltinOperator.FULLY_CONNECTED, schema.BuiltinOperator.CONV_2D)
+    for k, op in enumerate(graph.operators):
+        if model.operatorCodes[op.opcodeIndex].builtinCode in kinds:
+            out.append((k, int(op.inputs[1]), graph.tensors[op.inputs[1]].name.decode()))
+    return out
+
+
+def keep_float(int8_blob: bytes, float_blob: bytes, pattern: str, expected: int | None = None) -> bytes:
+    """``int8_blob`` (dynamic-range int8) with the matmuls/convolutions whose weight name matches
+    ``pattern`` given back their float32 weights from ``float_blob`` (the same graph converted
+    without quantization), so XNNPACK runs those ops in float32 ("float islands").
+
+    Args:
+        int8_blob, float_blob: the two conversions of one encoder (:func:`convert_encoder`).
+        pattern: regular expression searched in the weight tensors' names.
+        expected: how many ops must match (a clear error when the converter's naming changed).
+    """
+    import re
+
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+    q = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(int8_blob, 0))
+    f = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(float_blob, 0))
+    float_weights = {name: f.subgraphs[0].tensors[t] for _, t, name in _flatbuffer_ops(f)}
+    graph, hits = q.subgraphs[0], []
+    for _, t, name in _flatbuffer_ops(q):
+        if not re.search(pattern, name):
+            continue
+        src, dst = float_weights.get(name), graph.tensors[t]
+        if src is None or list(src.shape) != list(dst.shape) or src.type != schema.TensorType.FLOAT32:
+            raise FeatureError(f"float island: no float32 weights of shape {list(dst.shape)} named {name!r} "
+                               "in the float conversion")
+        weights = np.asarray(f.buffers[src.buffer].data, dtype=np.uint8)
+        if dst.type == schema.TensorType.INT8:           # the int8 weights must be these, rounded
+            w = weights.view(np.float32).reshape(dst.shape)
+            scale = np.asarray(dst.quantization.scale, np.float32).reshape((-1,) + (1,) * (w.ndim - 1))
+            qw = np.asarray(q.buffers[dst.buffer].data, dtype=np.uint8).view(np.int8).reshape(dst.shape)
+            if np.any(np.abs(qw * scale - w) > 0.51 * scale + 1e-7):
+                raise FeatureError(f"float island: the float and int8 weights of {name!r} differ")
+        buffer = schema.BufferT()
+        buffer.data = weights
+        q.buffers.append(buffer)
+        dst.buffer, dst.type, dst.quantization = len(q.buffers) - 1, schema.TensorType.FLOAT32, None
+        hits.append(name)
+    if expected is not None and len(hits) != expected:
+        raise FeatureError(f"float island {pattern!r} matched {len(hits)} ops, expected {expected}: {hits}")
+    used = {t.buffer for g in q.subgraphs for t in g.tensors}
+    for i, buffer in enumerate(q.buffers):              # drop the replaced int8 weights
+        if i not in used and i > 0:
+            buffer.data = None
+    builder = flatbuffers.Builder(2 * len(int8_blob))
+    builder.Finish(q.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def float_ops(blob: bytes) -> dict[str, str]:
+    """Weight name -> ``"float32"`` / ``"int8"`` for every matmul and convolution of a converted
+    encoder (what runs in float, for tests and docs)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(blob, 0))
+    types = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    return {name: types[model.subgraphs[0].tensors[t].type] for _, t, name in _flatbuffer_ops(model)}
+
+
+def convert_encoder(encoder, quantize: bool = True, smooth: bool = False, islands: str | None = None) -> bytes:
     """Flatbuffer of ``encoder`` (a built, loaded ``WhisperEncoder``): input ``[batch, frames, n_mels]``
     float32 with dynamic batch and length, output ``[batch, L + 1, ceil(frames / 2), d]`` float32.
 
@@ -92,8 +181,16 @@ def convert_encoder(encoder, quantize: bool = True, smooth: bool = False) -> byt
             weights (a LiteRT float32 model, for comparisons).
         smooth: with ``quantize``, convert :func:`smooth_encoder` of ``encoder`` (measured, not the
             default: see the module docstring).
+        islands: with ``quantize``, a key of :data:`ISLANDS` (``"int8"``, ``"mixed"``): those ops
+            keep float32 weights (:func:`keep_float`); ``None`` quantizes every matmul.
     """
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    if islands is not None and islands not in ISLANDS:
+        raise FeatureError(f"unknown float islands {islands!r}; known: {', '.join(ISLANDS)}")
+    if quantize and islands is not None:
+        _, pattern, expected = ISLANDS[islands]
+        return keep_float(convert_encoder(encoder, True, smooth), convert_encoder(encoder, False),
+                          pattern, expected)
     if quantize and smooth:
         encoder = smooth_encoder(encoder)
 
@@ -116,7 +213,9 @@ def cache_dir() -> Path:
 
 def model_key(weights_id: str, precision: str = "int8") -> str:
     """File name of a converted model: depends on the weights, TF's converter and this module."""
-    h = hashlib.sha256(f"{weights_id}|{precision}|tf-{tf.__version__}|rev{FORMAT_REVISION}".encode()).hexdigest()
+    islands = "|".join(map(str, ISLANDS.get(precision, ())))      # another island set: another file
+    h = hashlib.sha256(f"{weights_id}|{precision}|{islands}|tf-{tf.__version__}|rev{FORMAT_REVISION}".encode())
+    h = h.hexdigest()
     return f"whisper_encoder_{precision}_{h[:20]}.tflite"
 
 
@@ -128,7 +227,7 @@ def cached_model(backbone, precision: str = "int8") -> bytes:
         raise FeatureError(f"unknown Whisper precision {precision!r}; known: {', '.join(PRECISIONS)}")
     if not getattr(backbone, "weights_id", ""):
         # no id to key a cache on (a backbone built by hand): convert, keep nothing on disk
-        return convert_encoder(backbone.encoder, quantize=precision == "int8")
+        return _convert(backbone, precision)
     path = cache_dir() / model_key(backbone.weights_id, precision)
     if path.is_file():
         blob = path.read_bytes()
@@ -137,7 +236,7 @@ def cached_model(backbone, precision: str = "int8") -> bytes:
             return blob
         except (ValueError, RuntimeError):
             pass                                   # truncated or foreign file: convert again
-    blob = convert_encoder(backbone.encoder, quantize=precision == "int8")
+    blob = _convert(backbone, precision)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -147,6 +246,12 @@ def cached_model(backbone, precision: str = "int8") -> bytes:
     except OSError as exc:                         # read-only home: run without a cache
         warnings.warn(f"could not cache the converted Whisper encoder in {path.parent}: {exc}")
     return blob
+
+
+def _convert(backbone, precision: str) -> bytes:
+    if precision == "float32":
+        return convert_encoder(backbone.encoder, quantize=False)
+    return convert_encoder(backbone.encoder, quantize=True, islands=precision)
 
 
 def _interpreter(blob: bytes, threads: int):
