@@ -4,8 +4,8 @@
     python pipelines/publish_emotion_text.py                           # a few minutes on 2 CPU cores
 
 Trains the head chosen by cross-corpus validation (``benchmarks/results/emotion_text_eval.json``)
-for both label sets (``4class`` on every labelled turn of IEMOCAP + MELD, ``meld7`` on MELD's
-train dialogues) from the ``tfrecords/{iemocap_text,meld}_mpnet`` stores, and publishes the heads
+for both label sets (``4class`` on every labelled turn of IEMOCAP, + MELD unless the measured mix
+rows say adding it hurts both corpora; ``meld7`` on MELD's train dialogues) from the ``tfrecords/{iemocap_text,meld}_mpnet`` stores, and publishes the heads
 (not the backbone) atomically with :func:`emozoo.zoo.publish`
 (:func:`emozoo.models.emotion_text.emotion_text_zoo.train_and_publish`).
 """

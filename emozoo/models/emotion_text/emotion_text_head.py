@@ -159,13 +159,16 @@ def meld4_fold(data: dict, plus_iemocap: bool = False):
                  lambda d, j: meld.label(d.emotion[j]), CLASSES_4)
 
 
-def all_turns_fold(data: dict, label_set: str):
-    """The publish fold: ``4class`` = every labelled 4-class turn of IEMOCAP and MELD (all splits);
-    ``meld7`` = MELD's train dialogues (so that the MELD test figures describe the published head).
-    Its ``test`` batch is a placeholder (the training conversations' first dialogue)."""
+def all_turns_fold(data: dict, label_set: str, mix: bool = True):
+    """The publish fold: ``4class`` = every labelled 4-class turn of IEMOCAP (sessions 1-5) and, with
+    ``mix``, of MELD (all splits); ``meld7`` = MELD's train dialogues (so that the MELD test figures
+    describe the published head). Its ``test`` batch is a placeholder (the first training dialogue)."""
     if label_set == "meld7":
         return meld_fold(data, "meld7")
     iem, meld = data["iemocap"], data["meld"]
+    if not mix:
+        return _fold("iemocap/4class", list(iem.dialogues), lambda d, j: iem.label(d.emotion[j]),
+                     list(iem.dialogues)[:1], lambda d, j: iem.label(d.emotion[j]), CLASSES_4)
     meld_ids = {d.dialogue_id for d in meld.dialogues}
     label = lambda d, j: meld.label(d.emotion[j]) if d.dialogue_id in meld_ids else iem.label(d.emotion[j])  # noqa: E731
     dialogues = list(iem.dialogues) + list(meld.dialogues)

@@ -4,7 +4,9 @@ Recipe (:func:`train_and_publish`): the head chosen by cross-corpus validation
 (``benchmarks/results/emotion_text_eval.json``, :func:`~.emotion_text_eval.choose`), seed 0:
 
 * ``4class``: every labelled 4-class turn of IEMOCAP (sessions 1-5) and MELD (train, dev, test),
-  MELD joy/anger/sadness/neutral as happy/angry/sad/neutral, the other turns kept as context;
+  MELD joy/anger/sadness/neutral as happy/angry/sad/neutral, the other turns kept as context; or
+  IEMOCAP alone when the measured mix rows say adding MELD lowers UAR on both corpora
+  (:func:`mix_decision`);
 * ``meld7``: MELD's official train dialogues, 7 classes (the MELD official-test figures of the
   card describe this recipe; seed 0 is one of their seeds).
 
@@ -48,7 +50,26 @@ def _cell(summary: dict, g: str) -> dict | None:
             for m in ("accuracy", "uar", "macro_f1", "weighted_f1")} | {"num_seeds": len(c["seeds"])}
 
 
-def card(head: str, res: dict, sizes: dict) -> dict:
+def mix_decision(res: dict, head: str) -> dict:
+    """Train the 4class head on IEMOCAP + MELD, or on IEMOCAP alone when adding the other corpus
+    lowered UAR on BOTH sides: IEMOCAP session 5 (``ts_1234`` vs ``ts_1234+meld``) and the MELD
+    official test on the 4 classes (``official_test_4class`` vs ``+iemocap``)."""
+    s = res["summary"]
+    pairs = {"iemocap_session5": (f"session5/{head}/mpnet/ts_1234", f"session5/{head}/mpnet/ts_1234+meld"),
+             "meld_test_4class": (f"mix/{head}/mpnet/official_test_4class",
+                                  f"mix/{head}/mpnet/official_test_4class+iemocap")}
+    missing = [g for a, b in pairs.values() for g in (a, b) if g not in s]
+    if missing:
+        raise ExportError(f"the mix rows {missing} are missing: run python -m emozoo.models.emotion_text."
+                          "emotion_text_eval --parts session5,mix first")
+    delta = {k: round(s[b]["uar"]["mean"] - s[a]["uar"]["mean"], 4) for k, (a, b) in pairs.items()}
+    hurts = all(v < 0 for v in delta.values())
+    return {"mix": not hurts, "uar_change_when_mixing": delta,
+            "rule": "IEMOCAP alone when adding the other corpus lowers UAR on both IEMOCAP session 5 and the MELD "
+                    "test (4 classes); else IEMOCAP + MELD"}
+
+
+def card(head: str, res: dict, sizes: dict, mix: dict) -> dict:
     """The model card from the measurements ``res`` (:mod:`.emotion_text_eval` JSON)."""
     s = res["summary"]
     cross = {g.split("/", 3)[-1] + f" ({g.split('/')[1]}, {g.split('/')[2]})": _cell(s, g)
@@ -61,13 +82,16 @@ def card(head: str, res: dict, sizes: dict) -> dict:
         "experiment": "emozoo.models.emotion_text.emotion_text_zoo:train_and_publish",
         "train_command": "python pipelines/publish_emotion_text.py",
         "retrain_command": RETRAIN,
-        "training_corpora": [f"4class: IEMOCAP transcripts, sessions 1-5 + MELD train/dev/test "
-                             f"({sizes['4class']} labelled 4-class turns)",
+        "training_corpora": [("4class: IEMOCAP transcripts, sessions 1-5 + MELD train/dev/test" if mix["mix"] else
+                              "4class: IEMOCAP transcripts, sessions 1-5 (MELD left out: mixing lowered UAR on both "
+                              "corpora)") + f" ({sizes['4class']} labelled 4-class turns)",
                              f"meld7: MELD official train dialogues ({sizes['meld7']} labelled turns)"],
         "protocol": f"head '{head}' chosen by cross-corpus UAR only (IEMOCAP -> MELD and MELD -> IEMOCAP, 4 shared "
-                    "classes; never on IEMOCAP session 5), fixed hyper-parameters, seed 0; 4class: every labelled "
-                    "turn of both corpora (MELD joy/anger/sadness/neutral = happy/angry/sad/neutral, the other turns "
-                    "context); meld7: MELD's official train dialogues (20 epochs, no model selection)",
+                    "classes; never on IEMOCAP session 5), fixed hyper-parameters, seed 0; 4class: " + (
+                    "every labelled turn of both corpora (MELD joy/anger/sadness/neutral = happy/angry/sad/neutral, "
+                    "the other turns context)" if mix["mix"] else "every labelled turn of IEMOCAP sessions 1-5 "
+                    "(happy + excited = happy; frustrated/other turns context); MELD is left out because adding it "
+                    f"lowered UAR on both sides ({mix['uar_change_when_mixing']})") + "; meld7: MELD's official train dialogues (20 epochs, no model selection)",
         "label_set": "4class",
         "label_sets": {"4class": ["neutral", "happy", "angry", "sad"],
                        "meld7": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]},
@@ -89,7 +113,7 @@ def card(head: str, res: dict, sizes: dict) -> dict:
                           "official train -> test on the 4 shared classes, '_plus_iemocap' = every labelled IEMOCAP "
                           "turn added to training",
         "metrics_command": "python -m emozoo.models.emotion_text.emotion_text_eval --seeds 5",
-        "metrics": {"head_choice": res.get("choice"), "cross_corpus": cross,
+        "metrics": {"head_choice": res.get("choice"), "mix_decision": mix, "cross_corpus": cross,
                     "session5": _cell(s, f"session5/{head}/mpnet/ts_1234"),
                     "session5_plus_meld": _cell(s, f"session5/{head}/mpnet/ts_1234+meld"),
                     "session5_minilm": _cell(s, f"minilm/{head}/minilm/ts_1234"),
@@ -121,13 +145,14 @@ def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int
     if len(set(spec.values())) != 1:
         raise ExportError(f"the {BACKBONE} stores were written by different encoders: {spec}")
     data = H.load_corpora(repo, BACKBONE)
+    mix = mix_decision(res, head)
     heads, sizes = {}, {}
     for label_set in ("4class", "meld7"):
-        fold = H.all_turns_fold(data, label_set)
+        fold = H.all_turns_fold(data, label_set, mix=mix["mix"])
         sizes[label_set] = fold.sizes["train_labelled"]
         heads[label_set] = H.train_head(fold, head, seed)
         print(f"trained {label_set} ({head}, {sizes[label_set]} labelled turns)", flush=True)
-    c = card(head, res, sizes)
+    c = card(head, res, sizes, mix)
     c["backbone"]["weights_id"] = next(iter(spec.values()))
     pre = {"input": "emotion_text", "backbone": BACKBONE, "text_encoder": next(iter(spec.values())),
            "input_dim": mpnet.EMBED_DIM, "max_length": mpnet.MAX_SEQ_LENGTH, "head": head,
@@ -143,4 +168,4 @@ def folder_size(folder: Path) -> int:
     return int(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()))
 
 
-__all__ = ["NAME", "card", "train_and_publish", "folder_size"]
+__all__ = ["NAME", "mix_decision", "card", "train_and_publish", "folder_size"]
