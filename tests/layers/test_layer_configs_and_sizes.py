@@ -305,3 +305,4 @@ def test_ganin_schedule_boundaries_and_unknown_length_error():
     plain.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ExperimentError, match="^GaninLambdaSchedule: the model has no GradientReversal layer$"):
         plain.fit(np.ones((2, 2)), np.zeros((2, 1)), epochs=1, verbose=0, callbacks=[GaninLambdaSchedule(total_steps=1)])
+
