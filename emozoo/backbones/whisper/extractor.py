@@ -15,7 +15,7 @@ float32 (:mod:`emozoo.backbones.whisper.lite`; about CTranslate2 int8's speed; p
 cosine >= 0.999 to float32 on every EmoDB clip in rows 0-5, 2 of 535 clips under it in the last
 row, ``docs/performance.md`` section 4), the log-Mel front end as a ``tf.function``.
 ``precision="mixed"`` leaves the stem and blocks 1-2 in float32 (every EmoDB clip >= 0.9998, at
-1.3-2x the int8 time). ``precision="float32"`` runs the Keras
+1.1-2x the int8 time). ``precision="float32"`` runs the Keras
 port as one ``tf.function`` traced once for any length (``[None]`` waveform), the path the parity
 tests check against CTranslate2 float32. ``make_extractor(name)`` takes the precision from
 ``$EMOZOO_WHISPER_PRECISION`` (``int8`` unless set); the store config records it, so an

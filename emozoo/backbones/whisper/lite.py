@@ -16,9 +16,9 @@ under 0.999 in rows 4 / 5 / 6 (min 0.9956). No single op is to blame: in a few f
 model itself fails the same clips when its log-Mel input gets 1 % noise, and int8 *weights* alone
 (float activations) already fail 4 clips. What matters is where the error enters: the earlier,
 the more it is amplified. Leaving the convolution stem and block 1's q/k/v projections in float32
-(:data:`ISLANDS`, ``"int8"``; 5 of 38 matmuls, 5-20 % more time) cuts the clips under 0.999 to
+(:data:`ISLANDS`, ``"int8"``; 5 of 38 matmuls, 0-18 % more time) cuts the clips under 0.999 to
 0 / 0 / 2 (min 0.9974); the stem and blocks 1-2 wholly in float (``"mixed"``, 14 of 38) pass every
-clip (min 0.9998) at 1.3-2x the int8 time. ``docs/performance.md`` section 4 has the measurements.
+clip (min 0.9998) at 1.1-2x the int8 time. ``docs/performance.md`` section 4 has the measurements.
 The islands are made after conversion (:func:`keep_float`): the float32 conversion's weights
 replace the int8 weights of the chosen ops in the flatbuffer, so those ops run XNNPACK's float
 kernels and every other matmul stays int8. :func:`smooth_encoder` (``convert_encoder(smooth=True)``,
