@@ -23,6 +23,11 @@ PARTS = [
     ("face_dface", "Uni-modal visual on the paper's visual features (Tables II/IV shape): Dface embeddings (336) of "
                    "CK+, labelled fraction of 5 subject folds, the other training images and JAFFE unlabelled, dense "
                    "D/G, 6 classes"),
+    ("speech_whisper", "Uni-modal acoustic on the Whisper-base backbone (issue 20): the speech setting's split with "
+                       "the Whisper-base states (mean over the 7 layer rows, 512) in place of Fbank crops, dense D/G, "
+                       "4 classes"),
+    ("face_mobilenet", "Uni-modal visual on the face backbone (issue 20): the CK+ setting with the face MobileNet "
+                       "embedding (1024) in place of Dface, dense D/G, 6 classes"),
     ("multimodal", "Multimodal (Table VI shape): RAVDESS audio-visual features (MFCC 259 + AU 35), dense D/G per "
                    "modality, C on the concatenation, 4 classes"),
 ]
@@ -51,7 +56,7 @@ def main(argv=None):
             continue
         n = sorted({row["n"] for row in r["rows"]})
         out += [f"**{title}.** `python pipelines/ssgan_table.py --setting {stem}` "
-                f"({'/'.join(map(str, n))} {'seeds' if stem == 'face' else 'subject folds' if stem == 'face_dface' else 'actor folds'}; "
+                f"({'/'.join(map(str, n))} {'seeds' if stem == 'face' else 'subject folds' if stem.startswith('face_') else 'actor folds'}; "
                 f"`benchmarks/results/ssgan_{stem}.json`)", "", (RES / f"ssgan_{stem}.md").read_text().strip(), ""]
     for stem, title, png in (
             ("ablation_unlabelled", "Ablation V-A, amount of unlabelled data (MSSGAN, RAVDESS AV, 10 % labelled)",

@@ -50,7 +50,13 @@ def _tag(spec: T.RunSpec) -> str:
             + (f"_u{spec.unlabelled_ratio:g}" if spec.unlabelled_ratio >= 0 else "")
             + f"_s{spec.steps}"
             # the CT form and the unlabelled pool change the SSGAN: runs of other settings are not reused
-            + f"_ct{spec.model.get('ct_form', spec.ct_form)[:3]}" + ("" if spec.unlabelled_with_rest else "_norest"))
+            + f"_ct{spec.model.get('ct_form', spec.ct_form)[:3]}" + ("" if spec.unlabelled_with_rest else "_norest")
+            # a feature other than the setting's own (the backbone presets) gets its own folders
+            + ("" if spec.feature == SETTING_FEATURE.get(spec.setting, spec.feature) else f"_{spec.feature}"))
+
+
+#: the feature each setting's runs were cached under before the backbone presets existed
+SETTING_FEATURE = {"speech": "fbank", "functionals": "egemaps", "face_dface": "dface"}
 
 
 def run_folds(spec: T.RunSpec, folds: int, log=print) -> list[dict]:

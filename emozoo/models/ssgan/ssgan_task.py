@@ -403,13 +403,28 @@ def assemble(spec: RunSpec, data_dir: str | None = None):
     return labelled, unl, valid, test, classes, mods, axes
 
 
+#: RunSpec fields a cached fold must share with the requested one to be reused
+CACHE_KEYS = ("setting", "feature", "fraction", "fold", "seed", "normalisation", "labelled_corpus",
+              "unlabelled_corpora", "steps", "unlabelled_ratio", "ct_form", "unlabelled_with_rest")
+
+
 def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str | None = None, log=print) -> dict:
     """Train and score every model of ``spec.models`` on one fold/seed; cached in ``out``."""
     import keras
 
     from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
     if out is not None and Path(out).exists():
-        return json.loads(Path(out).read_text())
+        cached = json.loads(Path(out).read_text())
+        # a cached fold is reused only for the same data and models (never another feature's or
+        # another table's run that happens to share the folder)
+        want = json.loads(json.dumps(dataclasses.asdict(spec)))
+        have = cached.get("spec", {})
+        diff = [k for k in CACHE_KEYS if have.get(k, want.get(k)) != want.get(k)]
+        missing = [m for m in spec.models if m not in cached.get("models", {})]
+        if diff or missing:
+            raise SplitError(f"{out} holds a run of another spec (differs in {diff or 'nothing'}, lacks models "
+                             f"{missing or 'none'}): move it aside or use another run folder")
+        return cached
     labelled, unl, valid, test, classes, mods, axes = assemble(spec, data_dir)
     labelled, unl, (valid, test), stats = normalise(labelled, unl, [valid, test], spec.normalisation, axes)
     common = {k: v for k, v in spec.model.items() if k not in {m["name"] for m in mods} | {"conv", "dense"}}
