@@ -39,6 +39,7 @@ RULES = [
     (r"^python -m emozoo\.extract ", "skip: openSMILE over a whole corpus (minutes); tests/train/test_store_suggestions.py "
                                      "runs the extract command on fixture clips"),
     (r"^python -m emozoo\.train ", "skip: training runs (minutes); tests/train cover the driver on fixtures"),
+    (r"^python -m emozoo\.report ", "skip: reads the runs of the train command before it (tests/report cover it)"),
     (r"^python -m emozoo\.evaluate ", "skip: needs a finished training run (or trains: minutes)"),
     (r"^python -m emozoo\.explain .*face\.tiff", "skip: `face.tiff` stands for the user's image; no face is shipped"),
     (r"^python (pipelines|benchmarks)/", "skip: table pipelines and benchmarks (minutes to hours)"),
