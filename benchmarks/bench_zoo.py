@@ -54,7 +54,7 @@ def _inputs(model, data: Path, batch: int):
     """(one input, a batch of ``batch`` inputs, the batch's item count) of the model's input kind
     (``assets/preprocessing.json`` "input", the key the zoo picks its predictor by)."""
     kind = model.preprocessing["input"]
-    if kind == "conversation":
+    if kind in ("conversation", "emotion_text"):
         for line in (data / "iemocap_text" / "dialogues.jsonl").read_text().splitlines():
             d = json.loads(line)
             if d["session"] == 5:
