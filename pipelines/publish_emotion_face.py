@@ -3,7 +3,7 @@
     python pipelines/face_finetune.py --build jaffe,ckplus,fer2013 --blocks 1   # block-12 trunk caches (once)
     python -m emozoo.models.emotion_face.emotion_face_loco --seeds 3           # LOCO benchmark, chooses the design
     python -m emozoo.models.emotion_face.emotion_face_within --seeds 3         # within-corpus figures (card)
-    python pipelines/publish_emotion_face.py                                   # ~10 min on one CPU core
+    python pipelines/publish_emotion_face.py                                   # ~5 min on one CPU core
 
 Builds the 7-class JAFFE trunk cache when it is missing (``EMOZOO_DATA_DIR`` needed then), trains
 the design chosen by leave-one-corpus-out (``benchmarks/results/emotion_face_loco.json``) on

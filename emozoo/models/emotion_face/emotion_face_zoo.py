@@ -19,7 +19,7 @@ The SavedModel holds block 13 + the statistics + the head (:func:`~.emotion_face
 
 Command::
 
-    python pipelines/publish_emotion_face.py          # ~10 min on one CPU core once the caches exist
+    python pipelines/publish_emotion_face.py          # ~5 min on one CPU core once the caches exist
 """
 from __future__ import annotations
 
