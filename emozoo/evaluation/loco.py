@@ -291,13 +291,8 @@ def summarise(cells: dict, corpora, conditions) -> dict:
 
 def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", verbose=0, log=print) -> dict:
     """The ``loco`` runner of ``python -m emozoo.train`` (see the module docstring)."""
-    # trains on one device: refuse a multi-replica strategy instead of ignoring it (as the ssgan runner)
-    if isinstance(strategy, str) and strategy != "default" or (
-            strategy is not None and not isinstance(strategy, str)
-            and int(getattr(strategy, "num_replicas_in_sync", 2)) != 1):
-        label = strategy if isinstance(strategy, str) else type(strategy).__name__
-        raise ExperimentError(f"the loco runner does not honour --strategy {label}: it trains small models on "
-                              "cached features on the default (single-device) strategy only; drop --strategy")
+    from emozoo.train.strategies import require_single_device
+    require_single_device(strategy, "loco")
     row = dict(cfg.model.params)
     if row.get("learner") not in LEARNERS:
         raise ExperimentError(f"loco experiment {cfg.name}: model.params.learner must be one of {list(LEARNERS)}, "

@@ -18,6 +18,17 @@ def set_cpu_devices(n: int) -> None:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(n))
 
 
+def require_single_device(strategy, runner: str) -> None:
+    """Refuse a strategy a single-device runner does not honour (a name other than ``default``, or a
+    strategy object with more than one replica), instead of ignoring it (issue 17)."""
+    if isinstance(strategy, str) and strategy != "default" or (
+            strategy is not None and not isinstance(strategy, str)
+            and int(getattr(strategy, "num_replicas_in_sync", 2)) != 1):
+        label = strategy if isinstance(strategy, str) else type(strategy).__name__
+        raise ExperimentError(f"the {runner} runner does not honour --strategy {label}: it trains on the default "
+                              "(single-device) strategy only; drop --strategy")
+
+
 def make_strategy(name: str = "default") -> tf.distribute.Strategy:
     """``default``: no distribution; ``mirrored``: ``MirroredStrategy`` over the local GPUs, or the
     logical CPU devices when there is no GPU (``--cpu-devices 2``); ``multi_worker``:

@@ -36,14 +36,13 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from emozoo.errors import InputRefused, SchemaError
-from emozoo.models.emotion_speech.emotion_speech_predictor import AdaptationError
+from emozoo.zoo.adaptation import AdaptationError, AdaptationFiles
 from emozoo.zoo.predictor import SavedModelPredictor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pgm", ".ppm")
@@ -76,7 +75,7 @@ def _trunk(weights_name: str, trunk_output: str):
     return _TRUNKS[key]
 
 
-class EmotionFacePredictor(SavedModelPredictor):
+class EmotionFacePredictor(AdaptationFiles, SavedModelPredictor):
     """A loaded ``emotion_face`` model (``"input": "emotion_face_image"``).
 
     ``predict`` takes image file paths, one image array (uint8 ``[H, W]`` grey, ``[H, W, 1]`` or
@@ -297,42 +296,13 @@ class EmotionFacePredictor(SavedModelPredictor):
         self._stats, self.adapted = self._fit(emb, what), len(emb)
         return len(emb)
 
-    def _zoo_root(self) -> Path:
-        return self.path.parents[1]
+    count_key = "faces"
 
-    def _outside_zoo(self, path: Path, verb: str) -> Path:
-        real, root = Path(os.path.realpath(path)), Path(os.path.realpath(self._zoo_root()))
-        if real == root or root in real.parents:
-            raise AdaptationError(f"{path}: inside the checksummed zoo folder {root}; {verb} the adaptation file "
-                                  "beside your data instead")
-        return Path(path)
+    def _adaptation_meta(self) -> dict:
+        return {"dim": self.dim}
 
-    def save_adaptation(self, path: str | os.PathLike) -> Path:
-        """Write the current (adapted) statistics to ``path`` (``.npz``; never inside the zoo folder)."""
-        if self.adapted is None:
-            raise AdaptationError("nothing to save: the model is not adapted (call adapt(...) first)")
-        path = self._outside_zoo(Path(path), "save")
-        if path.suffix != ".npz":
-            raise AdaptationError(f"{path}: an adaptation file is a .npz")
-        meta = {"model": self.card.get("name"), "version": self.path.name, "backbone": self.backbone,
-                "faces": int(self.adapted), "dim": self.dim}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez(fh, mean=self._stats[0], std=self._stats[1], meta=np.array(json.dumps(meta)))
-        return path
-
-    def load_adaptation(self, path: str | os.PathLike) -> dict:
-        """Use the statistics of an adaptation file written by :meth:`save_adaptation`; returns its metadata."""
-        path = self._outside_zoo(Path(path), "keep")
-        try:
-            with np.load(path, allow_pickle=False) as d:
-                mean, std, meta = d["mean"].astype(np.float32), d["std"].astype(np.float32), json.loads(str(d["meta"]))
-        except (OSError, KeyError, ValueError) as exc:
-            raise AdaptationError(f"{path}: not an emotion_face adaptation file ({type(exc).__name__}: {exc})") from None
+    def _adaptation_mismatch(self, meta, mean, std):
         if meta.get("model") != self.card.get("name") or mean.shape != (self.dim,) or std.shape != mean.shape:
-            raise AdaptationError(f"{path}: statistics of {meta.get('model')} {list(mean.shape)}, this model "
-                                  f"({self.card.get('name')}) needs [{self.dim}]")
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std >= 0)):
-            raise AdaptationError(f"{path}: the statistics hold NaN/inf or negative deviations")
-        self._stats, self.adapted = (mean, std), int(meta.get("faces", 0))
-        return meta
+            return (f"statistics of {meta.get('model')} {list(mean.shape)}, this model "
+                    f"({self.card.get('name')}) needs [{self.dim}]")
+        return None

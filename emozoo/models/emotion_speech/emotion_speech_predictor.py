@@ -31,22 +31,18 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from emozoo.errors import EmozooError, InputRefused, SchemaError
+from emozoo.errors import InputRefused, SchemaError
+from emozoo.zoo.adaptation import AdaptationError, AdaptationFiles  # noqa: F401 - AdaptationError re-exported
 from emozoo.zoo.predictor import SavedModelPredictor
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".aiff", ".aif", ".wma")
 MIN_ADAPT_CLIPS = 10
 _POOLERS: dict = {}
-
-
-class AdaptationError(EmozooError, ValueError):
-    """Adaptation cannot be done: too few usable clips, or a bad / misplaced adaptation file."""
 
 
 def _pooler(preset: str):
@@ -66,7 +62,7 @@ def _pooler(preset: str):
     return _POOLERS[key]
 
 
-class EmotionSpeechPredictor(SavedModelPredictor):
+class EmotionSpeechPredictor(AdaptationFiles, SavedModelPredictor):
     """A loaded ``emotion_speech`` model (``"input": "emotion_speech_waveform"``).
 
     ``predict`` takes audio file paths (any rate, any channel count: decoded, down-mixed and
@@ -210,42 +206,13 @@ class EmotionSpeechPredictor(SavedModelPredictor):
         self._stats, self.adapted = stats, len(states)
         return len(states)
 
-    def _zoo_root(self) -> Path:
-        return self.path.parents[1]
+    count_key = "clips"
 
-    def _outside_zoo(self, path: Path, verb: str) -> Path:
-        real, root = Path(os.path.realpath(path)), Path(os.path.realpath(self._zoo_root()))
-        if real == root or root in real.parents:
-            raise AdaptationError(f"{path}: inside the checksummed zoo folder {root}; {verb} the adaptation file "
-                                  "beside your data instead")
-        return Path(path)
+    def _adaptation_meta(self) -> dict:
+        return {"rows": self.rows, "dim": self.dim}
 
-    def save_adaptation(self, path: str | os.PathLike) -> Path:
-        """Write the current (adapted) statistics to ``path`` (``.npz``; never inside the zoo folder)."""
-        if self.adapted is None:
-            raise AdaptationError("nothing to save: the model is not adapted (call adapt(...) first)")
-        path = self._outside_zoo(Path(path), "save")
-        if path.suffix != ".npz":
-            raise AdaptationError(f"{path}: an adaptation file is a .npz")
-        meta = {"model": self.card.get("name"), "version": self.path.name, "backbone": self.backbone,
-                "clips": int(self.adapted), "rows": self.rows, "dim": self.dim}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez(fh, mean=self._stats[0], std=self._stats[1], meta=np.array(json.dumps(meta)))
-        return path
-
-    def load_adaptation(self, path: str | os.PathLike) -> dict:
-        """Use the statistics of an adaptation file written by :meth:`save_adaptation`; returns its metadata."""
-        path = self._outside_zoo(Path(path), "keep")
-        try:
-            with np.load(path, allow_pickle=False) as d:
-                mean, std, meta = d["mean"].astype(np.float32), d["std"].astype(np.float32), json.loads(str(d["meta"]))
-        except (OSError, KeyError, ValueError) as exc:
-            raise AdaptationError(f"{path}: not an emotion_speech adaptation file ({type(exc).__name__}: {exc})") from None
+    def _adaptation_mismatch(self, meta, mean, std):
         if meta.get("backbone") != self.backbone or mean.shape != (self.rows, self.dim) or std.shape != mean.shape:
-            raise AdaptationError(f"{path}: statistics of {meta.get('backbone')} {list(mean.shape)}, this model needs "
-                                  f"{self.backbone} [{self.rows}, {self.dim}]")
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std >= 0)):
-            raise AdaptationError(f"{path}: the statistics hold NaN/inf or negative deviations")
-        self._stats, self.adapted = (mean, std), int(meta.get("clips", 0))
-        return meta
+            return (f"statistics of {meta.get('backbone')} {list(mean.shape)}, this model needs "
+                    f"{self.backbone} [{self.rows}, {self.dim}]")
+        return None

@@ -100,15 +100,8 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     :func:`~emozoo.models.face_cnn.face_cnn_task.run_culture` / ``run_benchmark``; writes their
     records under ``model_dir`` and ``summary.json``/``summary.md`` (accuracy, UAR, macro-F1 mean
     +- std; cross-culture accuracy per other corpus). Finished allocations/seeds are read back."""
-    # this runner trains on one device: refuse a multi-replica strategy instead of ignoring it (a name
-    # other than "default", or a strategy object with more than one replica)
-    if isinstance(strategy, str) and strategy != "default" or (
-            strategy is not None and not isinstance(strategy, str)
-            and int(getattr(strategy, "num_replicas_in_sync", 2)) != 1):
-        from emozoo.errors import ExperimentError
-        label = strategy if isinstance(strategy, str) else type(strategy).__name__
-        raise ExperimentError(f"the face_cnn runner does not honour --strategy {label}: it trains on the default "
-                              "(single-device) strategy only; drop --strategy")
+    from emozoo.train.strategies import require_single_device
+    require_single_device(strategy, "face_cnn")
     from emozoo.evaluation.metrics import summarise_runs
     from emozoo.utils import write_json_atomic
     from emozoo.models.face_cnn.face_cnn_data import load_faces

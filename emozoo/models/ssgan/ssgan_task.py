@@ -518,15 +518,8 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     ``<model_dir>/fold<k>.json`` (+ the selected weights) and ``summary.json``/``summary.md``
     (test metrics per model, mean +- std over folds); finished folds are read back.
     """
-    # this runner trains on one device: refuse a multi-replica strategy instead of ignoring it (a name
-    # other than "default", or a strategy object with more than one replica)
-    if isinstance(strategy, str) and strategy != "default" or (
-            strategy is not None and not isinstance(strategy, str)
-            and int(getattr(strategy, "num_replicas_in_sync", 2)) != 1):
-        from emozoo.errors import ExperimentError
-        label = strategy if isinstance(strategy, str) else type(strategy).__name__
-        raise ExperimentError(f"the ssgan runner does not honour --strategy {label}: it trains on the default "
-                              "(single-device) strategy only; drop --strategy")
+    from emozoo.train.strategies import require_single_device
+    require_single_device(strategy, "ssgan")
     spec = spec_of(cfg)
     model_dir = Path(model_dir)
     n = int(seeds or cfg.trainer.seeds)
