@@ -51,7 +51,11 @@ def collect(group: str, runs_root: str | os.PathLike = "runs") -> tuple[dict, li
     for name in members:
         path = run_dir(name, runs_root) / "summary.json"
         if path.exists():
-            found[name] = json.loads(path.read_text())
+            try:
+                found[name] = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ExperimentError(f"{path} is not a readable summary ({exc}); re-run "
+                                      f"`python -m emozoo.train --experiment {name}`") from None
         else:
             missing.append(name)
     if not found:

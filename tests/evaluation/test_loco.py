@@ -139,3 +139,15 @@ def test_train_cli_runs_each_member_of_a_group(tmp_path, monkeypatch):
     assert "loco/speech/is10_adv" in names and len(names) == len(set(names)) >= 5
     assert ("loco/speech/is10_adv", str(tmp_path / "is10_adv")) in ran
     assert main(["--experiment", "loco/nothing_here"]) == 2
+
+
+def test_a_missing_store_names_the_command_that_builds_it(tmp_path):
+    from emozoo.experiments import get_experiment
+
+    cfg = get_experiment("loco/speech/whisper_base_linear")
+    with pytest.raises(ExperimentError, match=r"store .*emodb_whisper_base is missing; build it with "
+                                              r"python -m emozoo\.extract --corpus emodb --features whisper_base"):
+        loco.load_tables(cfg.data, root=tmp_path)
+    with pytest.raises(ExperimentError, match="at least 2 corpora"):
+        cfg.data.corpora = ("emodb",)
+        loco.load_tables(cfg.data, root=tmp_path)

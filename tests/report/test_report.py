@@ -73,3 +73,13 @@ def test_doc_without_markers_is_left_unchanged(tmp_path):
     doc.write_text("no markers here\n")
     assert main(["loco/speech", "--runs-dir", str(runs), "--doc", str(doc)]) == 2
     assert doc.read_text() == "no markers here\n"
+
+
+def test_a_corrupt_member_summary_is_named(tmp_path):
+    runs = tmp_path / "runs"
+    d = runs / "loco_speech_is10_bsl"
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text('{"loco": ')                 # a run cut while writing
+    with pytest.raises(ExperimentError, match=r"loco_speech_is10_bsl/summary.json is not a readable summary.*"
+                                              r"--experiment loco/speech/is10_bsl"):
+        collect("loco/speech", runs)
