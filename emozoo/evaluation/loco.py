@@ -266,27 +266,64 @@ def conditions_of(row: dict) -> tuple:
     return CONDITIONS + ((TRANSDUCTIVE,) if row["learner"] != "head" else ())
 
 
-def summarise(cells: dict, corpora, conditions) -> dict:
-    """``{target|"mean": {condition: {metric: {mean, std, seeds}}}}`` in percent; ``mean`` averages
-    the targets per seed first, then takes mean +- std over the seeds that cover every target."""
+def summarise(cells: dict, corpora, conditions, metrics=METRICS) -> dict:
+    """``{target|"mean": {condition: {metric: {mean, std, seeds}}}}`` in percent, of cells keyed
+    ``<target>/seed<n>``.
+
+    A target gets the mean +- std (population std, ``numpy.std``) of its cells over the seeds;
+    ``mean`` averages the targets per seed first, then takes mean +- std over the seeds that cover
+    every target of ``corpora`` (absent when no seed does). A target without cells is absent.
+
+    Args:
+        cells: ``{"<target>/seed<n>": {condition: {metric: value in [0, 1]}}}``.
+        corpora: the targets, in order.
+        conditions: the conditions to summarise (every cell must hold each).
+        metrics: the metrics to summarise (default :data:`METRICS`).
+
+    Example::
+
+        summarise({"a/seed0": {"none": {"uar": 0.5}}, "b/seed0": {"none": {"uar": 0.7}}},
+                  ("a", "b"), ("none",), ("uar",))["mean"]["none"]["uar"]   # {"mean": 60.0, "std": 0.0, "seeds": 1}
+    """
     out = {}
     for t in corpora:
         vals = [v for key, v in cells.items() if key.split("/")[0] == t]
         if vals:
             out[t] = {c: {m: {"mean": round(100 * float(np.mean([v[c][m] for v in vals])), 2),
                               "std": round(100 * float(np.std([v[c][m] for v in vals])), 2), "seeds": len(vals)}
-                          for m in METRICS} for c in conditions}
+                          for m in metrics} for c in conditions}
     seeds = sorted({key.split("/")[1] for key in cells})
     full = [s for s in seeds if all(f"{t}/{s}" in cells for t in corpora)]
     if full:
         out["mean"] = {}
         for c in conditions:
             out["mean"][c] = {}
-            for m in METRICS:
+            for m in metrics:
                 vals = [np.mean([cells[f"{t}/{s}"][c][m] for t in corpora]) for s in full]
                 out["mean"][c][m] = {"mean": round(100 * float(np.mean(vals)), 2),
                                      "std": round(100 * float(np.std(vals)), 2), "seeds": len(vals)}
     return out
+
+
+def summarise_rows(cells: dict, targets, conditions, metrics=METRICS) -> dict:
+    """``{row: summarise(...)}`` of cells keyed ``<row>/<target>/seed<n>`` (the flagship benchmarks'
+    layout: several heads / designs in one file), rows sorted.
+
+    Args:
+        cells: ``{"<row>/<target>/seed<n>": {condition: {metric: value}}}``.
+        targets: the targets of every row, or a callable ``row -> targets``.
+        conditions, metrics: as :func:`summarise`.
+
+    Example::
+
+        summarise_rows(results["cells"], ("emodb", "casia", "ravdess"), CONDITIONS)["linear"]["mean"]
+    """
+    rows: dict = {}
+    for key, v in cells.items():
+        row, _, rest = key.partition("/")
+        rows.setdefault(row, {})[rest] = v
+    return {row: summarise(rows[row], targets(row) if callable(targets) else targets, conditions, metrics)
+            for row in sorted(rows)}
 
 
 def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", verbose=0, log=print) -> dict:

@@ -202,31 +202,12 @@ def run(designs, seeds, results: dict, save=None) -> dict:
 
 
 def summarise(results: dict) -> dict:
-    """``{design: {target|"mean": {condition: {metric: {mean, std, seeds}}}}}`` (percent)."""
-    out = {}
-    designs = sorted({k.split("/")[0] for k in results.get("cells", {})})
-    for design in designs:
-        targets = targets_of(design)
-        per = {}
-        for target in targets:
-            cells = [v for k, v in results["cells"].items() if k.startswith(f"{design}/{target}/")]
-            if not cells:
-                continue
-            per[target] = {c: {m: {"mean": round(100 * float(np.mean([v[c][m] for v in cells])), 2),
-                                   "std": round(100 * float(np.std([v[c][m] for v in cells])), 2),
-                                   "seeds": len(cells)} for m in ("uar", "wa", "macro_f1")} for c in CONDITIONS}
-        if len(per) == len(targets):   # mean over targets per seed, then mean +- std over seeds
-            seeds = sorted({k.split("/")[2] for k in results["cells"] if k.startswith(design + "/")})
-            per["mean"] = {}
-            for c in CONDITIONS:
-                per["mean"][c] = {}
-                for m in ("uar", "wa", "macro_f1"):
-                    vals = [np.mean([results["cells"][f"{design}/{t}/{s}"][c][m] for t in targets]) for s in seeds
-                            if all(f"{design}/{t}/{s}" in results["cells"] for t in targets)]
-                    per["mean"][c][m] = {"mean": round(100 * float(np.mean(vals)), 2),
-                                         "std": round(100 * float(np.std(vals)), 2), "seeds": len(vals)}
-        out[design] = per
-    return out
+    """``{design: {target|"mean": {condition: {metric: {mean, std, seeds}}}}}`` (percent): per design,
+    :func:`emozoo.evaluation.loco.summarise` of its cells (mean over targets per seed, then mean +- std
+    over the seeds that cover every target)."""
+    from emozoo.evaluation.loco import summarise_rows
+
+    return summarise_rows(results.get("cells", {}), targets_of, CONDITIONS)
 
 
 CHOICE_CONDITIONS = ("none", "adapt_all")

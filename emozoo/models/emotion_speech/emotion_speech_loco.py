@@ -116,30 +116,12 @@ def run(heads, seeds, results: dict, save=None, log=print) -> dict:
 
 
 def summarise(results: dict) -> dict:
-    """``{head: {target|"mean": {condition: {metric: {mean, std, seeds}}}}}`` (percent)."""
-    out = {}
-    heads = sorted({k.split("/")[0] for k in results.get("cells", {})})
-    for head in heads:
-        per = {}
-        for target in CORPORA:
-            cells = [v for k, v in results["cells"].items() if k.startswith(f"{head}/{target}/")]
-            if not cells:
-                continue
-            per[target] = {c: {m: {"mean": round(100 * float(np.mean([v[c][m] for v in cells])), 2),
-                                   "std": round(100 * float(np.std([v[c][m] for v in cells])), 2),
-                                   "seeds": len(cells)} for m in ("uar", "wa", "macro_f1")} for c in CONDITIONS}
-        if len(per) == len(CORPORA):   # mean over targets per seed, then mean +- std over seeds
-            seeds = sorted({k.split("/")[2] for k in results["cells"] if k.startswith(head + "/")})
-            per["mean"] = {}
-            for c in CONDITIONS:
-                per["mean"][c] = {}
-                for m in ("uar", "wa", "macro_f1"):
-                    vals = [np.mean([results["cells"][f"{head}/{t}/{s}"][c][m] for t in CORPORA]) for s in seeds
-                            if all(f"{head}/{t}/{s}" in results["cells"] for t in CORPORA)]
-                    per["mean"][c][m] = {"mean": round(100 * float(np.mean(vals)), 2),
-                                         "std": round(100 * float(np.std(vals)), 2), "seeds": len(vals)}
-        out[head] = per
-    return out
+    """``{head: {target|"mean": {condition: {metric: {mean, std, seeds}}}}}`` (percent): per head,
+    :func:`emozoo.evaluation.loco.summarise` of its cells (mean over targets per seed, then mean +- std
+    over the seeds that cover every target)."""
+    from emozoo.evaluation.loco import summarise_rows
+
+    return summarise_rows(results.get("cells", {}), CORPORA, CONDITIONS)
 
 
 def choose_head(summary: dict) -> tuple[str, dict]:
