@@ -142,7 +142,38 @@ class Predictor(SavedModelPredictor):
         return [self.labels[i] for i in self.predict(inputs, sample_rate).argmax(-1)]
 
 
-class FacePredictor(SavedModelPredictor):
+class NoFacePolicy:
+    """The ``no_face`` attribute of the zoo's face predictors: what an image without a face gets.
+
+    ``"skip"`` (the predictors' default): the image is refused (:class:`~emozoo.errors.InputRefused`
+    "no face found"); ``"full"``: the whole image is taken as the face (for images that already are
+    face crops: CK+48, FER2013). Any other value raises :class:`~emozoo.errors.SchemaError` naming
+    both. Used by :class:`FacePredictor` and
+    :class:`~emozoo.models.emotion_face.emotion_face_predictor.EmotionFacePredictor`.
+
+    Example:
+
+    >>> import emozoo
+    >>> model = emozoo.load("emotion_face")           # doctest: +SKIP
+    >>> model.no_face = "full"                        # doctest: +SKIP
+    """
+
+    NO_FACE_POLICIES = ("skip", "full")
+
+    @property
+    def no_face(self) -> str:
+        """The no-face policy: ``"skip"`` (refuse, the default) or ``"full"`` (the whole image)."""
+        return self._no_face
+
+    @no_face.setter
+    def no_face(self, policy: str) -> None:
+        if policy not in self.NO_FACE_POLICIES:
+            raise SchemaError(f"no_face must be 'skip' (refuse an image without a face) or 'full' (classify "
+                              f"the whole image as the face), got {policy!r}")
+        self._no_face = policy
+
+
+class FacePredictor(NoFacePolicy, SavedModelPredictor):
     """A loaded zoo model that takes faces (``dface_fer2013``): ``classify`` and ``embed`` signatures.
 
     ``predict`` takes image file paths (the largest MTCNN face is cropped as in training), or
@@ -166,18 +197,6 @@ class FacePredictor(SavedModelPredictor):
         self.size = int(self.preprocessing.get("size", 48))
         self._cropper = None
         self.no_face = no_face
-
-    @property
-    def no_face(self) -> str:
-        """The no-face policy: ``"skip"`` (refuse, the default) or ``"full"`` (the whole image)."""
-        return self._no_face
-
-    @no_face.setter
-    def no_face(self, policy: str) -> None:
-        if policy not in ("skip", "full"):
-            raise SchemaError(f"no_face must be 'skip' (refuse an image without a face) or 'full' (classify "
-                              f"the whole image), got {policy!r}")
-        self._no_face = policy
 
     def face(self, path) -> np.ndarray:
         """The uint8 ``[size, size, 1]`` face crop of one image file (refusals as the class says)."""

@@ -43,7 +43,7 @@ import numpy as np
 
 from emozoo.errors import InputRefused, SchemaError
 from emozoo.zoo.adaptation import AdaptationError, AdaptationFiles
-from emozoo.zoo.predictor import SavedModelPredictor
+from emozoo.zoo.predictor import NoFacePolicy, SavedModelPredictor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pgm", ".ppm")
 _TRUNKS: dict = {}
@@ -75,7 +75,7 @@ def _trunk(weights_name: str, trunk_output: str):
     return _TRUNKS[key]
 
 
-class EmotionFacePredictor(AdaptationFiles, SavedModelPredictor):
+class EmotionFacePredictor(AdaptationFiles, NoFacePolicy, SavedModelPredictor):
     """A loaded ``emotion_face`` model (``"input": "emotion_face_image"``).
 
     ``predict`` takes image file paths, one image array (uint8 ``[H, W]`` grey, ``[H, W, 1]`` or
@@ -110,18 +110,7 @@ class EmotionFacePredictor(AdaptationFiles, SavedModelPredictor):
         self.crop = "mtcnn"
         self.reset()
 
-    # --- inputs -------------------------------------------------------------------------------
-    @property
-    def no_face(self) -> str:
-        return self._no_face
-
-    @no_face.setter
-    def no_face(self, policy: str) -> None:
-        if policy not in ("skip", "full"):
-            raise SchemaError(f"no_face must be 'skip' (refuse an image without a face) or 'full' (the whole "
-                              f"image as the face), got {policy!r}")
-        self._no_face = policy
-
+    # --- inputs (no_face: emozoo.zoo.predictor.NoFacePolicy) ---------------------------------------
     @property
     def crop(self) -> str:
         return self._crop_mode
