@@ -36,8 +36,12 @@ import time
 import numpy as np
 
 from emozoo.errors import SchemaError
+from emozoo.zoo import normalisation as _normalisation
 
-EPS = 1e-5
+#: z-normalisation (shared with the other flagship heads: :mod:`emozoo.zoo.normalisation`)
+EPS = _normalisation.EPS
+normalise = _normalisation.normalise
+
 BLOCK = 13
 TRUNK_SHAPE = (7, 7, 1024)
 EMBED_DIM = 1024
@@ -56,26 +60,13 @@ def schedule_for(n_train: int) -> dict:
 
 
 def statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation ``[D]`` of embeddings ``x[N, D]`` (over the N faces)."""
-    x = np.asarray(x, np.float64)
-    if x.ndim != 2 or len(x) < 2:
-        raise SchemaError(f"statistics need embeddings [N >= 2, dim], got shape {x.shape}")
-    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
-
-
-def normalise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """``(x - mean) / (std + EPS)`` (as :func:`emozoo.backbones.probe.corpus_znorm`)."""
-    return ((np.asarray(x, np.float32) - mean) / (std + EPS)).astype(np.float32)
+    """Mean and standard deviation ``[D]`` of embeddings ``x[N, D]`` (:func:`emozoo.zoo.normalisation.statistics`)."""
+    return _normalisation.statistics(x, ndim=2)
 
 
 def per_group_normalise(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Each group (corpus) z-normalised with its own statistics."""
-    x = np.asarray(x, np.float32)
-    out = np.empty_like(x)
-    for g in np.unique(groups):
-        m = np.asarray(groups) == g
-        out[m] = normalise(x[m], *statistics(x[m]))
-    return out
+    """Each group (corpus) of embeddings ``[N, D]`` z-normalised with its own statistics."""
+    return _normalisation.per_group_normalise(x, groups, ndim=2)
 
 
 def _tf():

@@ -24,8 +24,12 @@ from __future__ import annotations
 import numpy as np
 
 from emozoo.errors import SchemaError
+from emozoo.zoo import normalisation as _normalisation
 
-EPS = 1e-5
+#: z-normalisation (shared with the other flagship heads: :mod:`emozoo.zoo.normalisation`)
+EPS = _normalisation.EPS
+normalise = _normalisation.normalise
+
 #: Head recipes (the backbone probe's ``wsum_linear`` and ``wsum_bsl``, plus a one-layer MLP).
 HEADS = {
     "linear": dict(hidden=(), dropout=0.0, steps=400, learning_rate=3e-3, l2=1e-4, batch_size=256),
@@ -35,25 +39,13 @@ HEADS = {
 
 
 def statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation ``[R, D]`` of states ``x[N, R, D]`` (over the N clips)."""
-    x = np.asarray(x, np.float64)
-    if x.ndim != 3 or len(x) < 2:
-        raise SchemaError(f"statistics need states [N >= 2, rows, dim], got shape {x.shape}")
-    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
-
-
-def normalise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """``(x - mean) / (std + EPS)`` (as :func:`emozoo.backbones.probe.corpus_znorm`)."""
-    return ((np.asarray(x, np.float32) - mean) / (std + EPS)).astype(np.float32)
+    """Mean and standard deviation ``[R, D]`` of states ``x[N, R, D]`` (:func:`emozoo.zoo.normalisation.statistics`)."""
+    return _normalisation.statistics(x, ndim=3)
 
 
 def per_group_normalise(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Each group (corpus) z-normalised with its own statistics."""
-    out = np.empty_like(np.asarray(x, np.float32))
-    for g in np.unique(groups):
-        m = groups == g
-        out[m] = normalise(x[m], *statistics(x[m]))
-    return out
+    """Each group (corpus) of states ``[N, R, D]`` z-normalised with its own statistics."""
+    return _normalisation.per_group_normalise(x, groups, ndim=3)
 
 
 def _balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
