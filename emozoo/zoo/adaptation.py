@@ -5,6 +5,8 @@ data (issue 20, section 2), saved beside that data and never inside the checksum
 keeps its statistics as ``self._stats = (mean, std)`` and the count they came from as
 ``self.adapted`` (``None`` = the shipped statistics). The predictor names what it counts
 (:attr:`count_key`: clips, faces) and says which statistics fit it (:meth:`_adaptation_mismatch`).
+Its ``adapt`` runs :meth:`AdaptationFiles._adapt_on` (list the inputs, decode them, count the
+refused ones, fit with the predictor's ``_fit(features, what)``).
 The file is a ``.npz`` of ``mean``, ``std`` and a JSON ``meta`` string, read with
 ``allow_pickle=False``.
 """
@@ -24,7 +26,8 @@ class AdaptationError(EmozooError, ValueError):
 
 
 class AdaptationFiles:
-    """``save_adaptation`` / ``load_adaptation`` for a predictor with ``_stats`` and ``adapted``."""
+    """``save_adaptation`` / ``load_adaptation`` for a predictor with ``_stats`` and ``adapted``, and
+    the loop of its ``adapt`` (:meth:`_adapt_on`, which needs the predictor's ``_fit``)."""
 
     #: the key of the adaptation count in the file's metadata (``clips``, ``faces``)
     count_key = "items"
@@ -36,6 +39,51 @@ class AdaptationFiles:
     def _adaptation_mismatch(self, meta: dict, mean: np.ndarray, std: np.ndarray) -> str | None:
         """Why statistics read from a file do not fit this model (``None`` when they do)."""
         return None
+
+    def _adapt_on(self, source, *, suffixes, files: str, items: str, accepts: str, decode, refused_by,
+                  refusal: str, features) -> int:
+        """The body of ``adapt``: list ``source``, decode each input (refused ones skipped and counted),
+        fit the statistics with ``self._fit(features, what)`` and use them; returns the count used.
+
+        Args:
+            source: a folder (its files whose suffix, lower-cased, is in ``suffixes``, recursively,
+                sorted) or an iterable of inputs (paths or arrays).
+            files: what the folder's files are called in messages (``"audio files"``).
+            items: what listed inputs are called in messages (``"clips"``).
+            accepts: what ``adapt`` takes, for the error when ``source`` is a path but no folder.
+            decode: one input -> its decoded form; raises ``refused_by`` for an input to skip.
+            refused_by: the exception type(s) that skip an input.
+            refusal: what the refused count is followed by in ``what`` (``"refused by the speech check"``).
+            features: the list of decoded inputs -> the features ``_fit`` takes.
+
+        Raises:
+            AdaptationError: ``source`` is a path but not a folder, or (from ``_fit``) too few inputs
+                were usable; the message counts the files and the refused inputs.
+
+        Example (``EmotionSpeechPredictor.adapt``)::
+
+            self._adapt_on(clips, suffixes=AUDIO_SUFFIXES, files="audio files", items="clips", ...)
+        """
+        if isinstance(source, (str, os.PathLike)):
+            folder = Path(source)
+            if not folder.is_dir():
+                raise AdaptationError(f"{folder}: adapt takes {accepts}; this is not a folder")
+            source = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+            what = f"folder {folder} ({len(source)} {files})"
+        else:
+            source = list(source)
+            what = f"{len(source)} {items}"
+        kept, refused = [], 0
+        for item in source:
+            try:
+                kept.append(decode(item))
+            except refused_by:
+                refused += 1
+        if refused:
+            what += f", {refused} {refusal}"
+        x = features(kept)
+        self._stats, self.adapted = self._fit(x, what), len(x)
+        return len(x)
 
     def _zoo_root(self) -> Path:
         return self.path.parents[1]

@@ -37,7 +37,6 @@ Example:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -263,27 +262,11 @@ class EmotionFacePredictor(AdaptationFiles, NoFacePolicy, SavedModelPredictor):
         """
         from emozoo.errors import EmozooError
 
-        if isinstance(images, (str, os.PathLike)):
-            folder = Path(images)
-            if not folder.is_dir():
-                raise AdaptationError(f"{folder}: adapt takes a folder of images, a list of image files or of "
-                                      "arrays; this is not a folder")
-            images = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-            what = f"folder {folder} ({len(images)} image files)"
-        else:
-            images = list(images)
-            what = f"{len(images)} images"
-        crops, refused = [], 0
-        for item in images:
-            try:
-                crops.append(self.face(item))
-            except EmozooError:
-                refused += 1
-        if refused:
-            what += f", {refused} refused (no face, too small, flat or unreadable)"
-        emb = self.embeddings_of_crops(np.stack(crops)) if crops else np.zeros((0, self.dim), np.float32)
-        self._stats, self.adapted = self._fit(emb, what), len(emb)
-        return len(emb)
+        return self._adapt_on(images, suffixes=IMAGE_SUFFIXES, files="image files", items="images",
+                              accepts="a folder of images, a list of image files or of arrays", decode=self.face,
+                              refused_by=EmozooError, refusal="refused (no face, too small, flat or unreadable)",
+                              features=lambda crops: self.embeddings_of_crops(np.stack(crops)) if crops
+                              else np.zeros((0, self.dim), np.float32))
 
     count_key = "faces"
 

@@ -32,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -182,29 +181,13 @@ class EmotionSpeechPredictor(AdaptationFiles, SavedModelPredictor):
         Raises:
             AdaptationError: fewer than :attr:`min_clips` usable clips.
         """
-        if isinstance(clips, (str, os.PathLike)):
-            folder = Path(clips)
-            if not folder.is_dir():
-                raise AdaptationError(f"{folder}: adapt takes a folder of audio files, a list of files or of "
-                                      "waveforms; this is not a folder")
-            clips = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-            what = f"folder {folder} ({len(clips)} audio files)"
-        else:
-            clips = list(clips)
-            what = f"{len(clips)} clips"
-        states, refused = [], 0
-        for c in clips:
-            try:
-                w = self.waveform(c) if isinstance(c, (str, os.PathLike)) else self.waveform(c, sample_rate)
-            except InputRefused:
-                refused += 1
-                continue
-            states.append(self._pool(w))
-        if refused:
-            what += f", {refused} refused by the speech check"
-        stats = self._fit(np.asarray(states, np.float32).reshape(-1, self.rows, self.dim), what)
-        self._stats, self.adapted = stats, len(states)
-        return len(states)
+        def decode(c):
+            return self._pool(self.waveform(c) if isinstance(c, (str, os.PathLike)) else self.waveform(c, sample_rate))
+
+        return self._adapt_on(clips, suffixes=AUDIO_SUFFIXES, files="audio files", items="clips",
+                              accepts="a folder of audio files, a list of files or of waveforms", decode=decode,
+                              refused_by=InputRefused, refusal="refused by the speech check",
+                              features=lambda states: np.asarray(states, np.float32).reshape(-1, self.rows, self.dim))
 
     count_key = "clips"
 
