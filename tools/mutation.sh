@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the method code (issue 17) with mutmut 3 (pip install -e .[mutation]).
 #
-#   tools/mutation.sh AREA [AREA ...]      AREA: losses layers ssgan adv_culture dann face_cnn baseline
+#   tools/mutation.sh AREA [AREA ...]      AREA: losses layers ssgan adv_culture dann emodal face_cnn baseline
 #   tools/mutation.sh all
 #
 # For each AREA: copies the repository's code and tests into $MUTATION_WORK/AREA (default
@@ -11,6 +11,10 @@
 # and a summary line (killed / survived / other) to $MUTATION_WORK/summary.txt.
 # Inspect one mutant:  cd $MUTATION_WORK/AREA && mutmut show <name>.
 # CPU-heavy: MUTATION_JOBS (default 1) parallel workers.
+# losses/ and layers/ are mutated whole. For a model, only its train-step and loss code is mutated
+# (functions_of below: train_step, test_step, the loss terms, the update and metric helpers they call);
+# its builders, configs and exports are not (mutmut's fnmatch filter on mutant names). The summary
+# line counts the selected mutants only.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${MUTATION_WORK:-/tmp/emozoo_mutation}"
@@ -22,11 +26,40 @@ files_of() {   # the files mutated per area (train_step / loss code of each mode
     losses)      echo "emozoo/losses/consistency.py emozoo/losses/kplus1.py emozoo/losses/soft_hgr.py" ;;
     layers)      echo "emozoo/layers/gradient_reversal.py emozoo/layers/standardization.py emozoo/layers/guided_relu.py emozoo/layers/attention_fusion.py emozoo/layers/sa_gru.py" ;;
     ssgan)       echo "emozoo/models/ssgan/ssgan_model.py" ;;
+    emodal)      echo "emozoo/models/emodal/emodal_model.py" ;;
     adv_culture) echo "emozoo/models/adv_culture/adv_culture_model.py emozoo/models/adv_culture/culture_standardization.py emozoo/models/adv_culture/cross_culture_split.py" ;;
     dann)        echo "emozoo/models/dann/dann_model.py" ;;
     face_cnn)    echo "emozoo/models/face_cnn/face_cnn_model.py" ;;
     baseline)    echo "emozoo/models/baseline/baseline_classifier.py" ;;
-    *) echo "unknown area $1 (losses layers ssgan adv_culture dann face_cnn baseline)" >&2; exit 2 ;;
+    *) echo "unknown area $1 (losses layers ssgan adv_culture dann emodal face_cnn baseline)" >&2; exit 2 ;;
+  esac
+}
+
+functions_of() {   # mutmut mutant-name patterns of the train-step / loss code (empty: every mutant of the files)
+  local m
+  case "$1" in
+    ssgan)       m='emozoo.models.ssgan.ssgan_model.xǁSemiSupervisedGANǁ'
+                 for f in _real _noise discriminator_losses generator_loss _unpack _accuracy discriminator_step \
+                          generator_step supervised_step train_step test_step; do echo "${m}${f}__mutmut_*"; done ;;
+    adv_culture) m='emozoo.models.adv_culture.adv_culture_model.'
+                 echo "${m}x__global_sum__mutmut_*"
+                 for f in _features_and_culture _unpack _labelled_mask _per_example_culture_loss \
+                          _per_example_confusion_loss _emotion_terms _prepare culture_update generator_update \
+                          train_step test_step _update_confusion _results set_alpha; do
+                   echo "${m}xǁAdversarialCultureModelǁ${f}__mutmut_*"; done
+                 echo "${m}xǁCultureAlphaScheduleǁ*__mutmut_*"
+                 echo 'emozoo.models.adv_culture.culture_standardization.*'
+                 echo 'emozoo.models.adv_culture.cross_culture_split.*' ;;
+    dann)        m='emozoo.models.dann.dann_model.'
+                 echo "${m}x__global_sum__mutmut_*"
+                 for f in _unpack _dann_losses _track train_step test_step set_lambda; do
+                   echo "${m}xǁ_DANNBaseǁ${f}__mutmut_*"; done ;;
+    emodal)      m='emozoo.models.emodal.emodal_model.xǁEMODalModelǁ'
+                 for f in heads _prediction _unpack _ce compute_losses train_step test_step _update_metrics; do
+                   echo "${m}${f}__mutmut_*"; done ;;
+    baseline)    m='emozoo.models.baseline.baseline_classifier.xǁBaselineClassifierǁ'
+                 for f in _unpack _forward_losses train_step test_step _update_metrics; do echo "${m}${f}__mutmut_*"; done ;;
+    *) ;;   # losses, layers, face_cnn (no train_step of its own: the whole file)
   esac
 }
 
@@ -37,6 +70,7 @@ tests_of() {   # the fast tests that guard each area
     ssgan)       echo "tests/models/ssgan/test_ssgan_model.py tests/models/ssgan/test_ssgan_semisupervised.py tests/losses" ;;
     adv_culture) echo "tests/models/adv_culture/test_adv_culture_model.py tests/models/adv_culture/test_adv_culture_eq4.py" ;;
     dann)        echo "tests/models/dann/test_dann_model.py tests/models/dann/test_dann_learns.py" ;;
+    emodal)      echo "tests/models/emodal/test_emodal_model.py" ;;
     face_cnn)    echo "tests/models/face_cnn/test_face_cnn.py" ;;
     baseline)    echo "tests/models/baseline/test_baseline_classifier.py" ;;
   esac
@@ -44,7 +78,7 @@ tests_of() {   # the fast tests that guard each area
 
 areas=("$@")
 [ "${#areas[@]}" -eq 0 ] && { echo "usage: $0 AREA [AREA ...] | all" >&2; exit 2; }
-[ "${areas[0]}" = all ] && areas=(losses layers ssgan adv_culture dann face_cnn baseline)
+[ "${areas[0]}" = all ] && areas=(losses layers ssgan adv_culture dann emodal face_cnn baseline)
 mkdir -p "$WORK"
 for area in "${areas[@]}"; do
   dir="$WORK/$area"
@@ -75,11 +109,27 @@ PY
     echo "also_copy ="; echo "    pipelines/"; echo "    benchmarks/"; echo "    docs/"
   } > "$dir/setup.cfg"
   echo "[mutation] $area: $(files_of "$area") <- $(tests_of "$area")"
-  ( cd "$dir" && TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES=-1 "$PY" -m mutmut run --max-children "$JOBS" ) \
-      > "$dir/run.log" 2>&1 || true
+  mapfile -t patterns < <(functions_of "$area")
+  printf '%s\n' "${patterns[@]}" > "$dir/patterns.txt"
+  ( cd "$dir" && TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES=-1 "$PY" -m mutmut run --max-children "$JOBS" \
+      "${patterns[@]}" ) > "$dir/run.log" 2>&1 || true
   ( cd "$dir" && "$PY" -m mutmut results --all true > results.txt 2>&1 ) || true
-  killed=$(grep -c ': killed' "$dir/results.txt" || true)
-  survived=$(grep -c ': survived' "$dir/results.txt" || true)
-  total=$(grep -c ': ' "$dir/results.txt" || true)
-  echo "$area killed=$killed survived=$survived total=$total ($(date -u +%FT%TZ))" | tee -a "$WORK/summary.txt"
+  # count the selected mutants only (results.txt lists every mutant of the files, unselected ones "not checked")
+  "$PY" - "$dir" "$area" <<'PY' | tee -a "$WORK/summary.txt"
+import collections, datetime, fnmatch, pathlib, sys
+d, area = pathlib.Path(sys.argv[1]), sys.argv[2]
+pats = [p for p in (d / "patterns.txt").read_text().splitlines() if p.strip()]
+count = collections.Counter()
+for line in (d / "results.txt").read_text().splitlines():
+    name, sep, status = line.strip().rpartition(": ")
+    if sep and "__mutmut_" in name and (not pats or any(fnmatch.fnmatch(name, p) for p in pats)):
+        count[status.strip()] += 1
+total = sum(count.values())
+caught = count["killed"] + count["timeout"]
+rate = f"{100 * caught / total:.1f}%" if total else "n/a"
+other = ", ".join(f"{k}={v}" for k, v in sorted(count.items()) if k not in ("killed", "survived", "timeout"))
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+print(f"{area} killed={count['killed']} timeout={count['timeout']} survived={count['survived']} "
+      f"{other + ' ' if other else ''}total={total} caught={rate} ({now})")
+PY
 done

@@ -92,3 +92,21 @@ def test_bad_arguments():
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), feature_weight=-0.1)
     with pytest.raises(SchemaError, match="form"):
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), form="l2")
+
+
+def test_euclidean_form_is_exact_for_distances_below_one():
+    """Small per-example distances (every dropout pass of a trained D) are not rounded to 0 or 1:
+    the safe square root switches only at exactly 0."""
+    o1 = np.zeros((3, 4), np.float32)
+    o2 = o1.copy()
+    o2[0, 0], o2[1, :2], o2[2, 0] = 0.3, [0.3, 0.4], 0.0          # distances 0.3, 0.5, 0
+    np.testing.assert_allclose(consistency_term(o1, o2, form="euclidean").numpy(), (0.3 + 0.5 + 0.0) / 3,
+                               rtol=1e-6)
+    x = tf.Variable(o2)
+    with tf.GradientTape() as tape:
+        ct = consistency_term(o1, x, form="euclidean")
+    g = tape.gradient(ct, x).numpy()
+    # d|x|/dx = x / |x| per example, / 3 for the mean; the equal row has gradient 0
+    np.testing.assert_allclose(g[0], [1 / 3, 0, 0, 0], rtol=1e-5)
+    np.testing.assert_allclose(g[1], [0.6 / 3, 0.8 / 3, 0, 0], rtol=1e-5)
+    np.testing.assert_array_equal(g[2], 0.0)

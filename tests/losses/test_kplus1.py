@@ -69,3 +69,26 @@ def test_bad_shapes_raise(logits, labels):
 def test_feature_width_mismatch_raises():
     with pytest.raises(SchemaError, match="one width"):
         kplus1.feature_matching_loss(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_discriminator_loss_defaults_are_eq2_and_lambda_one():
+    """Without a consistency term the total is eq. 2 (sup + fake + real); lambda defaults to 1
+    (Liang et al.); a float64 consistency value (numpy) is accepted and the total stays float32."""
+    t = kplus1.discriminator_loss(LAB, Y, REAL, FAKE)
+    eq2 = float(t["supervised"] + t["fake"] + t["real"])
+    np.testing.assert_allclose(float(t["total"]), eq2, rtol=1e-6)
+    assert float(t["consistency"]) == 0.0
+    t1 = kplus1.discriminator_loss(LAB, Y, REAL, FAKE, consistency=np.float64(0.25))
+    np.testing.assert_allclose(float(t1["total"]), eq2 + 0.25, rtol=1e-6)
+    assert t1["total"].dtype == tf.float32 and t1["consistency"].dtype == tf.float32
+
+
+def test_feature_matching_casts_float64_and_checks_the_last_axis():
+    hf, hr = RNG.normal(size=(8, 5)), RNG.normal(size=(10, 5))                 # float64 numpy
+    out = kplus1.feature_matching_loss(hf, hr)
+    assert out.dtype == tf.float32
+    np.testing.assert_allclose(float(out), np.sum((hf.mean(0) - hr.mean(0)) ** 2), rtol=1e-5)
+    # frame-level features [B, T, D]: the widths compared are the last axis, not the second
+    for fake, real in (((2, 5, 4), (2, 3, 5)), ((2, 3, 4), (2, 4, 5))):   # second axis equal to the other's last
+        with pytest.raises(SchemaError, match="one width"):
+            kplus1.feature_matching_loss(np.zeros(fake), np.zeros(real))
