@@ -11,25 +11,16 @@ import numpy as np
 import pytest
 
 from emozoo.errors import EmozooError, InputRefused, WeightsError
+from tests.models._flagship import load_or_skip, weights_or_skip
 
 REPO = Path(__file__).resolve().parents[3]
 ZOO = REPO / "saved_models"
 FER7 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def _weights_or_skip():
-    from emozoo import weights
-    try:
-        weights.path("face_mobilenet")
-    except WeightsError as exc:
-        pytest.skip(f"face_mobilenet weights not installed ({exc}); CI installs them")
-
-
 @pytest.fixture(scope="module")
 def model():
-    _weights_or_skip()
-    import emozoo
-    m = emozoo.load("emotion_face")
+    m = load_or_skip("emotion_face", "face_mobilenet")
     yield m
     m.reset()
     m.no_face, m.crop = "skip", "mtcnn"
@@ -61,7 +52,7 @@ def test_statistics_and_normalise():
 
 def test_top_block_reproduces_the_network():
     """Blocks 1-12 (the trunk the caches hold) + this module's block 13 = the full network's embedding."""
-    _weights_or_skip()
+    weights_or_skip("face_mobilenet")
     import keras
     import tensorflow as tf
 

@@ -11,24 +11,15 @@ import numpy as np
 import pytest
 
 from emozoo.errors import EmozooError, InputRefused, WeightsError
+from tests.models._flagship import load_or_skip
 
 REPO = Path(__file__).resolve().parents[3]
 ZOO = REPO / "saved_models"
 
 
-def _weights_or_skip():
-    from emozoo import weights
-    try:
-        weights.path("whisper_base")
-    except WeightsError as exc:
-        pytest.skip(f"whisper_base weights not installed ({exc}); CI installs them")
-
-
 @pytest.fixture(scope="module")
 def model():
-    _weights_or_skip()
-    import emozoo
-    return emozoo.load("emotion_speech")
+    return load_or_skip("emotion_speech", "whisper_base")
 
 
 def _voiced(f0: float, seconds: float = 1.0, rate: int = 16000) -> np.ndarray:

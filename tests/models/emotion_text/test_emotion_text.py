@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from emozoo.errors import EmozooError, InputRefused, SchemaError, WeightsError
+from tests.models._flagship import load_or_skip, weights_or_skip
 
 REPO = Path(__file__).resolve().parents[3]
 ZOO = REPO / "saved_models"
@@ -40,19 +41,9 @@ SENTENCES_MELD7 = {
 }
 
 
-def _weights_or_skip():
-    from emozoo import weights
-    try:
-        weights.path("mpnet")
-    except WeightsError as exc:
-        pytest.skip(f"mpnet weights not installed ({exc}); CI installs them")
-
-
 @pytest.fixture(scope="module")
 def model():
-    _weights_or_skip()
-    import emozoo
-    return emozoo.load("emotion_text")
+    return load_or_skip("emotion_text", "mpnet")
 
 
 # --- folds, label mapping, choice (no backbone) -----------------------------------------------------
@@ -177,7 +168,7 @@ def test_load_through_emozoo(model):
 
 def test_weights_missing_gives_the_install_command(tmp_path, monkeypatch):
     import emozoo
-    _weights_or_skip()
+    weights_or_skip("mpnet")
     monkeypatch.setenv("EMOZOO_WEIGHTS_DIR", str(tmp_path / "empty"))
     with pytest.raises(WeightsError, match="python -m emozoo.weights install mpnet"):
         emozoo.load("emotion_text")
