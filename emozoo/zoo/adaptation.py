@@ -26,8 +26,9 @@ class AdaptationError(EmozooError, ValueError):
 
 
 class AdaptationFiles:
-    """``save_adaptation`` / ``load_adaptation`` for a predictor with ``_stats`` and ``adapted``, and
-    the loop of its ``adapt`` (:meth:`_adapt_on`, which needs the predictor's ``_fit``)."""
+    """``save_adaptation`` / ``load_adaptation`` for a predictor with ``_stats`` and ``adapted``,
+    :attr:`statistics` and :meth:`reset` (to the predictor's ``shipped`` statistics), and the loop of
+    its ``adapt`` (:meth:`_adapt_on`, which needs the predictor's ``_fit``)."""
 
     #: the key of the adaptation count in the file's metadata (``clips``, ``faces``)
     count_key = "items"
@@ -39,6 +40,16 @@ class AdaptationFiles:
     def _adaptation_mismatch(self, meta: dict, mean: np.ndarray, std: np.ndarray) -> str | None:
         """Why statistics read from a file do not fit this model (``None`` when they do)."""
         return None
+
+    @property
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """The normalisation statistics in use: ``(mean, std)``, adapted or shipped."""
+        return self._stats
+
+    def reset(self) -> None:
+        """Return to the shipped statistics (``self.shipped``: those of the training data pooled)."""
+        self._stats = self.shipped
+        self.adapted = None
 
     def _adapt_on(self, source, *, suffixes, files: str, items: str, accepts: str, decode, refused_by,
                   refusal: str, features) -> int:

@@ -49,6 +49,46 @@ def speech_waveform(source, model_rate: int, sample_rate: int | None = None, *,
     return wav
 
 
+def face_image(source, min_side: int, max_pixels: int) -> np.ndarray:
+    """One image file decoded (RGB uint8) for the zoo's face predictors, with bounded time and memory.
+
+    The file's header is read first: :func:`emozoo.zoo.input_checks.check_image_size` refuses an
+    image whose shorter side is under ``min_side``, and an image of more than ``max_pixels`` pixels
+    is shrunk to that many while decoding (JPEG at a reduced DCT scale; aspect ratio kept). A file
+    that is not an image goes to :func:`emozoo.data.image.load_image`, which says so.
+
+    Args:
+        source: the image file path.
+        min_side: the shortest side accepted, in pixels.
+        max_pixels: the most pixels decoded.
+
+    Raises:
+        InputRefused: the image is too small.
+        ImageDecodeError: the file cannot be decoded.
+
+    Example:
+
+    >>> face_image("KA.HA1.29.tiff", 48, 1024 * 1024).shape       # doctest: +SKIP
+    (256, 256, 3)
+    """
+    from emozoo.data.image import load_image
+    from emozoo.zoo.input_checks import check_image_size
+
+    name = os.fspath(source)
+    max_side = None
+    try:                                          # the header's size, before decoding any pixel
+        from PIL import Image
+        with Image.open(source) as img:
+            width, height = img.size
+    except Exception:                             # not an image: load_image says so clearly
+        width = height = None
+    if width is not None:
+        check_image_size(width, height, min_side, name)
+        if width * height > max_pixels:           # shrink while decoding, keeping the aspect ratio
+            max_side = max(1, int(max(width, height) * (max_pixels / (width * height)) ** 0.5))
+    return load_image(source, grey=False, max_side=max_side)
+
+
 class SavedModelPredictor:
     """What every zoo predictor has: the SavedModel of ``folder``, its card, labels and preprocessing.
 
@@ -172,6 +212,19 @@ class NoFacePolicy:
                               f"the whole image as the face), got {policy!r}")
         self._no_face = policy
 
+    def _face_or_policy(self, cropper, image: np.ndarray, name: str) -> np.ndarray:
+        """The largest MTCNN face of ``image`` by ``cropper`` (a ``FaceCropper`` with policy
+        ``"error"``); with none: the whole image (``"full"``) or :class:`~emozoo.errors.InputRefused`."""
+        from emozoo.errors import FaceNotFound
+
+        try:
+            return cropper.crop_image(image).image
+        except FaceNotFound:
+            if self.no_face == "full":
+                return cropper.full(image)
+            raise InputRefused(f"{name}: no face found (MTCNN, faces of {cropper.min_face_size} px and up); "
+                               "no_face='full' (CLI --no-face full) takes the whole image as the face instead") from None
+
 
 class FacePredictor(NoFacePolicy, SavedModelPredictor):
     """A loaded zoo model that takes faces (``dface_fer2013``): ``classify`` and ``embed`` signatures.
@@ -200,33 +253,14 @@ class FacePredictor(NoFacePolicy, SavedModelPredictor):
 
     def face(self, path) -> np.ndarray:
         """The uint8 ``[size, size, 1]`` face crop of one image file (refusals as the class says)."""
-        from emozoo.data.image import load_image
-        from emozoo.errors import FaceNotFound
-        from emozoo.zoo.input_checks import check_image, check_image_size
+        from emozoo.zoo.input_checks import check_image
 
         if self._cropper is None:
             from emozoo.features.face import FaceCropper
             self._cropper = FaceCropper(size=self.size, policy="error")
         name = os.fspath(path)
-        max_side = None
-        try:                                          # the header's size, before decoding any pixel
-            from PIL import Image
-            with Image.open(path) as img:
-                width, height = img.size
-        except Exception:                             # not an image: load_image says so clearly
-            width = height = None
-        if width is not None:
-            check_image_size(width, height, self.size, name)
-            if width * height > self.max_pixels:      # shrink while decoding, keeping the aspect ratio
-                max_side = max(1, int(max(width, height) * (self.max_pixels / (width * height)) ** 0.5))
-        image = check_image(load_image(path, grey=False, max_side=max_side), min(self.size, 12), name)
-        try:
-            return self._cropper.crop_image(image).image
-        except FaceNotFound:
-            if self.no_face == "full":
-                return self._cropper.full(image)
-            raise InputRefused(f"{name}: no face found (MTCNN, faces of {self._cropper.min_face_size} px and up); "
-                               "no_face='full' (CLI --no-face full) classifies the whole image instead") from None
+        image = check_image(face_image(path, self.size, self.max_pixels), min(self.size, 12), name)
+        return self._face_or_policy(self._cropper, image, name)
 
     def faces(self, inputs) -> np.ndarray:
         """``[N, size, size, 1]`` float32 faces in 0..255 from paths, one image or a batch of crops."""

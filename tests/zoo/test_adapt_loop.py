@@ -61,3 +61,15 @@ def test_too_few_usable_inputs_and_a_path_that_is_no_folder(tmp_path):
         h.adapt(str(tmp_path / "missing"))
     with pytest.raises(TypeError):                                     # not a refusal: raised, not counted
         h.adapt([1.0, 2.0, None])
+
+
+def test_statistics_follow_adapt_and_reset_returns_to_the_shipped_ones():
+    h = _Host()
+    h.shipped = (np.zeros(1), np.ones(1))
+    h.reset()
+    assert h.statistics is h.shipped and h.adapted is None
+    h.adapt([2.0, 4.0])
+    np.testing.assert_allclose(h.statistics[0], [3.0])
+    assert h.adapted == 2
+    h.reset()
+    assert h.statistics is h.shipped and h.adapted is None

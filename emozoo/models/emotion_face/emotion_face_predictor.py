@@ -40,9 +40,9 @@ import os
 
 import numpy as np
 
-from emozoo.errors import InputRefused, SchemaError
+from emozoo.errors import SchemaError
 from emozoo.zoo.adaptation import AdaptationError, AdaptationFiles
-from emozoo.zoo.predictor import NoFacePolicy, SavedModelPredictor
+from emozoo.zoo.predictor import NoFacePolicy, SavedModelPredictor, face_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pgm", ".ppm")
 _TRUNKS: dict = {}
@@ -122,7 +122,6 @@ class EmotionFacePredictor(AdaptationFiles, NoFacePolicy, SavedModelPredictor):
         self._crop_mode = mode
 
     def _crop(self, image: np.ndarray, name: str) -> np.ndarray:
-        from emozoo.errors import FaceNotFound
         from emozoo.features.face import FaceCropper
         from emozoo.zoo.input_checks import check_image
 
@@ -131,38 +130,17 @@ class EmotionFacePredictor(AdaptationFiles, NoFacePolicy, SavedModelPredictor):
         image = check_image(image, self.min_side, name)
         if self.crop == "whole":
             return self._cropper.full(image)
-        try:
-            return self._cropper.crop_image(image).image
-        except FaceNotFound:
-            if self.no_face == "full":
-                return self._cropper.full(image)
-            raise InputRefused(f"{name}: no face found (MTCNN, faces of {self._cropper.min_face_size} px and up); "
-                               "no_face='full' (CLI --no-face full) takes the whole image as the face instead") from None
+        return self._face_or_policy(self._cropper, image, name)
 
     def face(self, source) -> np.ndarray:
         """The uint8 ``[224, 224, 3]`` face crop of one image file or array (refusals as the class says)."""
-        from emozoo.data.image import load_image
-        from emozoo.zoo.input_checks import check_image_size
-
         if not isinstance(source, (str, os.PathLike)):
             arr = np.asarray(source)
             if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (1, 3)):
                 raise SchemaError(f"an image array must be uint8 [H, W], [H, W, 1] or [H, W, 3], got {arr.dtype} "
                                   f"{arr.shape}")
             return self._crop(arr, f"image array {arr.shape[1]}x{arr.shape[0]}")
-        name = os.fspath(source)
-        max_side = None
-        try:                                          # the header's size, before decoding any pixel
-            from PIL import Image
-            with Image.open(source) as img:
-                width, height = img.size
-        except Exception:                             # not an image: load_image says so clearly
-            width = height = None
-        if width is not None:
-            check_image_size(width, height, self.min_side, name)
-            if width * height > self.max_pixels:      # shrink while decoding, keeping the aspect ratio
-                max_side = max(1, int(max(width, height) * (self.max_pixels / (width * height)) ** 0.5))
-        return self._crop(load_image(source, grey=False, max_side=max_side), name)
+        return self._crop(face_image(source, self.min_side, self.max_pixels), os.fspath(source))
 
     @staticmethod
     def _items(inputs) -> list:
@@ -225,16 +203,7 @@ class EmotionFacePredictor(AdaptationFiles, NoFacePolicy, SavedModelPredictor):
         return [self.labels[i] for i in self.predict(inputs, adapt=adapt).argmax(-1)]
 
     # --- adaptation ---------------------------------------------------------------------------
-    @property
-    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
-        """The normalisation statistics in use: ``(mean, std)``, each ``[1024]``."""
-        return self._stats
-
-    def reset(self) -> None:
-        """Return to the shipped statistics (the training faces pooled)."""
-        self._stats = self.shipped
-        self.adapted = None
-
+    # statistics (each ``[1024]``) and reset() (to the shipped ones, the training faces pooled): AdaptationFiles
     def _fit(self, emb: np.ndarray, what: str):
         from emozoo.models.emotion_face.emotion_face_head import statistics
 

@@ -148,16 +148,7 @@ class EmotionSpeechPredictor(AdaptationFiles, SavedModelPredictor):
         return [self.labels[i] for i in self.predict(inputs, sample_rate, adapt=adapt).argmax(-1)]
 
     # --- adaptation ---------------------------------------------------------------------------
-    @property
-    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
-        """The normalisation statistics in use: ``(mean, std)``, each ``[7, 512]``."""
-        return self._stats
-
-    def reset(self) -> None:
-        """Return to the shipped statistics (the training corpora pooled)."""
-        self._stats = self.shipped
-        self.adapted = None
-
+    # statistics (each ``[7, 512]``) and reset() (to the shipped ones, the training corpora pooled): AdaptationFiles
     def _fit(self, states: np.ndarray, what: str):
         from emozoo.models.emotion_speech.emotion_speech_head import statistics
 
