@@ -326,6 +326,43 @@ def summarise_rows(cells: dict, targets, conditions, metrics=METRICS) -> dict:
             for row in sorted(rows)}
 
 
+def fill_cells(results: dict, rows, seeds, targets, cell, save=None, log=print) -> dict:
+    """Compute the missing cells ``<row>/<target>/seed<n>`` of a flagship LOCO benchmark into
+    ``results["cells"]`` (the layout :func:`summarise_rows` reads); cells already there are kept.
+
+    Seed outermost: every row gets its first seeds first. After each cell one line is logged (its
+    UAR under ``none``, ``adapt10``, ``adapt50``, ``adapt_all``, and its seconds: the cell's own
+    ``"seconds"`` when it has one, else the time ``cell`` took) and ``save(results)`` is called.
+
+    Args:
+        results: the benchmark's results (``cells`` created when missing).
+        rows: the heads / designs; seeds: the seeds (ints).
+        targets: the target corpora, or a callable ``row -> targets``.
+        cell: ``(row, target, seed) -> {condition: {metric: value}, ...}``.
+        save: called with ``results`` after each cell (``None``: not saved).
+        log: where the line goes.
+
+    Example (``emotion_speech_loco.run``)::
+
+        fill_cells(results, heads, range(5), CORPORA, lambda h, t, s: loco_cell(x, y, corpus, t, h, s, k), save)
+    """
+    cells = results.setdefault("cells", {})
+    for seed in seeds:
+        for row in rows:
+            for target in (targets(row) if callable(targets) else targets):
+                key = f"{row}/{target}/seed{seed}"
+                if key in cells:
+                    continue
+                t0 = time.time()
+                cells[key] = c = cell(row, target, seed)
+                log(f"{key:28s} UAR none {100 * c['none']['uar']:5.1f}  adapt10 {100 * c['adapt10']['uar']:5.1f}  "
+                    f"adapt50 {100 * c['adapt50']['uar']:5.1f}  all {100 * c['adapt_all']['uar']:5.1f}   "
+                    f"({c.get('seconds', time.time() - t0):.0f} s)")
+                if save:
+                    save(results)
+    return results
+
+
 def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", verbose=0, log=print) -> dict:
     """The ``loco`` runner of ``python -m emozoo.train`` (see the module docstring)."""
     from emozoo.train.strategies import require_single_device

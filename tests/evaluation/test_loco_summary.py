@@ -40,3 +40,24 @@ def test_summarise_rounds_percent_to_two_decimals():
     s = loco.summarise(cells, ("a",), ("none",), ("uar",))
     assert s["a"]["none"]["uar"] == {"mean": 50.0, "std": 16.67, "seeds": 2}
     assert s["mean"]["none"]["uar"] == {"mean": 50.0, "std": 16.67, "seeds": 2}
+
+
+def test_fill_cells_runs_the_missing_cells_seed_first_and_saves_each():
+    def cell(row, target, seed):
+        calls.append(f"{row}/{target}/{seed}")
+        u = 0.5 + 0.1 * seed
+        out = {c: {"uar": u, "wa": u, "macro_f1": u} for c in ("none", "adapt10", "adapt50", "adapt_all")}
+        if row == "timed":
+            out["seconds"] = 42.0
+        return out
+    calls, lines, saved = [], [], []
+    results = {"cells": {"h/b/seed0": "kept"}}
+    loco.fill_cells(results, ["h", "timed"], range(2), lambda row: ("a", "b") if row == "h" else ("a",), cell,
+                    save=lambda r: saved.append(len(r["cells"])), log=lines.append)
+    assert calls == ["h/a/0", "timed/a/0", "h/a/1", "h/b/1", "timed/a/1"]          # seed outermost; h/b/seed0 kept
+    assert results["cells"]["h/b/seed0"] == "kept" and len(results["cells"]) == 6
+    assert saved == [2, 3, 4, 5, 6]
+    assert lines[2].startswith("h/a/seed1") and "UAR none  60.0  adapt10  60.0  adapt50  60.0  all  60.0" in lines[2]
+    assert lines[1].endswith("(42 s)") and lines[0].endswith("(0 s)")
+    s = loco.summarise_rows(results["cells"] | {"h/b/seed0": cell("h", "b", 0)}, ("a", "b"), ("none",))
+    assert s["h"]["mean"]["none"]["uar"] == {"mean": 55.0, "std": 5.0, "seeds": 2}

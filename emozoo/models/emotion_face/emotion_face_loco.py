@@ -185,20 +185,9 @@ def run(designs, seeds, results: dict, save=None) -> dict:
     ctx = Context()
     results.setdefault("classes", list(SHARED6))
     results.setdefault("n_faces", {c: int((ctx.trunks.corpus == c).sum()) for c in CORPORA})
-    cells = results.setdefault("cells", {})
-    for seed in seeds:                 # seed outermost: every design gets its first seeds first
-        for design in designs:
-            for target in targets_of(design):
-                key = f"{design}/{target}/seed{seed}"
-                if key in cells:
-                    continue
-                cells[key] = loco_cell(ctx, design, target, seed)
-                log(f"{key:28s} UAR none {100 * cells[key]['none']['uar']:5.1f}  adapt10 "
-                    f"{100 * cells[key]['adapt10']['uar']:5.1f}  adapt50 {100 * cells[key]['adapt50']['uar']:5.1f}  "
-                    f"all {100 * cells[key]['adapt_all']['uar']:5.1f}   ({cells[key]['seconds']:.0f} s)")
-                if save:
-                    save(results)
-    return results
+    from emozoo.evaluation.loco import fill_cells
+
+    return fill_cells(results, designs, seeds, targets_of, lambda d, t, s: loco_cell(ctx, d, t, s), save, log)
 
 
 def summarise(results: dict) -> dict:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -98,21 +97,9 @@ def run(heads, seeds, results: dict, save=None, log=print) -> dict:
     k = len(classes)
     results.setdefault("classes", list(classes))
     results.setdefault("n_clips", {c: int((corpus == c).sum()) for c in CORPORA})
-    cells = results.setdefault("cells", {})
-    for seed in seeds:                 # seed outermost: every head gets its first seeds first
-        for head in heads:
-            for target in CORPORA:
-                key = f"{head}/{target}/seed{seed}"
-                if key in cells:
-                    continue
-                t0 = time.time()
-                cells[key] = loco_cell(x, y, corpus, target, head, seed, k)
-                log(f"{key:28s} UAR none {100 * cells[key]['none']['uar']:5.1f}  adapt10 "
-                    f"{100 * cells[key]['adapt10']['uar']:5.1f}  adapt50 {100 * cells[key]['adapt50']['uar']:5.1f}  "
-                    f"all {100 * cells[key]['adapt_all']['uar']:5.1f}   ({time.time() - t0:.0f} s)")
-                if save:
-                    save(results)
-    return results
+    from emozoo.evaluation.loco import fill_cells
+
+    return fill_cells(results, heads, seeds, CORPORA, lambda h, t, s: loco_cell(x, y, corpus, t, h, s, k), save, log)
 
 
 def summarise(results: dict) -> dict:
