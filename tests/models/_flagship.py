@@ -30,3 +30,15 @@ def load_or_skip(model: str, weights_name: str):
     weights_or_skip(weights_name)
     import emozoo
     return emozoo.load(model)
+
+
+def files_or_skip(data_dir, names) -> list[str]:
+    """The paths of ``names`` (relative to ``data_dir``, the corpora folder), in order; skip the
+    calling test when one of them is not there."""
+    import os
+
+    files = [str(data_dir / n) for n in names]
+    for f in files:
+        if not os.path.exists(f):
+            pytest.skip(f"{f} not present")
+    return files

@@ -23,3 +23,13 @@ def test_installed_weights_do_not_skip(tmp_path, monkeypatch):
         pytest.skip("mpnet weights not installed; CI installs them")
     monkeypatch.setenv("EMOZOO_WEIGHTS_DIR", str(folder.parent))
     weights_or_skip("mpnet")                                # returns, no skip
+
+
+def test_files_or_skip(tmp_path):
+    from tests.models._flagship import files_or_skip
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.wav").write_bytes(b"")
+    assert files_or_skip(tmp_path, {"a/x.wav": "angry"}) == [str(tmp_path / "a" / "x.wav")]
+    with pytest.raises(pytest.skip.Exception, match="y.wav not present"):
+        files_or_skip(tmp_path, ["a/x.wav", "a/y.wav"])

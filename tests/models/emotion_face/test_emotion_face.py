@@ -4,14 +4,13 @@ Tests that run the face MobileNet skip with the install command when its weights
 (CI installs them); tests on real faces carry ``@pytest.mark.data``.
 """
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from emozoo.errors import EmozooError, InputRefused, WeightsError
-from tests.models._flagship import load_or_skip, weights_or_skip
+from tests.models._flagship import files_or_skip, load_or_skip, weights_or_skip
 
 REPO = Path(__file__).resolve().parents[3]
 ZOO = REPO / "saved_models"
@@ -326,11 +325,7 @@ REAL = {"jaffe/KA.HA1.29.tiff": "happy", "jaffe/KM.HA1.4.tiff": "happy", "ckplus
 
 @pytest.mark.data
 def test_real_faces(model, data_dir):
-    files = [str(data_dir / f) for f in REAL]
-    for f in files:
-        if not os.path.exists(f):
-            pytest.skip(f"{f} not present")
-    assert model.predict_labels(files) == list(REAL.values())
+    assert model.predict_labels(files_or_skip(data_dir, REAL)) == list(REAL.values())
 
 
 @pytest.mark.data
