@@ -1,0 +1,96 @@
+"""DANN's train_step / test_step against a hand computation (Lian et al. 2019, eq. 5).
+
+One SGD step equals ``w - lr * d(L_y + L_d + l2 sum ||W||^2)/dw`` with the encoder's share of
+``dL_d`` multiplied by ``-lambda`` (the gradient reversal), the domain classifier descending
+``L_d`` and the emotion classifier ``L_y``; ``L_y`` covers the labelled rows only and ``L_d``
+every row with a domain (labelled and unlabelled). The tracked metrics (loss, emotion_loss,
+domain_loss, accuracy, domain_accuracy) are row-weighted means over all batches of a run, not
+means of per-batch means."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from emozoo.models.dann import DANNUtteranceModel
+
+TINY = dict(encoder_units=(16, 8), domain_units=(8,))
+
+
+def _data(seed=0, n=23):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype("float32")
+    y = rng.integers(0, 3, n).astype("int32")
+    y[rng.random(n) < 0.4] = -1                        # unlabelled rows (target data)
+    dom = rng.integers(0, 4, n).astype("int32")
+    dom[rng.random(n) < 0.3] = -1                      # rows without a domain
+    dom[y < 0] = np.maximum(dom[y < 0], 0)             # every unlabelled row has a domain
+    return x, y, dom
+
+
+def _log_softmax(a):
+    a = a.astype(np.float64)
+    return a - a.max(1, keepdims=True) - np.log(np.exp(a - a.max(1, keepdims=True)).sum(1, keepdims=True))
+
+
+def _hand_metrics(m, x, y, dom):
+    el, dl = m(x).numpy(), m.domain_logits(x).numpy()
+    lab, dm = y >= 0, dom >= 0
+    ce_y = -_log_softmax(el)[lab, y[lab]]
+    ce_d = -_log_softmax(dl)[dm, dom[dm]]
+    return {"loss": ce_y.mean(), "emotion_loss": ce_y.mean(), "domain_loss": ce_d.mean(),
+            "accuracy": (el.argmax(1)[lab] == y[lab]).mean(), "domain_accuracy": (dl.argmax(1)[dm] == dom[dm]).mean()}
+
+
+def _model(lam=1.0, l2=0.0, seed=0):
+    keras.utils.set_random_seed(seed)
+    return DANNUtteranceModel(3, 6, num_domains=4, grl_lambda=lam, l2=l2, **TINY)
+
+
+def test_evaluate_gives_row_weighted_means_over_batches():
+    x, y, dom = _data()
+    m = _model()
+    m.fit_normalization(x)
+    m.compile()
+    want = _hand_metrics(m, x, y, dom)
+    # batches of 4 over 23 rows hold different numbers of labelled / domain rows: a mean of the
+    # per-batch means would differ from the row-weighted mean
+    got = m.evaluate({"features": x, "domain": dom}, y, batch_size=4, verbose=0, return_dict=True)
+    assert set(got) == set(want)
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-5), k
+    per_batch = [_hand_metrics(m, x[i:i + 4], y[i:i + 4], dom[i:i + 4])["emotion_loss"] for i in range(0, 23, 4)]
+    assert abs(np.mean(per_batch) - want["emotion_loss"]) > 1e-3      # the check above can tell them apart
+
+
+@pytest.mark.parametrize("lam", [0.5, 0.0])
+def test_one_train_step_is_sgd_on_eq5_with_the_encoder_domain_gradient_reversed(lam):
+    x, y, dom = _data(1)
+    l2, lr = 1e-2, 0.1
+    m = _model(lam, l2)
+    m.fit_normalization(x)
+    m.compile(optimizer=keras.optimizers.SGD(lr))
+    want_logs = _hand_metrics(m, x, y, dom)           # the step reports the batch before its update
+    enc, emo, domc = (m.encoder.trainable_variables, m.emotion_classifier.trainable_variables,
+                      m.domain_classifier.trainable_variables)
+    lab, dm = y >= 0, dom >= 0
+    with tf.GradientTape(persistent=True) as tape:
+        r = m.encoder(m.standardization(x), training=True)               # no GRL: reversal by hand
+        l_y = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y[lab], tf.boolean_mask(
+            m.emotion_classifier(r, training=True), lab)))
+        l_d = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(dom[dm], tf.boolean_mask(
+            m.domain_classifier(r, training=True), dm)))
+        reg = l2 * tf.add_n([tf.reduce_sum(tf.square(v)) for v in enc + emo + domc if "kernel" in v.path])
+    want = {}
+    for group, terms in ((enc, (l_y, -lam, l_d)), (emo, (l_y, 0.0, l_d)), (domc, (None, 1.0, l_d))):
+        src, zero = [v.value for v in group], tf.UnconnectedGradients.ZERO
+        g_y = tape.gradient(terms[0], src, unconnected_gradients=zero) if terms[0] is not None else None
+        g_d = tape.gradient(terms[2], src, unconnected_gradients=zero)
+        g_r = tape.gradient(reg, src, unconnected_gradients=zero)
+        for i, v in enumerate(group):
+            g = g_r[i] + terms[1] * g_d[i] + (g_y[i] if g_y is not None else 0.0)
+            want[v.path] = v.numpy() - lr * g.numpy()
+    logs = m.train_on_batch({"features": x, "domain": dom}, y, return_dict=True)
+    for v in enc + emo + domc:
+        np.testing.assert_allclose(v.numpy(), want[v.path], rtol=1e-4, atol=1e-6, err_msg=v.path)
+    for k in want_logs:
+        assert logs[k] == pytest.approx(want_logs[k], rel=1e-5), k
