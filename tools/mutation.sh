@@ -15,6 +15,9 @@
 # (functions_of below: train_step, test_step, the loss terms, the update and metric helpers they call);
 # its builders, configs and exports are not (mutmut's fnmatch filter on mutant names). The summary
 # line counts the selected mutants only.
+# Overrides (one area at a time): MUTATION_TESTS="tests/a.py tests/b" replaces the area's tests,
+# MUTATION_PATTERNS="glob glob" its mutant-name patterns (e.g. to finish a cut run with faster tests
+# in another MUTATION_WORK; mutmut resets every verdict when the test selection changes in place).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${MUTATION_WORK:-/tmp/emozoo_mutation}"
@@ -103,13 +106,14 @@ PY
     echo "[mutmut]"
     echo "source_paths = emozoo"
     printf 'only_mutate =\n'; for f in $(files_of "$area"); do printf '    %s\n' "$f"; done
-    printf 'pytest_add_cli_args_test_selection =\n'; for t in $(tests_of "$area"); do printf '    %s\n' "$t"; done
+    printf 'pytest_add_cli_args_test_selection =\n'; for t in ${MUTATION_TESTS:-$(tests_of "$area")}; do printf '    %s\n' "$t"; done
     echo "process_isolation = forkserver"   # fork from a server that imported the tests but ran no TF op (forking after TF ran deadlocks: spurious timeouts)
     printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n'
     echo "also_copy ="; echo "    pipelines/"; echo "    benchmarks/"; echo "    docs/"
   } > "$dir/setup.cfg"
-  echo "[mutation] $area: $(files_of "$area") <- $(tests_of "$area")"
-  mapfile -t patterns < <(functions_of "$area")
+  echo "[mutation] $area: $(files_of "$area") <- ${MUTATION_TESTS:-$(tests_of "$area")}"
+  if [ -n "${MUTATION_PATTERNS:-}" ]; then read -r -a patterns <<< "$MUTATION_PATTERNS"
+  else mapfile -t patterns < <(functions_of "$area"); fi
   printf '%s\n' "${patterns[@]}" > "$dir/patterns.txt"
   ( cd "$dir" && TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES=-1 "$PY" -m mutmut run --max-children "$JOBS" \
       "${patterns[@]}" ) > "$dir/run.log" 2>&1 || true
