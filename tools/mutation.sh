@@ -71,7 +71,7 @@ tests_of() {   # the fast tests that guard each area
     losses)      echo "tests/losses tests/models/ssgan/test_ssgan_semisupervised.py" ;;
     layers)      echo "tests/layers" ;;
     ssgan)       echo "tests/models/ssgan/test_ssgan_model.py tests/models/ssgan/test_ssgan_semisupervised.py tests/losses" ;;
-    adv_culture) echo "tests/models/adv_culture/test_adv_culture_model.py tests/models/adv_culture/test_adv_culture_eq4.py" ;;
+    adv_culture) echo "tests/models/adv_culture/test_adv_culture_step.py tests/models/adv_culture/test_adv_culture_model.py tests/models/adv_culture/test_adv_culture_eq4.py" ;;
     dann)        echo "tests/models/dann/test_dann_model.py tests/models/dann/test_dann_learns.py tests/models/dann/test_dann_step_metrics.py" ;;
     emodal)      echo "tests/models/emodal/test_emodal_model.py" ;;
     face_cnn)    echo "tests/models/face_cnn/test_face_cnn.py" ;;

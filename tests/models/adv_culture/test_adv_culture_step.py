@@ -1,0 +1,142 @@
+"""One round of Algorithm 1 (Liang et al. 2019) against a hand computation.
+
+With SGD optimisers, ``S_C = S_G = 1`` and no dropout, ``train_step`` must equal:
+1. C descends ``L_cul`` (eq. 4: one mean per culture, summed) with G fixed;
+2. with the *updated* C, E descends ``L_emo`` (eq. 2: labelled rows of the labelled cultures,
+   sample-weighted, divided by the labelled count) and G descends ``L_gen = L_emo - alpha L_cul``
+   (eq. 5) or, in the confusion ablation, ``L_emo + alpha L_conf``;
+and the metrics it reports (and ``test_step``'s) must be those losses, the per-culture-balanced
+culture accuracy and the confusion matrix of the labelled rows, weighted as documented."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from emozoo.models.adv_culture import AdversarialCultureModel
+
+LR, ALPHA, N = 0.2, 0.7, 14
+
+
+def _setup(k, objective, labelled_cultures, seed=0, one_label=False):
+    kw = dict(num_classes=3, input_dim=5, num_cultures=k, generator_units=(6,), emotion_units=(4,),
+              culture_units=(4,), dropout=0.0, alpha=ALPHA, culture_steps=1, generator_steps=1,
+              generator_objective=objective, labelled_cultures=labelled_cultures)
+    keras.utils.set_random_seed(seed)
+    m = AdversarialCultureModel(**kw)
+    rng = np.random.default_rng(seed)
+    c = np.concatenate([np.arange(k), rng.integers(0, k, N - k)]).astype("int32")
+    x = (rng.normal(size=(N, 5)) * (1 + c[:, None]) + c[:, None]).astype("float32")
+    y = rng.integers(0, 3, N).astype("int32")
+    y[rng.random(N) < 0.3] = -1
+    y[:2] = [0, 1]
+    if one_label:                                        # L_emo divides by the labelled count, here 1
+        y[1:] = -1
+    w = rng.uniform(0.5, 1.5, N).astype("float32")
+    m.fit_normalization(rng.normal(size=(40, 5)) * 2 + 1, np.arange(40) % k)
+    return m, x, c, y, w
+
+
+def _per_culture(logits, c, k):
+    if k == 2:
+        l = logits[:, 0]
+        t = tf.cast(c, tf.float32)
+        per = -(t * tf.math.log_sigmoid(l) + (1 - t) * tf.math.log_sigmoid(-l))
+        correct = tf.cast((l > 0) == (c == 1), tf.float32)
+    else:
+        per = -tf.reduce_sum(tf.one_hot(c, k) * tf.nn.log_softmax(logits), -1)
+        correct = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == c, tf.float32)
+    return per, correct
+
+
+def _confusion_per_example(logits, k):
+    if k == 2:
+        p = tf.sigmoid(logits[:, 0])
+        return -0.5 * (tf.math.log(p) + tf.math.log(1 - p))
+    return -tf.reduce_mean(tf.nn.log_softmax(logits), -1)
+
+
+def _hand(m, x, c, y, w, k, objective, labelled_cultures):
+    """The expected variables after one step and the step's metrics, from the model's weights now."""
+    s = m.standardization
+    xn = (x - s.mean.numpy()[c]) / s.std.numpy()[c]
+    G, E, C = m.feature_generator, m.emotion_classifier, m.culture_classifier
+    cul_w = 1.0 / np.bincount(c, minlength=k)[c]
+    allowed = np.ones(N, bool) if labelled_cultures is None else np.isin(c, labelled_cultures)
+    mask = ((y >= 0) & allowed).astype("float32")
+    new = {}
+    z0 = G(xn)
+    cv = [v.value for v in C.trainable_variables]
+    with tf.GradientTape() as tape:
+        per, _ = _per_culture(C(z0), c, k)
+        l_cul = tf.reduce_sum(per * cul_w)
+    for v, g in zip(C.trainable_variables, tape.gradient(l_cul, cv)):
+        new[v.path] = v.numpy() - LR * g.numpy()
+    old_c = [v.numpy() for v in C.trainable_variables]
+    for v in C.trainable_variables:                       # step 2 sees the updated C
+        v.assign(new[v.path])
+    gv, ev = [v.value for v in G.trainable_variables], [v.value for v in E.trainable_variables]
+    with tf.GradientTape(persistent=True) as tape:
+        z = G(xn)
+        logits = E(z)
+        per_emo = -tf.reduce_sum(tf.one_hot(np.maximum(y, 0), 3) * tf.nn.log_softmax(logits), -1) * mask
+        l_emo = tf.reduce_sum(per_emo * w) / max(mask.sum(), 1.0)
+        c_logits = C(z)
+        per_cul, correct = _per_culture(c_logits, c, k)
+        l_cul = tf.reduce_sum(per_cul * cul_w)
+        per_conf = _confusion_per_example(c_logits, k)
+        l_gen = l_emo - ALPHA * l_cul if objective == "paper" else l_emo + ALPHA * tf.reduce_sum(per_conf * cul_w)
+    for group, loss, src in ((G, l_gen, gv), (E, l_emo, ev)):
+        for v, g in zip(group.trainable_variables, tape.gradient(loss, src)):
+            new[v.path] = v.numpy() - LR * g.numpy()
+    for v, o in zip(C.trainable_variables, old_c):
+        v.assign(o)
+    mw = mask * w
+    emo = float(tf.reduce_sum(per_emo * mw) / mw.sum())
+    metrics = {"loss": emo, "emotion_loss": emo, "culture_loss": float(l_cul),
+               "culture_accuracy": float(tf.reduce_sum(correct * cul_w)) / k}
+    if objective == "paper":
+        metrics["generator_loss"] = emo - ALPHA * float(l_cul)
+    else:
+        metrics["confusion_loss"] = float(tf.reduce_sum(per_conf * cul_w))
+        metrics["generator_loss"] = emo + ALPHA * metrics["confusion_loss"]
+    pred = np.argmax(logits.numpy(), 1)
+    conf = np.zeros((3, 3))
+    np.add.at(conf, (np.maximum(y, 0), pred), mw)
+    return new, metrics, conf
+
+
+@pytest.mark.parametrize("k,objective,labelled,one_label", [(2, "paper", None, False), (3, "confusion", (0, 2), False),
+                                                           (2, "confusion", (1,), False), (2, "paper", None, True)])
+def test_one_train_step_is_algorithm_1_by_hand(k, objective, labelled, one_label):
+    m, x, c, y, w = _setup(k, objective, labelled, one_label=one_label)
+    m.compile(optimizer=keras.optimizers.SGD(LR))
+    new, want, conf = _hand(m, x, c, y, w, k, objective, labelled)
+    logs = m.train_on_batch({"features": x, "culture": c}, y, sample_weight=w, return_dict=True)
+    for part in (m.feature_generator, m.emotion_classifier, m.culture_classifier):
+        for v in part.trainable_variables:
+            np.testing.assert_allclose(v.numpy(), new[v.path], rtol=1e-4, atol=1e-6, err_msg=v.path)
+    for key, val in want.items():
+        assert logs[key] == pytest.approx(val, rel=1e-4, abs=1e-6), key
+    np.testing.assert_allclose(m.confusion.matrix.numpy(), conf, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k,labelled", [(2, None), (3, (0, 1))])
+def test_test_step_reports_the_same_quantities_without_updating(k, labelled):
+    m, x, c, y, w = _setup(k, "paper", labelled, seed=3)
+    m.compile()
+    _, want, conf = _hand(m, x, c, y, w, k, "paper", labelled)
+    # the hand computation's culture terms come after C's update; recompute them with C as it is
+    xn = (x - m.standardization.mean.numpy()[c]) / m.standardization.std.numpy()[c]
+    per, correct = _per_culture(m.culture_classifier(m.feature_generator(xn)), c, k)
+    cul_w = 1.0 / np.bincount(c, minlength=k)[c]
+    before = [v.numpy().copy() for v in m.trainable_variables]
+    got = m.evaluate({"features": x, "culture": c}, y, sample_weight=w, batch_size=N, verbose=0, return_dict=True)
+    assert got["emotion_loss"] == pytest.approx(want["emotion_loss"], rel=1e-4)
+    assert got["loss"] == pytest.approx(want["emotion_loss"], rel=1e-4)
+    assert got["culture_loss"] == pytest.approx(float(tf.reduce_sum(per * cul_w)), rel=1e-4)
+    assert got["culture_accuracy"] == pytest.approx(float(tf.reduce_sum(correct * cul_w)) / k, rel=1e-5, abs=1e-7)
+    np.testing.assert_allclose(m.confusion.matrix.numpy(), conf, rtol=1e-5, atol=1e-6)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, m.trainable_variables))
+    # several batches: the emotion loss is the weighted mean over all labelled rows, not of batch means
+    got4 = m.evaluate({"features": x, "culture": c}, y, sample_weight=w, batch_size=4, verbose=0, return_dict=True)
+    assert got4["emotion_loss"] == pytest.approx(want["emotion_loss"], rel=1e-4)
