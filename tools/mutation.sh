@@ -72,10 +72,14 @@ tests_of() {   # the fast tests that guard each area
     layers)      echo "tests/layers" ;;
     ssgan)       echo "tests/models/ssgan/test_ssgan_model.py tests/models/ssgan/test_ssgan_semisupervised.py tests/losses" ;;
     adv_culture) echo "tests/models/adv_culture/test_adv_culture_step.py tests/models/adv_culture/test_adv_culture_model.py tests/models/adv_culture/test_adv_culture_eq4.py" ;;
-    dann)        echo "tests/models/dann/test_dann_model.py tests/models/dann/test_dann_learns.py tests/models/dann/test_dann_step_metrics.py" ;;
+    dann)        t=tests/models/dann/test_dann_model.py   # its save/export tests (10-20 s) left out: they test no loss
+                 echo "tests/models/dann/test_dann_step_metrics.py tests/models/dann/test_dann_learns.py" \
+                      "$t::test_forward_shapes_and_masking $t::test_losses_use_labelled_rows_and_domain_rows" \
+                      "$t::test_gradient_of_encoder_is_reversed_and_lambda_zero_blocks_it $t::test_two_modalities_audio_text" \
+                      "$t::test_train_step_learns_and_ci_twin_keeps_domain_classifier_training $t::test_bad_arguments_and_batches" ;;
     emodal)      echo "tests/models/emodal/test_emodal_model.py" ;;
     face_cnn)    echo "tests/models/face_cnn/test_face_cnn.py" ;;
-    baseline)    echo "tests/models/baseline/test_baseline_classifier.py" ;;
+    baseline)    echo "tests/models/baseline/test_baseline_step.py tests/models/baseline/test_baseline_classifier.py" ;;
   esac
 }
 
