@@ -81,6 +81,8 @@ def consistency_term(outputs_1, outputs_2, features_1=None, features_2=None, *, 
     """
     if form not in FORMS:
         raise SchemaError(f"consistency form must be one of {FORMS}, got {form!r}")
+    if len(outputs_1.shape) != 2:
+        raise SchemaError(f"D's outputs must be [batch, classes], got shape {tuple(outputs_1.shape)}")
     if outputs_1.shape != outputs_2.shape:
         raise SchemaError(f"the two passes' outputs differ in shape: {outputs_1.shape} vs {outputs_2.shape}")
     if margin < 0 or feature_weight < 0:

@@ -82,16 +82,28 @@ def test_zero_without_dropout_positive_with_dropout():
 
 
 def test_bad_arguments():
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError, match=r"^the two passes' outputs differ in shape: \(2, 3\) vs \(2, 4\)$"):
         consistency_term(np.zeros((2, 3)), np.zeros((2, 4)))
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError, match="^give the second-to-last-layer features of both passes, of one shape$"):
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2)), None)
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError, match=r"^margin and feature_weight must be >= 0, got -1.0, 0.1$"):
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), margin=-1.0)
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError, match=r"^margin and feature_weight must be >= 0, got 0.0, -0.1$"):
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), feature_weight=-0.1)
     with pytest.raises(SchemaError, match="form"):
         consistency_term(np.zeros((2, 3)), np.zeros((2, 3)), form="l2")
+    with pytest.raises(SchemaError, match=r"^D's outputs must be \[batch, classes\], got shape \(2, 3, 4\)$"):
+        consistency_term(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)))
+
+
+def test_zero_weights_and_margin_are_valid():
+    """feature_weight 0 (outputs only) and margin 0 are allowed values, not errors."""
+    rng = np.random.default_rng(5)
+    o1, o2 = rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32)
+    h1, h2 = rng.normal(size=(4, 6)).astype(np.float32), rng.normal(size=(4, 6)).astype(np.float32)
+    for form in ("reference", "euclidean"):
+        np.testing.assert_allclose(consistency_term(o1, o2, h1, h2, feature_weight=0.0, margin=0.0, form=form).numpy(),
+                                   consistency_term(o1, o2, form=form).numpy(), rtol=1e-6)
 
 
 def test_euclidean_form_is_exact_for_distances_below_one():

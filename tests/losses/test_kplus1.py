@@ -92,3 +92,56 @@ def test_feature_matching_casts_float64_and_checks_the_last_axis():
     for fake, real in (((2, 5, 4), (2, 3, 5)), ((2, 3, 4), (2, 4, 5))):   # second axis equal to the other's last
         with pytest.raises(SchemaError, match="one width"):
             kplus1.feature_matching_loss(np.zeros(fake), np.zeros(real))
+
+
+def test_float64_logits_are_cast_and_k_equal_two_is_valid():
+    """numpy float64 logits give float32 losses; K = 2 (three logits) is the smallest valid K+1 layer."""
+    y2 = np.array([0, 1, 1, 0])
+    l3 = RNG.normal(size=(4, 3))                                          # float64
+    for fn, args in ((kplus1.supervised_loss, (l3, y2)), (kplus1.classifier_loss, (l3, y2)),
+                     (kplus1.fake_loss, (l3,)), (kplus1.real_loss, (l3,))):
+        out = fn(*args)
+        assert out.dtype == tf.float32 and np.isfinite(float(out)), fn.__name__
+    p = _softmax(l3)
+    np.testing.assert_allclose(float(kplus1.supervised_loss(l3, y2)), -np.mean(np.log(p[np.arange(4), y2])), rtol=1e-5)
+
+
+def test_shape_errors_name_the_problem():
+    with pytest.raises(SchemaError, match=r"^K\+1 logits must be \[batch, K\+1\], got shape \(4, 2, 5\)$"):
+        kplus1.supervised_loss(np.zeros((4, 2, 5), np.float32), np.zeros(4, int))
+    with pytest.raises(SchemaError, match=r"^K\+1 logits need K >= 2 emotion classes plus the fake class, got 2 outputs$"):
+        kplus1.fake_loss(np.zeros((5, 2), np.float32))
+    with pytest.raises(SchemaError, match=r"^integer class labels \[B\] or soft targets \[B, K\] expected, "
+                                          r"got float labels \[B\]$"):
+        kplus1.supervised_loss(LAB, Y.astype(np.float32))
+    with pytest.raises(SchemaError, match=r"^soft targets must be \[B, 4\], got shape \(6, 3\)$"):
+        kplus1.supervised_loss(LAB, np.zeros((6, 3), np.float32))
+
+
+def test_shape_checks_hold_with_an_unknown_batch_size():
+    """Inside a traced step the batch size is unknown; the class-count checks still apply."""
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)], autograph=False)
+    def fake(logits):
+        return kplus1.fake_loss(logits)
+
+    with pytest.raises(SchemaError, match="got 2 outputs"):
+        fake.get_concrete_function()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, K + 1], tf.float32), tf.TensorSpec([None, 3], tf.float32)],
+                 autograph=False)
+    def sup(logits, q):
+        return kplus1.supervised_loss(logits, q)
+
+    with pytest.raises(SchemaError, match=r"soft targets must be \[B, 4\]"):
+        sup.get_concrete_function()
+
+
+def test_weighted_supervised_loss_is_the_weighted_mean():
+    w = np.array([1.0, 0.0, 2.0, 0.5, 1.0, 3.0])
+    logp = np.log(_softmax(LAB.astype(np.float64)))
+    ce = -logp[np.arange(6), Y]
+    np.testing.assert_allclose(float(kplus1.supervised_loss(LAB, Y, sample_weight=w)), np.sum(ce * w) / w.sum(),
+                               rtol=1e-5)
+    assert kplus1.supervised_loss(LAB, Y, sample_weight=w).dtype == tf.float32
+    # zero total weight: 0, not NaN
+    assert float(kplus1.supervised_loss(LAB, Y, sample_weight=np.zeros(6))) == 0.0
