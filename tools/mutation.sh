@@ -81,7 +81,11 @@ tests_of() {   # the fast tests that guard each area
                       "$t::test_forward_shapes_and_masking $t::test_losses_use_labelled_rows_and_domain_rows" \
                       "$t::test_gradient_of_encoder_is_reversed_and_lambda_zero_blocks_it $t::test_two_modalities_audio_text" \
                       "$t::test_train_step_learns_and_ci_twin_keeps_domain_classifier_training $t::test_bad_arguments_and_batches" ;;
-    emodal)      echo "tests/models/emodal/test_emodal_model.py" ;;
+    emodal)      t=tests/models/emodal/test_emodal_model.py   # its trainer-run test (13 s) left out
+                 echo "tests/models/emodal/test_emodal_step.py $t::test_total_loss_is_the_weighted_sum_and_common_loss_is_minus_the_h_score" \
+                      "$t::test_single_modality_models_read_only_their_part $t::test_bad_inputs_are_refused" \
+                      "$t::test_cnn_branch_architecture_and_training_step_with_augmentation" \
+                      "$t::test_training_learns_a_paired_synthetic_task_and_the_common_loss_keeps_features_correlated" ;;
     face_cnn)    echo "tests/models/face_cnn/test_face_cnn.py" ;;
     baseline)    echo "tests/models/baseline/test_baseline_step.py tests/models/baseline/test_baseline_classifier.py" ;;
   esac

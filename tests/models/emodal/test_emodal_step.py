@@ -1,0 +1,88 @@
+"""EMODal's train_step / test_step against a hand computation (Zhang et al. 2018): one SGD step
+on ``L = w_cls L_classify + w_spec (L_audio + L_visual) + w_common (-H(f, g))`` (sample-weighted
+cross-entropies, soft-HGR on the batch) and the metrics it reports (the loss terms, weighted by the
+batch weight, and the weighted confusion matrix); ``test_step`` reports the prediction's CE."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from emozoo.losses.soft_hgr import soft_hgr_score_numpy
+from emozoo.models.emodal import EMODalModel
+
+DENSE = dict(num_classes=4, input_dim=12, audio_dim=8, visual_dim=4, visual_branch="dense",
+             audio_units=(6, 5), visual_units=(5,), feature_dim=3, dropout=0.0)
+N, LR = 14, 0.1
+WEIGHTS = dict(common_weight=0.5, classify_weight=2.0, specific_weight=0.25)
+
+
+def _setup(modalities="both", seed=0, **kw):
+    keras.utils.set_random_seed(seed)
+    m = EMODalModel(**{**DENSE, **WEIGHTS, "modalities": modalities, **kw})
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(N, 12)).astype("float32")
+    y = rng.integers(0, 4, N).astype("int32")
+    w = rng.uniform(0.2, 2.0, N).astype("float32")
+    m.fit_normalization(rng.normal(size=(30, 12)))
+    return m, x, y, w
+
+
+def _wce(logits, y, w):
+    l = logits.numpy().astype(np.float64)
+    logp = l - l.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    return float(np.sum(-logp[np.arange(len(y)), y] * w) / np.sum(w))
+
+
+def _hand_terms(m, x, y, w):
+    fa, fv = m.features(x)
+    heads = m.heads(fa, fv)
+    t = {"common": -soft_hgr_score_numpy(fv.numpy(), fa.numpy()) if m.modalities == "both" else 0.0,
+         "classify": _wce(heads["classify"], y, w) if "classify" in heads else 0.0,
+         "audio": _wce(heads["audio"], y, w) if "audio" in heads else 0.0,
+         "visual": _wce(heads["visual"], y, w) if "visual" in heads else 0.0}
+    pred = m._prediction(heads)
+    return t, pred
+
+
+@pytest.mark.parametrize("modalities,use_common", [("both", True), ("both", False), ("audio", True)])
+def test_one_train_step_is_sgd_on_the_combined_loss(modalities, use_common):
+    m, x, y, w = _setup(modalities, use_common=use_common)
+    m.compile(optimizer=keras.optimizers.SGD(LR))
+    terms, pred = _hand_terms(m, x, y, w)
+    if modalities == "both":
+        total = 2.0 * terms["classify"] + 0.25 * (terms["audio"] + terms["visual"]) + (0.5 * terms["common"] if use_common else 0.0)
+    else:
+        total = terms["audio"]
+    src = [v.value for v in m.trainable_variables]
+    with tf.GradientTape() as tape:
+        loss = m.compute_losses(x, tf.constant(y), tf.constant(w))["total"]
+    assert float(loss) == pytest.approx(total, rel=1e-4, abs=1e-5)
+    grads = tape.gradient(loss, src, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    want = [v.numpy() - LR * g.numpy() for v, g in zip(m.trainable_variables, grads)]
+    logs = m.train_on_batch(x, y, sample_weight=w, return_dict=True)
+    for v, nw in zip(m.trainable_variables, want):
+        np.testing.assert_allclose(v.numpy(), nw, rtol=1e-4, atol=1e-6, err_msg=v.path)
+    assert logs["loss"] == pytest.approx(total, rel=1e-4, abs=1e-5)
+    assert logs["common_loss"] == pytest.approx(terms["common"], rel=1e-4, abs=1e-5)
+    assert logs["hgr_score"] == pytest.approx(-terms["common"], rel=1e-4, abs=1e-5)
+    assert logs["classify_loss"] == pytest.approx(terms["classify"], rel=1e-4, abs=1e-6)
+    assert logs["audio_specific_loss"] == pytest.approx(terms["audio"], rel=1e-4, abs=1e-6)
+    assert logs["visual_specific_loss"] == pytest.approx(terms["visual"], rel=1e-4, abs=1e-6)
+    conf = np.zeros((4, 4))
+    np.add.at(conf, (y, pred.numpy().argmax(1)), w)
+    np.testing.assert_allclose(m.confusion.matrix.numpy(), conf, rtol=1e-5, atol=1e-6)
+
+
+def test_test_step_reports_the_prediction_ce_weighted_over_batches():
+    m, x, y, w = _setup(seed=2)
+    m.compile()
+    terms, pred = _hand_terms(m, x, y, w)
+    got = m.evaluate(x, y, sample_weight=w, batch_size=N, verbose=0, return_dict=True)
+    assert got["loss"] == pytest.approx(_wce(pred, y, w), rel=1e-4)
+    assert got["classify_loss"] == pytest.approx(terms["classify"], rel=1e-4)
+    assert got["audio_specific_loss"] == pytest.approx(terms["audio"], rel=1e-4)
+    # batches of 5: each batch's weighted mean counts with the batch's total weight
+    got5 = m.evaluate(x, y, sample_weight=w, batch_size=5, verbose=0, return_dict=True)
+    assert got5["loss"] == pytest.approx(_wce(pred, y, w), rel=1e-4)
+    assert got5["visual_specific_loss"] == pytest.approx(terms["visual"], rel=1e-4)
