@@ -86,7 +86,9 @@ tests_of() {   # the fast tests that guard each area
                       "$t::test_single_modality_models_read_only_their_part $t::test_bad_inputs_are_refused" \
                       "$t::test_cnn_branch_architecture_and_training_step_with_augmentation" \
                       "$t::test_training_learns_a_paired_synthetic_task_and_the_common_loss_keeps_features_correlated" ;;
-    face_cnn)    echo "tests/models/face_cnn/test_face_cnn.py" ;;
+    face_cnn)    t=tests/models/face_cnn/test_face_cnn.py    # its training / export tests (minutes) left out
+                 echo "tests/models/face_cnn/test_face_cnn_parts.py $t::test_architecture_of_the_paper" \
+                      "$t::test_softmax_output_and_guided_copy_has_the_same_forward $t::test_bad_architecture_is_refused" ;;
     baseline)    echo "tests/models/baseline/test_baseline_step.py tests/models/baseline/test_baseline_classifier.py" ;;
   esac
 }
