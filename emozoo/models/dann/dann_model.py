@@ -171,7 +171,9 @@ class _DANNBase(keras.Model):
         with tf.GradientTape() as tape:
             l_y, l_d, stats = self._dann_losses(inputs, y, True)
             reg = tf.add_n([tf.cast(l, tf.float32) for l in self.losses]) if self.losses else 0.0
-            total = l_y + l_d + reg
+            # every replica adds the L2 term and the optimiser sums the replicas' gradients: 1/R each
+            ctx = tf.distribute.get_replica_context()
+            total = l_y + l_d + reg / (ctx.num_replicas_in_sync if ctx is not None else 1)
         grads = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, self.trainable_variables) if g is not None])
         self._track(stats)

@@ -94,3 +94,53 @@ def test_one_train_step_is_sgd_on_eq5_with_the_encoder_domain_gradient_reversed(
         np.testing.assert_allclose(v.numpy(), want[v.path], rtol=1e-4, atol=1e-6, err_msg=v.path)
     for k in want_logs:
         assert logs[k] == pytest.approx(want_logs[k], rel=1e-5), k
+
+
+MIRRORED = r'''
+import json, sys
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from emozoo.models.dann import DANNUtteranceModel
+from tests.models.dann.test_dann_step_metrics import TINY, _data
+x, y, dom = _data(4, n=16)
+y[:8] = np.where(np.arange(8) < 6, -1, y[:8])     # replica 0 gets 2 labelled rows, replica 1 all of its 8
+keras.utils.set_random_seed(0)
+init = DANNUtteranceModel(3, 6, num_domains=4, l2=1e-3, **TINY).get_weights()
+def run(strategy):
+    with strategy.scope():
+        m = DANNUtteranceModel(3, 6, num_domains=4, l2=1e-3, **TINY)
+        m.set_weights(init)
+        m.fit_normalization(x)
+        m.compile(optimizer=keras.optimizers.SGD(0.1))
+    ds = tf.data.Dataset.from_tensor_slices(({"features": x, "domain": dom}, y)).batch(16)
+    h = m.fit(ds, epochs=1, verbose=0).history
+    return {k: float(v[0]) for k, v in h.items()}, [w.numpy().tolist() for w in m.trainable_weights]
+devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+a = run(tf.distribute.get_strategy())
+b = run(tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=tf.distribute.ReductionToOneDevice()))
+json.dump({"default": a, "mirrored": b, "replicas": len(devices)}, sys.stdout)
+'''
+
+
+def test_mirrored_two_cpu_devices_gives_the_single_device_step():
+    """L_y and L_d divide by the *global* labelled / domain counts (summed over replicas): with
+    unequal counts per replica, a per-replica mean would give another update."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+    proc = subprocess.run([sys.executable, "-c", MIRRORED], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2
+    (la, wa), (lb, wb) = out["default"], out["mirrored"]
+    for key in ("loss", "emotion_loss", "domain_loss", "accuracy", "domain_accuracy"):
+        assert lb[key] == pytest.approx(la[key], rel=1e-4, abs=1e-6), (key, la, lb)
+    for a, b in zip(wa, wb):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
