@@ -122,3 +122,11 @@ def test_euclidean_form_is_exact_for_distances_below_one():
     np.testing.assert_allclose(g[0], [1 / 3, 0, 0, 0], rtol=1e-5)
     np.testing.assert_allclose(g[1], [0.6 / 3, 0.8 / 3, 0, 0], rtol=1e-5)
     np.testing.assert_array_equal(g[2], 0.0)
+
+
+def test_single_example_batch_is_its_own_mean():
+    o1, o2 = np.array([[0.0, 1.0, 2.0]], np.float32), np.array([[1.0, 1.0, 0.0]], np.float32)
+    want = float(((_softmax(o1) - _softmax(o2)) ** 2).mean())
+    assert float(consistency_term(o1, o2)) == pytest.approx(want, rel=1e-5)
+    assert float(consistency_term(o1, o2, form="euclidean")) == pytest.approx(np.sqrt(5.0), rel=1e-6)
+    assert float(consistency_term(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32))) == 0.0

@@ -145,3 +145,10 @@ def test_weighted_supervised_loss_is_the_weighted_mean():
     assert kplus1.supervised_loss(LAB, Y, sample_weight=w).dtype == tf.float32
     # zero total weight: 0, not NaN
     assert float(kplus1.supervised_loss(LAB, Y, sample_weight=np.zeros(6))) == 0.0
+
+
+def test_weights_summing_below_one_still_give_the_weighted_mean():
+    w = np.full(6, 0.05)                                                  # total 0.3
+    logp = np.log(_softmax(LAB.astype(np.float64)))
+    np.testing.assert_allclose(float(kplus1.supervised_loss(LAB, Y, sample_weight=w)),
+                               -logp[np.arange(6), Y].mean(), rtol=1e-5)
