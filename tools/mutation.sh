@@ -116,6 +116,14 @@ import inspect as _inspect  # mutation copy only (tools/mutation.sh): see the co
 _getfullargspec = _inspect.getfullargspec
 _inspect.getfullargspec = lambda func: _getfullargspec(_inspect.unwrap(func))
 PY
+  # the same for test subprocesses (the mirrored-strategy tests start `python -c ...` with the copy on
+  # PYTHONPATH): Python imports sitecustomize.py from sys.path at start-up
+  cat > "$dir/sitecustomize.py" <<'PY'
+import inspect as _inspect  # mutation copy only (tools/mutation.sh): Keras layers under mutmut trampolines
+
+_getfullargspec = _inspect.getfullargspec
+_inspect.getfullargspec = lambda func: _getfullargspec(_inspect.unwrap(func))
+PY
   {
     echo "[mutmut]"
     echo "source_paths = emozoo"
@@ -123,7 +131,7 @@ PY
     printf 'pytest_add_cli_args_test_selection =\n'; for t in ${MUTATION_TESTS:-$(tests_of "$area")}; do printf '    %s\n' "$t"; done
     echo "process_isolation = forkserver"   # fork from a server that imported the tests but ran no TF op (forking after TF ran deadlocks: spurious timeouts)
     printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n'
-    echo "also_copy ="; echo "    pipelines/"; echo "    benchmarks/"; echo "    docs/"
+    echo "also_copy ="; echo "    pipelines/"; echo "    benchmarks/"; echo "    docs/"; echo "    sitecustomize.py"
   } > "$dir/setup.cfg"
   echo "[mutation] $area: $(files_of "$area") <- ${MUTATION_TESTS:-$(tests_of "$area")}"
   if [ -n "${MUTATION_PATTERNS:-}" ]; then read -r -a patterns <<< "$MUTATION_PATTERNS"
