@@ -74,3 +74,89 @@ def test_evaluate_accumulates_weighted_means_over_batches_without_updating():
     got1 = m.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)
     want1, _ = _hand_metrics(m, x, y, np.ones(N), l2)
     assert got1["emotion_loss"] == pytest.approx(want1["emotion_loss"], rel=1e-4)
+
+
+def test_dropout_is_on_in_train_step_and_off_in_test_step():
+    keras.utils.set_random_seed(0)
+    m = BaselineClassifier(num_classes=K, input_dim=5, generator_units=(32,), classifier_units=(32,), dropout=0.5)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(N, 5)).astype("float32"), rng.integers(0, K, N).astype("int32")
+    m.fit_normalization(x)
+    m.compile(optimizer=keras.optimizers.SGD(0.0))                 # lr 0: the weights stay, only the pass differs
+    det, _ = _hand_metrics(m, x, y, np.ones(N), 0.0)
+    got = m.evaluate(x, y, batch_size=N, verbose=0, return_dict=True)
+    assert got["emotion_loss"] == pytest.approx(det["emotion_loss"], rel=1e-5)          # no dropout at test
+    train = [m.train_on_batch(x, y, return_dict=True)["emotion_loss"] for _ in range(3)]
+    assert all(abs(t - det["emotion_loss"]) > 1e-4 for t in train), (train, det)        # dropout in training
+
+
+def test_one_example_batch_divides_by_one():
+    m, x, y, w = _setup(0.0, seed=4)
+    m.compile(optimizer=keras.optimizers.SGD(LR))
+    x1, y1 = x[:1], y[:1]
+    src = [v.value for v in m.trainable_variables]
+    with tf.GradientTape() as tape:
+        logits = m.emotion_classifier(m.feature_generator(m.standardization(x1)))
+        loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y1, logits)) * 2.0
+    want = [v.numpy() - LR * g.numpy() for v, g in zip(m.trainable_variables, tape.gradient(loss, src))]
+    m.train_on_batch(x1, y1, sample_weight=np.array([2.0], np.float32))
+    for v, nw in zip(m.trainable_variables, want):
+        np.testing.assert_allclose(v.numpy(), nw, rtol=1e-4, atol=1e-6)
+
+
+def _strategy_run(mirrored: bool):
+    """One epoch (one batch of 12) and an evaluation; on two logical CPUs when ``mirrored``."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 5)).astype("float32")
+    y = rng.integers(0, 3, 12).astype("int32")
+    w = rng.uniform(0.2, 2.0, 12).astype("float32")
+    kw = dict(num_classes=3, input_dim=5, generator_units=(6,), classifier_units=(4,), dropout=0.0, l2=0.05)
+    keras.utils.set_random_seed(0)
+    init = BaselineClassifier(**kw).get_weights()
+    strategy = (tf.distribute.MirroredStrategy(devices=[d.name for d in tf.config.list_logical_devices("CPU")],
+                                               cross_device_ops=tf.distribute.ReductionToOneDevice())
+                if mirrored else tf.distribute.get_strategy())
+    with strategy.scope():
+        m = BaselineClassifier(**kw)
+        m.set_weights(init)
+        m.fit_normalization(x)
+        m.compile(optimizer=keras.optimizers.SGD(0.2))
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(12)
+    h = m.fit(ds, epochs=1, verbose=0).history
+    ev = m.evaluate(ds, verbose=0, return_dict=True)
+    return ({k: float(v[0]) for k, v in h.items()}, {k: float(v) for k, v in ev.items()},
+            [v.numpy().tolist() for v in m.trainable_weights], strategy.num_replicas_in_sync)
+
+
+MIRRORED = r'''
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tests.models.baseline.test_baseline_step import _strategy_run
+json.dump(_strategy_run(True), sys.stdout)
+'''
+
+
+def test_mirrored_two_cpu_devices_gives_the_single_device_step_and_metrics():
+    """The emotion loss divides by the global batch and the L2 term is added 1/R per replica, so two
+    logical CPUs give the one-device update; the reported losses (regularisation included) agree.
+    (The one-device run is in this process, the mirrored one in a child with two logical CPUs.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+    proc = subprocess.run([sys.executable, "-c", MIRRORED], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hb, eb, wb, replicas = json.loads(proc.stdout.strip().splitlines()[-1])
+    ha, ea, wa, one = _strategy_run(False)
+    assert (one, replicas) == (1, 2)
+    for key in ("loss", "emotion_loss", "regularization_loss"):
+        assert hb[key] == pytest.approx(ha[key], rel=1e-4), (key, ha, hb)
+        assert eb[key] == pytest.approx(ea[key], rel=1e-4), (key, ea, eb)
+    for a, b in zip(wa, wb):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)

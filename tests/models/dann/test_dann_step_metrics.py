@@ -96,19 +96,15 @@ def test_one_train_step_is_sgd_on_eq5_with_the_encoder_domain_gradient_reversed(
         assert logs[k] == pytest.approx(want_logs[k], rel=1e-5), k
 
 
-MIRRORED = r'''
-import json, sys
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import keras
-from emozoo.models.dann import DANNUtteranceModel
-from tests.models.dann.test_dann_step_metrics import TINY, _data
-x, y, dom = _data(4, n=16)
-y[:8] = np.where(np.arange(8) < 6, -1, y[:8])     # replica 0 gets 2 labelled rows, replica 1 all of its 8
-keras.utils.set_random_seed(0)
-init = DANNUtteranceModel(3, 6, num_domains=4, l2=1e-3, **TINY).get_weights()
-def run(strategy):
+def _strategy_run(mirrored: bool):
+    """One SGD step on 16 utterances (replica 0 of two gets 2 labelled rows, replica 1 all 8)."""
+    x, y, dom = _data(4, n=16)
+    y[:8] = np.where(np.arange(8) < 6, -1, y[:8])
+    keras.utils.set_random_seed(0)
+    init = DANNUtteranceModel(3, 6, num_domains=4, l2=1e-3, **TINY).get_weights()
+    strategy = (tf.distribute.MirroredStrategy(devices=[d.name for d in tf.config.list_logical_devices("CPU")],
+                                               cross_device_ops=tf.distribute.ReductionToOneDevice())
+                if mirrored else tf.distribute.get_strategy())
     with strategy.scope():
         m = DANNUtteranceModel(3, 6, num_domains=4, l2=1e-3, **TINY)
         m.set_weights(init)
@@ -116,17 +112,25 @@ def run(strategy):
         m.compile(optimizer=keras.optimizers.SGD(0.1))
     ds = tf.data.Dataset.from_tensor_slices(({"features": x, "domain": dom}, y)).batch(16)
     h = m.fit(ds, epochs=1, verbose=0).history
-    return {k: float(v[0]) for k, v in h.items()}, [w.numpy().tolist() for w in m.trainable_weights]
-devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-a = run(tf.distribute.get_strategy())
-b = run(tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=tf.distribute.ReductionToOneDevice()))
-json.dump({"default": a, "mirrored": b, "replicas": len(devices)}, sys.stdout)
+    ev = m.evaluate(ds, verbose=0, return_dict=True)
+    return ({k: float(v[0]) for k, v in h.items()}, {k: float(v) for k, v in ev.items()},
+            [w.numpy().tolist() for w in m.trainable_weights], strategy.num_replicas_in_sync)
+
+
+MIRRORED = r'''
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tests.models.dann.test_dann_step_metrics import _strategy_run
+json.dump(_strategy_run(True), sys.stdout)
 '''
 
 
 def test_mirrored_two_cpu_devices_gives_the_single_device_step():
-    """L_y and L_d divide by the *global* labelled / domain counts (summed over replicas): with
-    unequal counts per replica, a per-replica mean would give another update."""
+    """L_y and L_d divide by the *global* labelled / domain counts (summed over replicas) and the L2
+    term is added 1/R per replica: with unequal counts per replica, two logical CPUs still give the
+    one-device update and metrics. (One-device run in this process, the mirrored one in a child.)"""
     import json
     import os
     import subprocess
@@ -137,10 +141,11 @@ def test_mirrored_two_cpu_devices_gives_the_single_device_step():
     proc = subprocess.run([sys.executable, "-c", MIRRORED], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["replicas"] == 2
-    (la, wa), (lb, wb) = out["default"], out["mirrored"]
+    hb, eb, wb, replicas = json.loads(proc.stdout.strip().splitlines()[-1])
+    ha, ea, wa, one = _strategy_run(False)
+    assert (one, replicas) == (1, 2)
     for key in ("loss", "emotion_loss", "domain_loss", "accuracy", "domain_accuracy"):
-        assert lb[key] == pytest.approx(la[key], rel=1e-4, abs=1e-6), (key, la, lb)
+        assert hb[key] == pytest.approx(ha[key], rel=1e-4, abs=1e-6), (key, ha, hb)
+        assert eb[key] == pytest.approx(ea[key], rel=1e-4, abs=1e-6), (key, ea, eb)
     for a, b in zip(wa, wb):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
