@@ -149,3 +149,106 @@ def test_mirrored_two_cpu_devices_gives_the_single_device_step():
         assert eb[key] == pytest.approx(ea[key], rel=1e-4, abs=1e-6), (key, ea, eb)
     for a, b in zip(wa, wb):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
+
+
+def test_dropout_is_on_in_train_step_and_off_in_test_step_for_all_three_parts():
+    """Encoder, emotion and domain classifier each have dropout; train_step runs them with
+    training=True (its reported losses are not the deterministic ones), test_step with training=False."""
+    x, y, dom = _data(5, n=40)
+    keras.utils.set_random_seed(0)
+    m = DANNUtteranceModel(3, 6, num_domains=4, encoder_units=(32,), emotion_units=(32,), domain_units=(32,),
+                           dropout=0.5, l2=0.0)
+    m.fit_normalization(x)
+    m.compile(optimizer=keras.optimizers.SGD(0.0))                  # lr 0: only the pass differs
+    det = _hand_metrics(m, x, y, dom)
+    got = m.evaluate({"features": x, "domain": dom}, y, batch_size=40, verbose=0, return_dict=True)
+    for k in ("emotion_loss", "domain_loss"):
+        assert got[k] == pytest.approx(det[k], rel=1e-5), k
+    for _ in range(2):
+        logs = m.train_on_batch({"features": x, "domain": dom}, y, return_dict=True)
+        assert abs(logs["emotion_loss"] - det["emotion_loss"]) > 1e-4 and abs(logs["domain_loss"] - det["domain_loss"]) > 1e-4
+    # the domain classifier alone with dropout (encoder and emotion classifier without)
+    keras.utils.set_random_seed(0)
+    m2 = DANNUtteranceModel(3, 6, num_domains=4, encoder_units=(16,), domain_units=(32,), dropout=0.5, l2=0.0)
+    m2.fit_normalization(x)
+    m2.encoder.layers[1].rate = 0.0                                  # encoder_dropout_0 off
+    m2.compile(optimizer=keras.optimizers.SGD(0.0))
+    det2 = _hand_metrics(m2, x, y, dom)
+    logs2 = m2.train_on_batch({"features": x, "domain": dom}, y, return_dict=True)
+    assert logs2["emotion_loss"] == pytest.approx(det2["emotion_loss"], rel=1e-5)
+    assert abs(logs2["domain_loss"] - det2["domain_loss"]) > 1e-4
+
+
+def test_a_batch_with_one_labelled_and_one_domain_row():
+    """Counts of 1: L_y is that row's CE, L_d that row's CE (not halved)."""
+    x, _, _ = _data(6, n=4)
+    y = np.array([1, -1, -1, -1], np.int32)
+    dom = np.array([-1, -1, 2, -1], np.int32)
+    m = _model(0.5)
+    m.fit_normalization(_data(7)[0])
+    m.compile(optimizer=keras.optimizers.SGD(0.1))
+    want = _hand_metrics(m, x, y, dom)
+    got = m.evaluate({"features": x, "domain": dom}, y, batch_size=4, verbose=0, return_dict=True)
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-5, abs=1e-7), k
+    src = [v.value for v in m.trainable_variables]
+    with tf.GradientTape() as tape:
+        l_y, l_d, _ = m._dann_losses({"features": x, "domain": dom}, tf.constant(y), True)
+    el, dl = m(x[:1]), m.domain_logits(x[2:3])
+    assert float(l_y) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits([1], el)[0]), rel=1e-5)
+    assert float(l_d) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits([2], dl)[0]), rel=1e-5)
+
+
+def test_dict_batches_with_a_label_key_train_like_x_y_and_bad_batches_are_named():
+    from emozoo.errors import SchemaError
+    x, y, dom = _data(8)
+    runs = []
+    for form in ("xy", "dict"):
+        m = _model(1.0, 1e-3)
+        m.fit_normalization(x)
+        m.compile(optimizer=keras.optimizers.SGD(0.1))
+        if form == "xy":                                              # (inputs, labels) elements
+            ds = tf.data.Dataset.from_tensors(({"features": x, "domain": dom}, y))
+        else:                                                         # one dict per element, labels under "label"
+            ds = tf.data.Dataset.from_tensors({"features": x, "domain": dom, "label": y})
+        h = m.fit(ds, epochs=1, verbose=0).history
+        runs.append(({k: v[0] for k, v in h.items()}, [v.numpy() for v in m.trainable_variables]))
+    (la, wa), (lb, wb) = runs
+    assert la == pytest.approx(lb)
+    for a, b in zip(wa, wb):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    m = _model()
+    with pytest.raises(SchemaError, match=r"^a DANN training batch needs emotion labels \(-1 for unlabelled rows\)$"):
+        m._unpack({"features": x, "domain": dom})
+    with pytest.raises(SchemaError, match=r"^a DANN training batch needs inputs\['domain'\] \(domain index per row, "
+                                          r"-1 = none\)$"):
+        m._unpack(({"features": x}, y))
+    batch = {"features": x, "domain": dom, "label": y}
+    inputs, yy = m._unpack(batch)
+    assert "label" in batch and "label" not in inputs and set(inputs) == {"features", "domain"}   # caller's dict kept
+    np.testing.assert_array_equal(yy.numpy(), y)
+
+
+def test_conversation_metrics_are_per_utterance():
+    """Conversation logits are [B, L, C]: accuracies compare the class axis per utterance, padding excluded."""
+    from emozoo.models.dann import DANNConversationModel
+    rng = np.random.default_rng(9)
+    B, L = 5, 6
+    xt = rng.normal(size=(B, L, 4)).astype("float32")
+    mask = np.ones((B, L), "float32")
+    mask[:, 5:] = 0
+    y = rng.integers(0, 3, (B, L)).astype("int32")
+    y[mask == 0] = -1
+    y[3:] = -1
+    dom = rng.integers(0, 3, (B, L)).astype("int32")
+    dom[mask == 0] = -1
+    keras.utils.set_random_seed(0)
+    m = DANNConversationModel(3, (4,), num_domains=3, fusion_units=8, gru_units=4, num_heads=2, domain_units=(8,))
+    m.compile()
+    inp = {"text": xt, "mask": mask, "domain": dom}
+    el = m({"text": xt, "mask": mask}).numpy()
+    dl = m.domain_logits({"text": xt, "mask": mask}).numpy()
+    lab, dm = y >= 0, dom >= 0
+    got = m.evaluate(inp, y, batch_size=B, verbose=0, return_dict=True)
+    assert got["accuracy"] == pytest.approx(float((el.argmax(-1)[lab] == y[lab]).mean()), abs=1e-6)
+    assert got["domain_accuracy"] == pytest.approx(float((dl.argmax(-1)[dm] == dom[dm]).mean()), abs=1e-6)
