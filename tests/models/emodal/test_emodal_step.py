@@ -86,3 +86,49 @@ def test_test_step_reports_the_prediction_ce_weighted_over_batches():
     got5 = m.evaluate(x, y, sample_weight=w, batch_size=5, verbose=0, return_dict=True)
     assert got5["loss"] == pytest.approx(_wce(pred, y, w), rel=1e-4)
     assert got5["visual_specific_loss"] == pytest.approx(terms["visual"], rel=1e-4)
+
+
+def test_dropout_is_on_in_train_step_and_off_in_test_step():
+    m, x, y, w = _setup(seed=4, dropout=0.5, audio_dropout=0.5, audio_units=(32, 16), visual_units=(32,))
+    m.compile(optimizer=keras.optimizers.SGD(0.0))                  # lr 0: only the pass differs
+    terms, pred = _hand_terms(m, x, y, w)
+    got = m.evaluate(x, y, sample_weight=w, batch_size=N, verbose=0, return_dict=True)
+    assert got["classify_loss"] == pytest.approx(terms["classify"], rel=1e-4)
+    assert got["common_loss"] == pytest.approx(terms["common"], rel=1e-4, abs=1e-5)
+    for _ in range(2):
+        logs = m.train_on_batch(x, y, sample_weight=w, return_dict=True)
+        assert abs(logs["classify_loss"] - terms["classify"]) > 1e-4
+        assert abs(logs["audio_specific_loss"] - terms["audio"]) > 1e-4
+
+
+def test_visual_only_model_trains_on_its_own_ce_and_metrics_average_over_batches():
+    m, x, y, w = _setup("visual", seed=5)
+    m.compile(optimizer=keras.optimizers.SGD(LR))
+    terms, pred = _hand_terms(m, x, y, w)
+    out = m.compute_losses(x, tf.constant(y), tf.constant(w))
+    assert float(out["total"]) == pytest.approx(terms["visual"], rel=1e-5)
+    assert float(out["audio_specific"]) == 0.0 and float(out["common"]) == 0.0 and float(out["classify"]) == 0.0
+    both, xb, yb, wb = _setup(seed=6)
+    both.compile()
+    tb, _ = _hand_terms(both, xb, yb, wb)
+    got = both.evaluate(xb, yb, sample_weight=wb, batch_size=N, verbose=0, return_dict=True)
+    assert got["common_loss"] == pytest.approx(tb["common"], rel=1e-4, abs=1e-5)
+    # several batches: each batch's term counts with the batch's total weight
+    got3 = both.evaluate(xb, yb, sample_weight=wb, batch_size=5, verbose=0, return_dict=True)
+    parts = [(slice(i, i + 5), float(wb[i:i + 5].sum())) for i in range(0, N, 5)]
+    for key, name in (("classify_loss", "classify"), ("audio_specific_loss", "audio")):
+        want = sum(_hand_terms(both, xb[s], yb[s], wb[s])[0][name] * n for s, n in parts) / wb.sum()
+        assert got3[key] == pytest.approx(want, rel=1e-4), key
+    want_c = sum(_hand_terms(both, xb[s], yb[s], wb[s])[0]["common"] * n for s, n in parts) / wb.sum()
+    assert got3["common_loss"] == pytest.approx(want_c, rel=1e-4, abs=1e-5)
+
+
+def test_small_total_weight_and_missing_labels():
+    from emozoo.errors import SchemaError
+    m, x, y, w = _setup(seed=7)
+    tiny = np.full(N, 0.01, np.float32)                                # total 0.14 < 1
+    out = m.compute_losses(x, tf.constant(y), tf.constant(tiny))
+    terms, _ = _hand_terms(m, x, y, np.ones(N))
+    assert float(out["classify"]) == pytest.approx(terms["classify"], rel=1e-4)
+    with pytest.raises(SchemaError, match="^a training batch needs emotion labels y$"):
+        m._unpack((x,))
