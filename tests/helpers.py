@@ -72,3 +72,29 @@ def run_model_checks(model_cls, init_kwargs: dict, x, y, tmp_path, *, expected_o
     restored = tf.saved_model.load(export_dir)
     np.testing.assert_allclose(restored.serve(tf.constant(x)), model(x, training=False), rtol=1e-5, atol=1e-5)
     return model
+
+
+MIRRORED_CHILD = r'''
+import json, sys, importlib
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+json.dump(getattr(importlib.import_module(sys.argv[1]), sys.argv[2])(True), sys.stdout)
+'''
+
+
+def mirrored_child(module: str, func: str = "_strategy_run", timeout: int = 180):
+    """Run ``module.func(True)`` in a child Python with two logical CPU devices (they must be set up
+    before TensorFlow starts, so not in the test process) and return its JSON result. The test
+    runs ``func(False)`` itself: the one-device side executes in-process, so coverage-based tools
+    (mutation testing) see the step code it exercises."""
+    import json
+    import os
+    import subprocess
+    import sys
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+    proc = subprocess.run([sys.executable, "-c", MIRRORED_CHILD, module, func], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

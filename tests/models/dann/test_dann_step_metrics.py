@@ -117,31 +117,12 @@ def _strategy_run(mirrored: bool):
             [w.numpy().tolist() for w in m.trainable_weights], strategy.num_replicas_in_sync)
 
 
-MIRRORED = r'''
-import json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tests.models.dann.test_dann_step_metrics import _strategy_run
-json.dump(_strategy_run(True), sys.stdout)
-'''
-
-
 def test_mirrored_two_cpu_devices_gives_the_single_device_step():
     """L_y and L_d divide by the *global* labelled / domain counts (summed over replicas) and the L2
     term is added 1/R per replica: with unequal counts per replica, two logical CPUs still give the
     one-device update and metrics. (One-device run in this process, the mirrored one in a child.)"""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-    repo = Path(__file__).resolve().parents[3]
-    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
-    proc = subprocess.run([sys.executable, "-c", MIRRORED], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=180)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    hb, eb, wb, replicas = json.loads(proc.stdout.strip().splitlines()[-1])
+    from tests.helpers import mirrored_child
+    hb, eb, wb, replicas = mirrored_child("tests.models.dann.test_dann_step_metrics")
     ha, ea, wa, one = _strategy_run(False)
     assert (one, replicas) == (1, 2)
     for key in ("loss", "emotion_loss", "domain_loss", "accuracy", "domain_accuracy"):
