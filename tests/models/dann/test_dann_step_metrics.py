@@ -172,9 +172,7 @@ def test_a_batch_with_one_labelled_and_one_domain_row():
     got = m.evaluate({"features": x, "domain": dom}, y, batch_size=4, verbose=0, return_dict=True)
     for k in want:
         assert got[k] == pytest.approx(want[k], rel=1e-5, abs=1e-7), k
-    src = [v.value for v in m.trainable_variables]
-    with tf.GradientTape() as tape:
-        l_y, l_d, _ = m._dann_losses({"features": x, "domain": dom}, tf.constant(y), True)
+    l_y, l_d, _ = m._dann_losses({"features": x, "domain": dom}, tf.constant(y), True)
     el, dl = m(x[:1]), m.domain_logits(x[2:3])
     assert float(l_y) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits([1], el)[0]), rel=1e-5)
     assert float(l_d) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits([2], dl)[0]), rel=1e-5)
