@@ -25,15 +25,16 @@ def test_per_image_standardization_matches_tensorflow_including_flat_images():
     np.testing.assert_allclose(got[0].std(), 1.0, rtol=1e-4)
     # works on uint8 input; non-square / multi-channel images use H*W*C
     y = rng.integers(0, 256, (2, 4, 6, 3)).astype("uint8")
+    y[1] = 9 + (np.arange(72).reshape(4, 6, 3) % 2)                 # std 0.5 < 1/sqrt(72): the floor applies
     np.testing.assert_allclose(PerImageStandardization()(y).numpy(), tf.image.per_image_standardization(y).numpy(),
                                rtol=1e-5, atol=1e-5)
     assert PerImageStandardization().compute_output_shape((None, 4, 6, 3)) == (None, 4, 6, 3)
 
 
 def test_weight_decay_dropout_and_augmentation_layers():
-    m = build_face_cnn(3, **{**TINY, "dropout": 0.3}, weight_decay=0.01, rotation_degrees=18.0, image_size=16)
+    m = build_face_cnn(3, **{**TINY, "dropout": 0.3}, weight_decay=0.003, rotation_degrees=18.0, image_size=16)
     kernels = [m.get_layer(n).kernel for n in ("conv1", "conv2", "conv3", "fc", "logits")]
-    want = 0.01 * sum(float(np.sum(k.numpy() ** 2)) for k in kernels)
+    want = 0.003 * sum(float(np.sum(k.numpy() ** 2)) for k in kernels)
     assert len(m.losses) == 5 and float(sum(m.losses)) == pytest.approx(want, rel=1e-5)
     assert m.get_layer("dropout").rate == pytest.approx(0.3)
     assert m.get_layer("random_flip").mode == "horizontal"
@@ -52,7 +53,29 @@ def test_weight_decay_dropout_and_augmentation_layers():
                 dict(num_classes=3, dropout=-0.1)):
         with pytest.raises(ExperimentError):
             build_face_cnn(**bad)
-    build_face_cnn(2, **TINY, image_size=8)                        # the smallest valid sizes
+    build_face_cnn(2, **{**TINY, "filters": (1, 1, 1)}, image_size=8)   # the smallest valid sizes
+    for bad, msg in ((dict(num_classes=1), r"^num_classes must be >= 2, got 1$"),
+                     (dict(num_classes=3, filters=(4, 4)), r"^the paper's CNN has three convolutional layers: give 3 "
+                                                           r"filter counts, got \(4, 4\)$"),
+                     (dict(num_classes=3, image_size=44), r"^image_size must be a multiple of 8 \(three 2x2 poolings\), "
+                                                          r"got 44$"),
+                     (dict(num_classes=3, dropout=1.0), r"^dropout must be in \[0, 1\), got 1.0$")):
+        with pytest.raises(ExperimentError, match=msg):
+            build_face_cnn(**bad)
+
+
+def test_layer_names_and_paper_defaults():
+    """Saliency, the guided copy and the exported signature find layers by name; the defaults are the
+    paper's (weight decay 5e-4, +-15 degrees, plain ReLUs)."""
+    m = build_face_cnn(3, filters=(2, 2, 2), dense_units=4)
+    assert [l.name for l in m.layers] == ["face", "standardize", "random_flip", "random_rotation",
+                                          "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3",
+                                          "pool3", "flatten", "fc", "relu_fc", "dropout", "logits", "probabilities"]
+    assert m.input.name == "face" and m.get_layer("dropout").rate == pytest.approx(0.5)
+    kernels = [m.get_layer(n).kernel for n in ("conv1", "conv2", "conv3", "fc", "logits")]
+    assert float(sum(m.losses)) == pytest.approx(5e-4 * sum(float(np.sum(k.numpy() ** 2)) for k in kernels), rel=1e-5)
+    assert m.get_layer("random_rotation").factor == pytest.approx((-15 / 360, 15 / 360))
+    assert type(m.get_layer("relu1")).__name__ == "ReLU" and m.get_layer("pool1").pool_size == (2, 2)
 
 
 def test_guided_copy_has_no_augmentation_and_the_trained_weights():
