@@ -25,7 +25,7 @@ def _batch(n=10, nu=7, seed=0):
 
 def _model(mode="ssgan", seed=1, **kw):
     keras.utils.set_random_seed(seed)
-    m = SemiSupervisedGAN(K, DENSE, mode=mode, dropout=0.0, noise_dim=5, **kw)
+    m = SemiSupervisedGAN(K, DENSE, mode=mode, **{"dropout": 0.0, "noise_dim": 5, **kw})
     m.compile(d_optimizer=keras.optimizers.SGD(LR), g_optimizer=keras.optimizers.SGD(LR))
     return m
 
@@ -125,3 +125,46 @@ def test_fsbase_step_is_plain_k_class_cross_entropy_and_test_step_reports_it():
     assert float(logs["loss"]) == pytest.approx(float(ce), rel=1e-5) == float(logs["supervised_loss"])
     for v, nw in zip(m.discriminator_variables, want):
         np.testing.assert_allclose(v.numpy(), nw, rtol=1e-4, atol=1e-6, err_msg=v.path)
+
+
+def test_train_step_is_one_d_step_then_one_g_step_on_labelled_and_unlabelled_rows():
+    """With the noise fixed (one draw per step, as many rows as real ones), train_step gives exactly
+    discriminator_step then generator_step on x + u (both checked by hand above)."""
+    x, y, u = _batch(seed=5)
+    z = tf.random.normal((64, 5), seed=7)
+    ref, m = _model(), _model()
+    n_real = len(x) + len(u)
+    ref.discriminator_step(x, y, u, z=z[:n_real])
+    ref.generator_step(x, u, z=z[:n_real])
+    sizes = []
+
+    def noise(n):
+        sizes.append(int(n))
+        return z[:n]
+
+    m._noise = noise
+    m.train_step({"x": tf.constant(x), "y": tf.constant(y), "u": tf.constant(u)})
+    assert sizes == [n_real, n_real]
+    for a, b in zip(m.weights, ref.weights):                           # incl. G's batch-norm statistics
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+
+
+def test_dropout_is_on_in_training_steps_and_off_in_test_step():
+    keras.utils.set_random_seed(2)
+    m = SemiSupervisedGAN(K, [{"name": "f", "shape": (8,), "d_units": (64, 32), "g_units": (8,)}], mode="fsbase",
+                          dropout=0.5, noise_dim=5)
+    m.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    x, y, _ = _batch(n=30, seed=6)
+    logits = m.discriminate(x, training=False)[1][:, :K]
+    ce = float(-tf.reduce_mean(tf.gather(_log_softmax(logits), y, batch_dims=1)))
+    acc = float(np.mean(np.argmax(logits.numpy(), 1) == y))
+    for _ in range(4):                                               # deterministic: the same every call
+        ev = m.test_step((tf.constant(x), tf.constant(y)))
+        assert float(ev["loss"]) == pytest.approx(ce, rel=1e-5) and float(ev["accuracy"]) == pytest.approx(acc)
+    for _ in range(2):
+        assert abs(float(m.supervised_step(tf.constant(x), tf.constant(y))) - ce) > 1e-4
+    g = _model(dropout=0.5, seed=3)
+    xs, ys, us = _batch(seed=7)
+    zz = tf.random.normal((17, 5), seed=8)
+    det = float(g.generator_loss(xs, us, z=zz, training=False))
+    assert all(abs(float(g.generator_loss(xs, us, z=zz)) - det) > 1e-6 for _ in range(2))   # default: training
