@@ -140,3 +140,19 @@ def test_test_step_reports_the_same_quantities_without_updating(k, labelled):
     # several batches: the emotion loss is the weighted mean over all labelled rows, not of batch means
     got4 = m.evaluate({"features": x, "culture": c}, y, sample_weight=w, batch_size=4, verbose=0, return_dict=True)
     assert got4["emotion_loss"] == pytest.approx(want["emotion_loss"], rel=1e-4)
+
+
+def test_set_alpha_changes_the_alpha_the_step_reads_and_refuses_bad_values():
+    from emozoo.errors import ExperimentError
+    m, x, c, y, w = _setup(2, "paper", None, seed=5)
+    m.compile(optimizer=keras.optimizers.SGD(0.0))
+    m.set_alpha("0.25")                                               # any float-like value
+    assert m.current_alpha == pytest.approx(0.25) and m.alpha == pytest.approx(ALPHA)   # the config keeps its alpha
+    logs = m.train_on_batch({"features": x, "culture": c}, y, return_dict=True)
+    assert logs["generator_loss"] == pytest.approx(logs["emotion_loss"] - 0.25 * logs["culture_loss"], rel=1e-5)
+    m.set_alpha(0)
+    assert m.current_alpha == 0.0
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ExperimentError, match=r"^alpha must be >= 0, got "):
+            m.set_alpha(bad)
+    assert m.current_alpha == 0.0
