@@ -148,34 +148,42 @@ def test_dropout_is_on_in_train_step_and_off_in_test_step_for_all_three_parts():
     for _ in range(2):
         logs = m.train_on_batch({"features": x, "domain": dom}, y, return_dict=True)
         assert abs(logs["emotion_loss"] - det["emotion_loss"]) > 1e-4 and abs(logs["domain_loss"] - det["domain_loss"]) > 1e-4
-    # the domain classifier alone with dropout (encoder and emotion classifier without)
-    keras.utils.set_random_seed(0)
-    m2 = DANNUtteranceModel(3, 6, num_domains=4, encoder_units=(16,), domain_units=(32,), dropout=0.5, l2=0.0)
-    m2.fit_normalization(x)
-    m2.encoder.layers[1].rate = 0.0                                  # encoder_dropout_0 off
-    m2.compile(optimizer=keras.optimizers.SGD(0.0))
-    det2 = _hand_metrics(m2, x, y, dom)
-    logs2 = m2.train_on_batch({"features": x, "domain": dom}, y, return_dict=True)
-    assert logs2["emotion_loss"] == pytest.approx(det2["emotion_loss"], rel=1e-5)
-    assert abs(logs2["domain_loss"] - det2["domain_loss"]) > 1e-4
+    # one part at a time with dropout: each must see training=True in train_step
+    for part in ("encoder", "emotion_classifier", "domain_classifier"):
+        keras.utils.set_random_seed(0)
+        m2 = DANNUtteranceModel(3, 6, num_domains=4, encoder_units=(32,), emotion_units=(32,), domain_units=(32,),
+                                dropout=0.5, l2=0.0)
+        m2.fit_normalization(x)
+        for other in {"encoder", "emotion_classifier", "domain_classifier"} - {part}:
+            for layer in getattr(m2, other).layers:
+                if isinstance(layer, keras.layers.Dropout):
+                    layer.rate = 0.0
+        m2.compile(optimizer=keras.optimizers.SGD(0.0))
+        det2 = _hand_metrics(m2, x, y, dom)
+        logs2 = m2.train_on_batch({"features": x, "domain": dom}, y, return_dict=True)
+        moved = {k: abs(logs2[k] - det2[k]) > 1e-4 for k in ("emotion_loss", "domain_loss")}
+        assert moved == {"emotion_loss": part != "domain_classifier", "domain_loss": part != "emotion_classifier"}, part
 
 
 def test_a_batch_with_one_labelled_and_one_domain_row():
     """Counts of 1: L_y is that row's CE, L_d that row's CE (not halved)."""
     x, _, _ = _data(6, n=4)
-    y = np.array([1, -1, -1, -1], np.int32)
-    dom = np.array([-1, -1, 2, -1], np.int32)
     m = _model(0.5)
     m.fit_normalization(_data(7)[0])
     m.compile(optimizer=keras.optimizers.SGD(0.1))
+    # the one labelled row and the one domain row are predicted right: accuracies of exactly 1
+    y = np.array([int(np.argmax(m(x[:1]))), -1, -1, -1], np.int32)
+    dom = np.array([-1, -1, int(np.argmax(m.domain_logits(x[2:3]))), -1], np.int32)
     want = _hand_metrics(m, x, y, dom)
     got = m.evaluate({"features": x, "domain": dom}, y, batch_size=4, verbose=0, return_dict=True)
     for k in want:
         assert got[k] == pytest.approx(want[k], rel=1e-5, abs=1e-7), k
     l_y, l_d, _ = m._dann_losses({"features": x, "domain": dom}, tf.constant(y), True)
     el, dl = m(x[:1]), m.domain_logits(x[2:3])
-    assert float(l_y) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits([1], el)[0]), rel=1e-5)
-    assert float(l_d) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits([2], dl)[0]), rel=1e-5)
+    assert float(l_y) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits(y[:1], el)[0]), rel=1e-5)
+    assert float(l_d) == pytest.approx(float(tf.nn.sparse_softmax_cross_entropy_with_logits(dom[2:3], dl)[0]),
+                                       rel=1e-5)
+    assert got["accuracy"] == 1.0 and got["domain_accuracy"] == 1.0
 
 
 def test_dict_batches_with_a_label_key_train_like_x_y_and_bad_batches_are_named():
