@@ -156,3 +156,62 @@ def test_set_alpha_changes_the_alpha_the_step_reads_and_refuses_bad_values():
         with pytest.raises(ExperimentError, match=r"^alpha must be >= 0, got "):
             m.set_alpha(bad)
     assert m.current_alpha == 0.0
+
+
+def _dropout_only_in(m, part):
+    for name in ("feature_generator", "emotion_classifier", "culture_classifier"):
+        if name != part:
+            for layer in getattr(m, name).layers:
+                if isinstance(layer, keras.layers.Dropout):
+                    layer.rate = 0.0
+
+
+@pytest.mark.parametrize("part", ["feature_generator", "emotion_classifier", "culture_classifier"])
+def test_dropout_of_each_part_is_on_in_both_updates_and_off_in_test_step(part):
+    keras.utils.set_random_seed(0)
+    m = AdversarialCultureModel(num_classes=3, input_dim=5, num_cultures=2, generator_units=(32,), emotion_units=(32,),
+                                culture_units=(32,), dropout=0.5, culture_steps=1, generator_steps=1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 5)).astype("float32")
+    c = (np.arange(40) % 2).astype("int32")
+    y = rng.integers(0, 3, 40).astype("int32")
+    m.fit_normalization(x, c)
+    _dropout_only_in(m, part)
+    m.compile(optimizer=keras.optimizers.SGD(0.0))                  # lr 0: only the passes differ
+    xn = (x - m.standardization.mean.numpy()[c]) / m.standardization.std.numpy()[c]
+    z = m.feature_generator(xn)
+    per, _ = _per_culture(m.culture_classifier(z), c, 2)
+    det_cul = float(tf.reduce_sum(per * (1.0 / np.bincount(c)[c])))
+    logits = m.emotion_classifier(z)
+    det_emo = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)))
+    got = m.evaluate({"features": x, "culture": c}, y, batch_size=40, verbose=0, return_dict=True)
+    assert got["emotion_loss"] == pytest.approx(det_emo, rel=1e-5) and got["culture_loss"] == pytest.approx(det_cul, rel=1e-5)
+    xn_, c_lab, *_, cul_w = m._prepare(({"features": x, "culture": c}, y))
+    c_moves = part in ("feature_generator", "culture_classifier")
+    assert (abs(float(m.culture_update(xn_, c_lab, cul_w)) - det_cul) > 1e-4) == c_moves     # C's own update
+    logs = m.train_on_batch({"features": x, "culture": c}, y, return_dict=True)
+    assert (abs(logs["emotion_loss"] - det_emo) > 1e-4) == (part != "culture_classifier")
+    assert (abs(logs["culture_loss"] - det_cul) > 1e-4) == c_moves
+
+
+def test_step_guards_and_small_culture_counts():
+    from emozoo.errors import ExperimentError
+    m, x, c, y, w = _setup(2, "paper", None, seed=6)
+    with pytest.raises(ExperimentError, match=r"^call compile\(\) before training \(it creates the three optimisers\)$"):
+        m.train_step(({"features": tf.constant(x), "culture": tf.constant(c)}, tf.constant(y)))
+    # a held-out batch where one culture has a single example: that example weighs 1/1 in its culture's mean
+    m.compile()
+    c1 = np.zeros(N, np.int32)
+    c1[3] = 1
+    xn = (x - m.standardization.mean.numpy()[c1]) / m.standardization.std.numpy()[c1]
+    per, _ = _per_culture(m.culture_classifier(m.feature_generator(xn)), c1, 2)
+    want = float(tf.reduce_mean(tf.boolean_mask(per, c1 == 0))) + float(per[3])
+    got = m.evaluate({"features": x, "culture": c1}, y, batch_size=N, verbose=0, return_dict=True)
+    assert got["culture_loss"] == pytest.approx(want, rel=1e-5)
+    # BSL has no culture classifier: held-out cultures are accepted and give no culture metrics
+    bsl = AdversarialCultureModel(num_classes=3, input_dim=5, mode="bsl", generator_units=(6,), emotion_units=(4,),
+                                  dropout=0.0)
+    bsl.fit_normalization(x)
+    bsl.compile()
+    out = bsl.evaluate({"features": x, "culture": c1}, y, batch_size=N, verbose=0, return_dict=True)
+    assert "culture_loss" not in out and np.isfinite(out["emotion_loss"])
