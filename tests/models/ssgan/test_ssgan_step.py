@@ -168,3 +168,56 @@ def test_dropout_is_on_in_training_steps_and_off_in_test_step():
     zz = tf.random.normal((17, 5), seed=8)
     det = float(g.generator_loss(xs, us, z=zz, training=False))
     assert all(abs(float(g.generator_loss(xs, us, z=zz)) - det) > 1e-6 for _ in range(2))   # default: training
+
+
+def test_training_passes_use_dropout_and_the_configured_ct(monkeypatch):
+    """In D's and G's losses every pass of D runs with dropout (training=True): the two real passes,
+    the fake pass and the feature-matching passes differ from the inference pass; CT gets the model's
+    feature weight, margin and form."""
+    import emozoo.models.ssgan.ssgan_model as sm
+    keras.utils.set_random_seed(4)
+    m = SemiSupervisedGAN(K, [{"name": "f", "shape": (8,), "d_units": (64, 32), "g_units": (8,)}], dropout=0.5,
+                          noise_dim=5, ct_feature_weight=0.3, ct_margin=0.01, ct_form="euclidean")
+    x, y, u = _batch(seed=8)
+    z = tf.random.normal((17, 5), seed=9)
+    seen = {}
+    real_ct, real_dl, real_fm = sm.consistency_term, sm.discriminator_loss, sm.feature_matching_loss
+
+    def ct(*a, **kw):
+        seen["ct"] = (a, kw)
+        return real_ct(*a, **kw)
+
+    def dl(*a, **kw):
+        seen["dl"] = a
+        return real_dl(*a, **kw)
+
+    def fm(*a, **kw):
+        seen["fm"] = a
+        return real_fm(*a, **kw)
+
+    monkeypatch.setattr(sm, "consistency_term", ct)
+    monkeypatch.setattr(sm, "discriminator_loss", dl)
+    monkeypatch.setattr(sm, "feature_matching_loss", fm)
+    m.discriminator_losses(x, y, u, z=z)
+    (l1, l2, h1, h2), kw = seen["ct"]
+    assert kw == {"feature_weight": 0.3, "margin": 0.01, "form": "euclidean"}
+    real = np.concatenate([x, u])
+    _, l_inf = m.discriminate(real, training=False)
+    for l in (l1, l2):                                   # CT's rows are the unlabelled ones
+        assert not np.allclose(l.numpy(), l_inf.numpy()[len(x):], atol=1e-4)
+    assert not np.allclose(l1.numpy(), l2.numpy(), atol=1e-4)
+    lf = seen["dl"][3]
+    _, lf_inf = m.discriminate(m.generate(z, training=True), training=False)
+    assert not np.allclose(lf.numpy(), lf_inf.numpy(), atol=1e-4)
+    m.generator_loss(x, u, z=z)
+    h_fake, h_real = seen["fm"]
+    assert not np.allclose(h_real.numpy(), m.features(real, training=False).numpy(), atol=1e-4)
+    assert not np.allclose(h_fake.numpy(), m.features(m.generate(z, training=True), training=False).numpy(), atol=1e-4)
+
+
+def test_unpack_refuses_other_batch_forms_with_the_accepted_ones_named():
+    from emozoo.errors import SchemaError
+    msg = r"^a training batch is \{'x': inputs, 'y': labels, 'u': unlabelled inputs\} or \(x, y\)$"
+    for bad in ({"a": 1, "b": 2}, (np.zeros((2, 8)),), [np.zeros((2, 8))]):
+        with pytest.raises(SchemaError, match=msg):
+            SemiSupervisedGAN._unpack(bad)
