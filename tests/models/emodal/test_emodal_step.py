@@ -132,3 +132,33 @@ def test_small_total_weight_and_missing_labels():
     assert float(out["classify"]) == pytest.approx(terms["classify"], rel=1e-4)
     with pytest.raises(SchemaError, match="^a training batch needs emotion labels y$"):
         m._unpack((x,))
+
+
+CNN = dict(num_classes=3, audio_dim=6, visual_branch="cnn", image_size=16, conv_filters=(2, 2, 2), fc_units=4,
+           audio_units=(4, 4), feature_dim=3)
+
+
+def test_image_augmentation_runs_in_train_step_only():
+    """The CNN branch's augmentation (Sec. 2) changes the training pass, never compute_losses' default
+    nor test_step; with dropout 0 it is the only randomness."""
+    keras.utils.set_random_seed(0)
+    m = EMODalModel(**{**CNN, "dropout": 0.0, "augmentation": {"flip": True, "rotation": 0.2, "translation": 0.2,
+                                                              "contrast": 0.5}})
+    rng = np.random.default_rng(0)
+    x = {"audio": rng.normal(size=(8, 6)).astype("float32"),
+         "image": rng.integers(0, 256, (8, 16, 16, 1)).astype("float32")}
+    y = rng.integers(0, 3, 8).astype("int32")
+    m.compile(optimizer=keras.optimizers.SGD(0.0))
+    det = m.compute_losses(x, tf.constant(y), training=True)        # default: no augmentation
+    again = m.compute_losses(x, tf.constant(y), training=True)
+    assert float(det["visual_specific"]) == float(again["visual_specific"])
+    ev = m.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    assert ev["visual_specific_loss"] == pytest.approx(float(det["visual_specific"]), rel=1e-5)
+    for _ in range(2):
+        logs = m.train_on_batch(x, y, return_dict=True)
+        assert abs(logs["visual_specific_loss"] - float(det["visual_specific"])) > 1e-5
+    # compute_losses' default is inference: with dropout, two calls without `training` agree
+    keras.utils.set_random_seed(1)
+    d = EMODalModel(**{**CNN, "dropout": 0.5})
+    a = d.compute_losses(x, tf.constant(y))["visual_specific"]
+    assert float(a) == float(d.compute_losses(x, tf.constant(y))["visual_specific"])
