@@ -17,7 +17,7 @@ from emozoo.models.adv_culture import AdversarialCultureModel
 LR, ALPHA, N = 0.2, 0.7, 14
 
 
-def _setup(k, objective, labelled_cultures, seed=0, one_label=False):
+def _setup(k, objective, labelled_cultures, seed=0, one_label=False, lone_culture=False):
     kw = dict(num_classes=3, input_dim=5, num_cultures=k, generator_units=(6,), emotion_units=(4,),
               culture_units=(4,), dropout=0.0, alpha=ALPHA, culture_steps=1, generator_steps=1,
               generator_objective=objective, labelled_cultures=labelled_cultures)
@@ -25,6 +25,8 @@ def _setup(k, objective, labelled_cultures, seed=0, one_label=False):
     m = AdversarialCultureModel(**kw)
     rng = np.random.default_rng(seed)
     c = np.concatenate([np.arange(k), rng.integers(0, k, N - k)]).astype("int32")
+    if lone_culture:                                     # culture 1 has one example: it weighs 1/1 in eq. 4
+        c = np.where(np.arange(N) == 1, 1, 0).astype("int32")
     x = (rng.normal(size=(N, 5)) * (1 + c[:, None]) + c[:, None]).astype("float32")
     y = rng.integers(0, 3, N).astype("int32")
     y[rng.random(N) < 0.3] = -1
@@ -105,10 +107,13 @@ def _hand(m, x, c, y, w, k, objective, labelled_cultures):
     return new, metrics, conf
 
 
-@pytest.mark.parametrize("k,objective,labelled,one_label", [(2, "paper", None, False), (3, "confusion", (0, 2), False),
-                                                           (2, "confusion", (1,), False), (2, "paper", None, True)])
-def test_one_train_step_is_algorithm_1_by_hand(k, objective, labelled, one_label):
-    m, x, c, y, w = _setup(k, objective, labelled, one_label=one_label)
+@pytest.mark.parametrize("k,objective,labelled,one_label,lone", [(2, "paper", None, False, False),
+                                                                (3, "confusion", (0, 2), False, False),
+                                                                (2, "confusion", (1,), False, False),
+                                                                (2, "paper", None, True, False),
+                                                                (2, "paper", None, False, True)])
+def test_one_train_step_is_algorithm_1_by_hand(k, objective, labelled, one_label, lone):
+    m, x, c, y, w = _setup(k, objective, labelled, one_label=one_label, lone_culture=lone)
     m.compile(optimizer=keras.optimizers.SGD(LR))
     new, want, conf = _hand(m, x, c, y, w, k, objective, labelled)
     logs = m.train_on_batch({"features": x, "culture": c}, y, sample_weight=w, return_dict=True)
@@ -215,3 +220,35 @@ def test_step_guards_and_small_culture_counts():
     bsl.compile()
     out = bsl.evaluate({"features": x, "culture": c1}, y, batch_size=N, verbose=0, return_dict=True)
     assert "culture_loss" not in out and np.isfinite(out["emotion_loss"])
+
+
+def test_batch_forms_and_their_errors():
+    """A dict batch with 'label' trains like (inputs, labels); the errors name what is missing; BSL
+    with labelled cultures and no culture input counts every row as culture 0."""
+    from emozoo.errors import SchemaError
+    runs = []
+    for form in ("xy", "dict"):
+        m, x, c, y, w = _setup(2, "paper", None, seed=8)
+        m.compile(optimizer=keras.optimizers.SGD(LR))
+        ds = (tf.data.Dataset.from_tensors(({"features": x, "culture": c}, y)) if form == "xy"
+              else tf.data.Dataset.from_tensors({"features": x, "culture": c, "label": y}))
+        h = m.fit(ds, epochs=1, verbose=0).history
+        runs.append(({k: v[0] for k, v in h.items()}, [v.numpy() for v in m.trainable_variables]))
+    (la, wa), (lb, wb) = runs
+    assert la == pytest.approx(lb)
+    for a, b in zip(wa, wb):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    with pytest.raises(SchemaError, match=r"^a training batch needs emotion labels y \(-1 for unlabelled examples\)$"):
+        m._unpack(({"features": x, "culture": c},))
+    with pytest.raises(SchemaError, match=r"^mode='adv' needs the culture of every training example: give the batch "
+                                          r"inputs as a dict with 'culture' \[B\] int \(the culture loss of eq. 4 is "
+                                          r"undefined without it\)$"):
+        m._prepare(({"features": x}, y))
+    keras.utils.set_random_seed(0)
+    bsl = AdversarialCultureModel(num_classes=3, input_dim=5, mode="bsl", generator_units=(6,), emotion_units=(4,),
+                                  dropout=0.0, labelled_cultures=(0,))
+    mask = bsl._labelled_mask(tf.constant(y), None)
+    np.testing.assert_array_equal(mask.numpy(), (y >= 0).astype("float32"))
+    bsl1 = AdversarialCultureModel(num_classes=3, input_dim=5, mode="bsl", generator_units=(6,), emotion_units=(4,),
+                                   dropout=0.0, labelled_cultures=(1,))
+    assert float(tf.reduce_sum(bsl1._labelled_mask(tf.constant(y), None))) == 0.0

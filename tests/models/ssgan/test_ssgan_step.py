@@ -201,6 +201,7 @@ def test_training_passes_use_dropout_and_the_configured_ct(monkeypatch):
     m.discriminator_losses(x, y, u, z=z)
     (l1, l2, h1, h2), kw = seen["ct"]
     assert kw == {"feature_weight": 0.3, "margin": 0.01, "form": "euclidean"}
+    assert h1 is not None and h2 is not None and h1.shape == h2.shape == (len(u), 32)   # D_'s features of both passes
     real = np.concatenate([x, u])
     _, l_inf = m.discriminate(real, training=False)
     for l in (l1, l2):                                   # CT's rows are the unlabelled ones
