@@ -98,3 +98,20 @@ def mirrored_child(module: str, func: str = "_strategy_run", timeout: int = 180)
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def assert_dict_batches_train_like_xy(make_model, inputs: dict, y):
+    """One epoch of a fresh ``make_model()`` (compiled) on ``(inputs, y)`` elements and another on
+    ``{**inputs, "label": y}`` elements must give the same logs and weights (custom ``train_step``s
+    accept both batch forms); returns the second model."""
+    import tensorflow as tf
+    runs = []
+    for element in ((inputs, y), {**inputs, "label": y}):
+        m = make_model()
+        h = m.fit(tf.data.Dataset.from_tensors(element), epochs=1, verbose=0).history
+        runs.append(({k: v[0] for k, v in h.items()}, [v.numpy() for v in m.trainable_variables], m))
+    (la, wa, _), (lb, wb, m) = runs
+    assert la.keys() == lb.keys() and all(np.isclose(la[k], lb[k], rtol=1e-6) for k in la), (la, lb)
+    for a, b in zip(wa, wb):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    return m

@@ -226,18 +226,15 @@ def test_batch_forms_and_their_errors():
     """A dict batch with 'label' trains like (inputs, labels); the errors name what is missing; BSL
     with labelled cultures and no culture input counts every row as culture 0."""
     from emozoo.errors import SchemaError
-    runs = []
-    for form in ("xy", "dict"):
-        m, x, c, y, w = _setup(2, "paper", None, seed=8)
+    from tests.helpers import assert_dict_batches_train_like_xy
+    _, x, c, y, _ = _setup(2, "paper", None, seed=8)
+
+    def make():
+        m = _setup(2, "paper", None, seed=8)[0]
         m.compile(optimizer=keras.optimizers.SGD(LR))
-        ds = (tf.data.Dataset.from_tensors(({"features": x, "culture": c}, y)) if form == "xy"
-              else tf.data.Dataset.from_tensors({"features": x, "culture": c, "label": y}))
-        h = m.fit(ds, epochs=1, verbose=0).history
-        runs.append(({k: v[0] for k, v in h.items()}, [v.numpy() for v in m.trainable_variables]))
-    (la, wa), (lb, wb) = runs
-    assert la == pytest.approx(lb)
-    for a, b in zip(wa, wb):
-        np.testing.assert_allclose(a, b, rtol=1e-6)
+        return m
+
+    m = assert_dict_batches_train_like_xy(make, {"features": x, "culture": c}, y)
     with pytest.raises(SchemaError, match=r"^a training batch needs emotion labels y \(-1 for unlabelled examples\)$"):
         m._unpack(({"features": x, "culture": c},))
     with pytest.raises(SchemaError, match=r"^mode='adv' needs the culture of every training example: give the batch "

@@ -189,21 +189,15 @@ def test_a_batch_with_one_labelled_and_one_domain_row():
 def test_dict_batches_with_a_label_key_train_like_x_y_and_bad_batches_are_named():
     from emozoo.errors import SchemaError
     x, y, dom = _data(8)
-    runs = []
-    for form in ("xy", "dict"):
+    from tests.helpers import assert_dict_batches_train_like_xy
+
+    def make():
         m = _model(1.0, 1e-3)
         m.fit_normalization(x)
         m.compile(optimizer=keras.optimizers.SGD(0.1))
-        if form == "xy":                                              # (inputs, labels) elements
-            ds = tf.data.Dataset.from_tensors(({"features": x, "domain": dom}, y))
-        else:                                                         # one dict per element, labels under "label"
-            ds = tf.data.Dataset.from_tensors({"features": x, "domain": dom, "label": y})
-        h = m.fit(ds, epochs=1, verbose=0).history
-        runs.append(({k: v[0] for k, v in h.items()}, [v.numpy() for v in m.trainable_variables]))
-    (la, wa), (lb, wb) = runs
-    assert la == pytest.approx(lb)
-    for a, b in zip(wa, wb):
-        np.testing.assert_allclose(a, b, rtol=1e-6)
+        return m
+
+    assert_dict_batches_train_like_xy(make, {"features": x, "domain": dom}, y)
     m = _model()
     with pytest.raises(SchemaError, match=r"^a DANN training batch needs emotion labels \(-1 for unlabelled rows\)$"):
         m._unpack({"features": x, "domain": dom})
