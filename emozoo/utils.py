@@ -49,3 +49,18 @@ def replace_marked_section(path: str | os.PathLike, name: str, text: str) -> Pat
     tmp.write_text(f"{head}{begin}\n{text.strip()}\n{end}{tail}", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def run_cli(main) -> int:
+    """Run a command-line ``main()`` and return its exit code; a reader that leaves early
+    (``python -m emozoo.train --list | head``) is not an error: exit 0, no traceback."""
+    import sys
+
+    try:
+        code = main()
+        sys.stdout.flush()              # inside the try: a block-buffered pipe raises here, not at exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())   # so that the interpreter's final flush does not raise again
+        return 0

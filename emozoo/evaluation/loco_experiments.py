@@ -9,7 +9,7 @@ Importing this module does not import TensorFlow.
 from __future__ import annotations
 
 from emozoo.experiments.config import DataConfig, ExperimentConfig, ModelConfig, TrainerConfig
-from emozoo.experiments.registry import register_experiment, register_runner
+from emozoo.experiments.registry import register_experiment, register_group, register_runner
 
 SPEECH_CORPORA = ("emodb", "casia", "ravdess")
 
@@ -60,3 +60,8 @@ def _register(row: str, features: str, params: dict, description: str):
 
 for _row, (_f, _p, _d) in SPEECH_ROWS.items():
     _register(_row, _f, _p, _d)
+
+
+register_group("loco/speech", ["loco/speech/*"],
+               "leave-one-corpus-out benchmark, speech (EmoDB, CASIA, RAVDESS; 4 classes), every row with and "
+               "without adaptation (issue 20)", doc="docs/benchmark.md", kind="benchmark")

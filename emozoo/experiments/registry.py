@@ -1,7 +1,9 @@
 """Name -> experiment factory registry; method packages register on import."""
 from __future__ import annotations
 
+import fnmatch
 import importlib
+from dataclasses import dataclass
 from typing import Callable
 
 from emozoo.errors import ExperimentError
@@ -10,6 +12,7 @@ from emozoo.experiments.config import ExperimentConfig
 _EXPERIMENTS: dict[str, Callable[[], ExperimentConfig]] = {}
 _RUNNERS: dict[str, str] = {}
 _STORE_BUILDERS: dict[str, str] = {}
+_GROUPS: dict[str, "ExperimentGroup"] = {}
 #: how a store of per-clip features is built when no method registered another command
 EXTRACT_COMMAND = ("python -m emozoo.extract --corpus {corpus} --features {features} --label-set {label_set} "
                    "--out {store}")
@@ -41,14 +44,101 @@ def list_experiments(prefix: str = "") -> list[str]:
     return sorted(n for n in _EXPERIMENTS if n.startswith(prefix))
 
 
+@dataclass(frozen=True)
+class ExperimentGroup:
+    """A named set of registered experiments that together make one table of a paper, a study or a
+    benchmark: ``python -m emozoo.train --experiment NAME`` runs every member (each through
+    :func:`emozoo.train.trainer.run_experiment`), ``python -m emozoo.report NAME`` makes the table.
+
+    Args:
+        name: the group's name (``adv_culture/table3/is10``); never an experiment's name. A prefix of
+            experiment names is a group already (every experiment under it); registering it only
+            adds a title and a doc, and its patterns must then give exactly those experiments.
+        members: ``fnmatch`` patterns over registered experiment names, in table-row order (each
+            pattern's matches sorted); every pattern must match at least one experiment.
+        title: what the table is, in the paper's words (``Liang et al. 2019, Table 3: ...``).
+        doc: where the published table lives (``docs/methods/adv_culture_table.md``).
+        kind: ``table`` (a paper's table), ``study`` (an ablation / "then better" study) or
+            ``benchmark``.
+    """
+    name: str
+    members: tuple
+    title: str
+    doc: str = ""
+    kind: str = "table"
+
+
+GROUP_KINDS = ("table", "study", "benchmark")
+
+
+def register_group(name: str, members, title: str, *, doc: str = "", kind: str = "table") -> ExperimentGroup:
+    """Register the experiment group ``name`` (see :class:`ExperimentGroup`); returns it."""
+    if kind not in GROUP_KINDS:
+        raise ExperimentError(f"group {name!r}: kind must be one of {GROUP_KINDS}, got {kind!r}")
+    if isinstance(members, str) or not members:
+        raise ExperimentError(f"group {name!r}: members must be a non-empty list of name patterns")
+    group = ExperimentGroup(name.strip("/"), tuple(members), title, doc, kind)
+    if _GROUPS.get(group.name, group) != group:
+        raise ExperimentError(f"experiment group {group.name!r} is registered twice")
+    _GROUPS[group.name] = group
+    return group
+
+
+def _expand(group: ExperimentGroup) -> list[str]:
+    if group.name in _EXPERIMENTS:
+        raise ExperimentError(f"experiment group {group.name!r} has the name of a registered experiment")
+    out: list[str] = []
+    for pattern in group.members:
+        hits = sorted(n for n in _EXPERIMENTS if fnmatch.fnmatchcase(n, pattern))
+        if not hits:
+            raise ExperimentError(f"experiment group {group.name!r}: pattern {pattern!r} matches no registered "
+                                  "experiment")
+        out += [n for n in hits if n not in out]
+    under = sorted(n for n in _EXPERIMENTS if n.startswith(group.name + "/"))
+    if under and sorted(out) != under:
+        # a group named like a prefix must be that prefix (it only adds a title and a doc to it)
+        raise ExperimentError(f"experiment group {group.name!r} is a prefix of registered experiments but its "
+                              "members are not exactly the experiments under it; a group's name must be its own")
+    return out
+
+
+def list_groups(kind: str | None = None) -> list[ExperimentGroup]:
+    """The registered groups (paper tables, studies, benchmarks), sorted by name."""
+    _load_all()
+    return [g for _, g in sorted(_GROUPS.items()) if kind is None or g.kind == kind]
+
+
+def get_group(name: str) -> ExperimentGroup | None:
+    _load_all()
+    return _GROUPS.get(name.strip("/"))
+
+
 def group_members(name: str) -> list[str]:
-    """The registered experiments under the group ``name`` (a prefix ending at a ``/``), sorted;
+    """The experiments of the group ``name``: a registered :class:`ExperimentGroup` (its members in
+    table-row order), or a prefix ending at a ``/`` (the registered experiments under it, sorted);
     empty when ``name`` is itself an experiment or no experiment lies under it."""
     _load_all()
     if name in _EXPERIMENTS:
         return []
+    if name.strip("/") in _GROUPS:
+        return _expand(_GROUPS[name.strip("/")])
     prefix = name.rstrip("/") + "/"
     return sorted(n for n in _EXPERIMENTS if n.startswith(prefix))
+
+
+def member_folder(group: str, member: str) -> str:
+    """The sub-folder of ``--model-dir`` that ``python -m emozoo.train --experiment GROUP`` gives
+    ``member``: its name after the path parts all members share, ``/`` replaced by ``_``
+    (``emodal/table1/4class`` -> ``audio``, ``visual``, ...; ``adv_culture/table3/is10`` ->
+    ``emodb_to_casia_is10_bsl``, ...)."""
+    members = group_members(group)
+    if member not in members:
+        raise ExperimentError(f"{member!r} is not a member of the experiment group {group!r}")
+    parts = [m.split("/") for m in members]
+    shared = 0
+    while all(len(p) > shared + 1 and p[shared] == parts[0][shared] for p in parts):
+        shared += 1
+    return "_".join(member.split("/")[shared:])
 
 
 def get_experiment(name: str) -> ExperimentConfig:

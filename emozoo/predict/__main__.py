@@ -177,14 +177,8 @@ def main(argv=None) -> int:
 
 
 def _run() -> int:
-    try:
-        code = main()
-        sys.stdout.flush()              # inside the try: a block-buffered pipe raises here, not at exit
-        return code
-    except BrokenPipeError:             # `... --list | head`: the reader left; not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())   # so that the interpreter's final flush does not raise again
-        return 0
+    from emozoo.utils import run_cli
+    return run_cli(main)
 
 
 if __name__ == "__main__":

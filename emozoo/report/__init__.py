@@ -96,21 +96,50 @@ def loco_markdown(group: str, found: dict, missing: list) -> str:
     return "\n".join(lines)
 
 
-def generic_markdown(group: str, found: dict, missing: list) -> str:
-    lines = [f"Command: `python -m emozoo.train --experiment {group} && python -m emozoo.report {group}`; test "
-             "metrics pooled over folds, mean ± std over seeds, in %.", "",
-             "| experiment | seeds | ACC (WA) | UAR | macro-F1 |", "|---|---|---|---|---|"]
+def table_rows(found: dict) -> list[tuple[str, int, dict | None]]:
+    """``(row label, runs, test metrics)`` of a group's non-LOCO summaries, in member order: the
+    pooled test of the trainer's and most runners' ``summary["test"]``; one row per model of an
+    SSGAN summary (``summary["models"]``: FSBase / SSBase / SSGAN); a face CNN's cross-culture tests
+    (``summary["cross"]``) as extra rows."""
+    rows = []
     for name, s in found.items():
-        t = s.get("test")
-        if not t:
-            lines.append(f"| {name} | {len(s.get('seeds', []))} | - | - | - |")
+        runs = len(s.get("seeds", s.get("folds", []))) or int(s.get("runs", 0))
+        if "models" in s:
+            rows += [(f"{name} · {m}", int(t.get("n", runs)), t) for m, t in s["models"].items()]
             continue
-        lines.append(f"| {name} | {len(s.get('seeds', []))} | " + " | ".join(
-            f"{100 * t[m]['mean']:.1f} ± {100 * t[m]['std']:.1f}" if m in t else "-"
+        rows.append((name, runs, s.get("test")))
+        rows += [(f"{name} · tested on {other}", runs, t) for other, t in s.get("cross", {}).items()]
+    return rows
+
+
+def generic_markdown(group: str, found: dict, missing: list) -> str:
+    from emozoo.experiments import get_group
+
+    g = get_group(group)
+    lines = ([f"{g.title}."] if g else []) + [
+        f"Command: `python -m emozoo.train --experiment {group} && python -m emozoo.report {group}`; test "
+        "metrics pooled over folds, mean ± std over seeds (SSGAN: over folds), in %.", "",
+        "| experiment | runs | ACC (WA) | UAR | macro-F1 |", "|---|---|---|---|---|"]
+    for label, runs, t in table_rows(found):
+        lines.append(f"| {label} | {runs} | " + " | ".join(
+            f"{100 * t[m]['mean']:.1f} ± {100 * t[m]['std']:.1f}" if t and m in t else "-"
             for m in ("accuracy", "uar", "macro_f1")) + " |")
     if missing:
         lines += ["", "Not run yet: " + ", ".join(f"`{m}`" for m in missing) + "."]
     return "\n".join(lines)
+
+
+def _short_labels(names: list[str]) -> list[str]:
+    """Row labels without the path parts every row shares (``adv_culture/cross/emodb_to_casia/is10/adv``
+    -> ``emodb_to_casia/adv`` when all rows are ``adv_culture/cross/*/is10/*``)."""
+    parts = [n.split(" · ")[0].split("/") for n in names]
+    same = {i for i in range(min(map(len, parts))) if len({p[i] for p in parts}) == 1} if len(parts) > 1 else \
+        set(range(len(parts[0]) - 1))
+    out = []
+    for n, p in zip(names, parts):
+        rest = n.split(" · ", 1)[1:]
+        out.append(" · ".join(["/".join(x for i, x in enumerate(p) if i not in same) or p[-1]] + rest))
+    return out
 
 
 def figure(group: str, found: dict, out: Path) -> Path:
@@ -119,9 +148,10 @@ def figure(group: str, found: dict, out: Path) -> Path:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    names = list(found)
-    rows = [n.rsplit("/", 1)[-1] for n in names]
     loco = all("loco" in s for s in found.values())
+    table = [] if loco else table_rows(found)
+    names = list(found) if loco else [label for label, _, _ in table]
+    rows = [n.rsplit("/", 1)[-1] for n in names] if loco else _short_labels(names)
     conds = [c for c in FIGURE_CONDITIONS if any(c in s.get("conditions", ()) for s in found.values())] if loco \
         else ["test"]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.4), dpi=110)
@@ -129,13 +159,14 @@ def figure(group: str, found: dict, out: Path) -> Path:
     for j, c in enumerate(conds):
         means, stds = [], []
         for n in names:
-            s = found[n]
             if loco:
+                s = found[n]
                 d = s["loco"].get("mean", {}).get(c, {}).get("uar")
                 means.append(d["mean"] if d else np.nan)
                 stds.append(d["std"] if d else 0.0)
             else:
-                d = s.get("test", {}).get("uar")
+                t = table[names.index(n)][2]
+                d = (t or {}).get("uar")
                 means.append(100 * d["mean"] if d else np.nan)
                 stds.append(100 * d["std"] if d else 0.0)
         xs = np.arange(len(names)) + (j - (len(conds) - 1) / 2) * width

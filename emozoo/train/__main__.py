@@ -2,7 +2,7 @@
 
 NAME is a registered experiment or a group of them (a prefix such as ``loco/speech``): a group
 runs each member in turn, each in its own folder (``runs/<member with / as _>``, or
-``<model-dir>/<last part of the member>``), with the same overrides, strategy and seeds.
+``<model-dir>/<member after the parts all members share, / as _>``), with the same overrides, strategy and seeds.
 """
 from __future__ import annotations
 
@@ -11,6 +11,26 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def list_text() -> str:
+    """What ``--list`` prints: the experiment groups (paper tables, studies, benchmarks: name, number
+    of experiments, title, where the table is published), then every registered experiment, one per
+    line."""
+    from emozoo.experiments import group_members, list_experiments, list_groups
+
+    groups = list_groups()
+    width = max(len(g.name) for g in groups)
+    lines = ["# experiment groups: python -m emozoo.train --experiment GROUP runs them all, "
+             "python -m emozoo.report GROUP makes the table"]
+    for kind, heading in (("table", "paper tables"), ("study", "studies"), ("benchmark", "benchmarks")):
+        of_kind = [g for g in groups if g.kind == kind]
+        if of_kind:
+            lines.append(f"# {heading}")
+            lines += [f"{g.name:<{width}}  {len(group_members(g.name)):3d} runs  {g.title}"
+                      + (f"  [{g.doc}]" if g.doc else "") for g in of_kind]
+    lines.append("# experiments")
+    return "\n".join(lines + list_experiments())
 
 
 def main(argv=None) -> int:
@@ -24,16 +44,18 @@ def main(argv=None) -> int:
     ap.add_argument("--model-dir", help="output folder (default runs/<experiment with / as _>[_<strategy>[_cpuN]]); "
                     "a folder records the strategy and device count it was trained with and refuses others")
     ap.add_argument("--seeds", type=int, help="number of seeds (default: the experiment's trainer.seeds)")
-    ap.add_argument("--list", action="store_true", help="list registered experiments and exit")
+    ap.add_argument("--list", action="store_true",
+                    help="list the experiment groups (paper tables, studies, benchmarks) and every registered "
+                         "experiment, and exit")
     ap.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity (0, 1, 2)")
     args = ap.parse_args(argv)
 
     from emozoo.errors import EmozooError
-    from emozoo.experiments import apply_overrides, get_experiment, group_members, list_experiments
+    from emozoo.experiments import apply_overrides, get_experiment, group_members, member_folder
 
     try:
         if args.list:
-            print("\n".join(list_experiments()))
+            print(list_text())
             return 0
         if not args.experiment:
             ap.error("--experiment is required (or --list)")
@@ -46,7 +68,7 @@ def main(argv=None) -> int:
             suffix = "" if args.strategy == "default" else f"_{args.strategy}" + (
                 f"_cpu{args.cpu_devices}" if args.cpu_devices > 1 else "")
             if args.model_dir and members:
-                model_dir = os.path.join(args.model_dir, name[len(args.experiment.rstrip("/")) + 1:].replace("/", "_"))
+                model_dir = os.path.join(args.model_dir, member_folder(args.experiment, name))
             else:
                 model_dir = args.model_dir or os.path.join("runs", cfg.name.replace("/", "_") + suffix)
             if members:
@@ -61,4 +83,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emozoo.utils import run_cli
+    sys.exit(run_cli(main))

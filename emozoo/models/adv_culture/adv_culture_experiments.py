@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 
 from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
-                                register_experiment)
+                                register_experiment, register_group)
 
 CORPORA = ("emodb", "casia", "ravdess")
 CULTURE = {"emodb": "German", "casia": "Mandarin", "ravdess": "English", "jaffe": "Japanese", "ckplus": "American"}
@@ -137,3 +137,20 @@ for _f in FEATURES + FACE_FEATURES:
                     _register_cross(_c, _t, _m, _f)
     for _m in VARIANTS:
         _register_multi(_m, _f)
+
+
+# the paper's tables as experiment groups (``python -m emozoo.train --experiment adv_culture/table3/is10``,
+# ``python -m emozoo.report adv_culture/table3/is10``); one set per feature
+_TABLE_DOC = {"is10": "docs/methods/adv_culture_table.md", "egemaps": "docs/methods/adv_culture_table_egemaps.md",
+              "dface": "docs/methods/adv_culture_table_dface.md", "face_mobilenet": "docs/methods/adv_culture.md"}
+for _f in FEATURES + FACE_FEATURES:
+    register_group(f"adv_culture/table2/{_f}", [f"adv_culture/mono/*/{_f}/bsl"],
+                   f"Liang et al. 2019, Table 2: mono-culture BSL per culture ({_f})", doc=_TABLE_DOC[_f])
+    register_group(f"adv_culture/table3/{_f}", [f"adv_culture/cross/*/{_f}/bsl", f"adv_culture/cross/*/{_f}/adv"],
+                   f"Liang et al. 2019, Table 3: cross-culture BSL vs ADV, every ordered pair ({_f})",
+                   doc=_TABLE_DOC[_f])
+    register_group(f"adv_culture/table4/{_f}", [f"adv_culture/multi/*/{_f}/bsl", f"adv_culture/multi/*/{_f}/adv"],
+                   f"Liang et al. 2019, Table 4: multi-culture BSL vs ADV ({_f})", doc=_TABLE_DOC[_f])
+    register_group(f"adv_culture/ablation_confusion/{_f}", [f"adv_culture/*/*/{_f}/adv_confusion"],
+                   f"ablation (not in the paper): G against the uniform culture distribution ({_f})",
+                   doc="docs/methods/adv_culture.md", kind="study")

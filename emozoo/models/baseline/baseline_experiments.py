@@ -14,7 +14,7 @@ EmoDB LOSO (10 folds) takes a few minutes on two CPU cores.
 from __future__ import annotations
 
 from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
-                                register_experiment)
+                                register_experiment, register_group)
 
 CORPORA = ("emodb", "casia", "ravdess")
 
@@ -69,3 +69,11 @@ for _c in CORPORA:
     for _t in CORPORA:
         if _t != _c:
             _register_cross(_c, _t)
+
+
+register_group("baseline/table/loso", ["baseline/*/is10/loso"],
+               "IS10 + MLP baseline, leave-one-speaker-out per corpus (EmoDB, CASIA, RAVDESS)",
+               doc="benchmarks/RESULTS.md")
+register_group("baseline/cross_corpus", ["baseline/cross_corpus/*/is10"],
+               "IS10 + MLP baseline, the six cross-corpus directions of EmoDB, CASIA, RAVDESS",
+               doc="benchmarks/RESULTS.md", kind="benchmark")

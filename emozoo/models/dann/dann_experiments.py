@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from emozoo.data.protocols import IEMOCAP_TS
 from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
-                                register_experiment)
+                                register_experiment, register_group)
 
 # Lian et al. 2019, sec. 3.2
 MODEL = dict(fusion_units=100, gru_units=50, num_heads=4, l2=1e-5, grl_lambda=1.0, domain_units=[100],
@@ -103,3 +103,17 @@ for _sub in ("7class", "4class"):
 for _c in SPEECH_CORPORA:
     for _v in VARIANTS:
         _register_speech(_c, _v)
+
+
+# the tables as experiment groups (``python -m emozoo.train --experiment dann/table2/text`` then
+# ``python -m emozoo.report dann/table2/text``)
+for _kind in TEXT_FEATURES:
+    register_group(f"dann/table2/{_kind}", [f"dann/iemocap/{_kind}/*/ci", f"dann/iemocap/{_kind}/*/dann"],
+                   f"Lian et al. 2019, Table 2: CI (lambda 0) vs DANN over the IEMOCAP TS settings, session 5 "
+                   f"tested ({_kind} sentence embeddings)", doc="docs/methods/dann_iemocap_table.md")
+register_group("dann/meld_table", ["dann/meld/text/7class/*", "dann/meld/text/4class/*"],
+               "CI vs DANN on MELD (text), 7 and 4 classes, official splits (not in the paper: its second "
+               "corpus here)", doc="docs/methods/dann_meld.md")
+register_group("dann/speech_table", ["dann/speech/*/is10/ci", "dann/speech/*/is10/dann"],
+               "CI vs DANN, utterance-level speech variant (IS10, leave-one-speaker-out) on EmoDB, CASIA, RAVDESS",
+               doc="docs/methods/dann_speech.md")

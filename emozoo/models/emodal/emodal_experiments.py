@@ -26,7 +26,7 @@ uses too (the networks are small), so only the epoch budget differs on a GPU
 from __future__ import annotations
 
 from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
-                                register_experiment)
+                                register_experiment, register_group)
 from emozoo.experiments import register_store_builder
 
 # the mfcc_au stores are not extracted from audio: they come from the pre-extracted RAVDESS AV features
@@ -79,3 +79,11 @@ def _register(classes, variant):
 for _c in STORES:
     for _v in VARIANTS:
         _register(_c, _v)
+
+
+# Table 1 of the paper as experiment groups, one per label set
+for _k in ("4class", "8class"):
+    register_group(f"emodal/table1/{_k}", [f"emodal/ravdess_av/{_k}/{v}" for v in
+                                           ("audio", "visual", "both", "both_nocommon")],
+                   f"Zhang et al. 2018, Table 1: audio-only / visual-only / both / both without the common loss "
+                   f"(RAVDESS AV, {_k}, actor-independent 6-fold)", doc="docs/methods/emodal.md")

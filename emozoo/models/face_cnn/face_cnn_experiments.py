@@ -142,3 +142,13 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     log("[emozoo.train] " + "; ".join(f"{k} accuracy {100 * s['accuracy']['mean']:.2f} +- {100 * s['accuracy']['std']:.2f}"
                                       for k, s in rows))
     return summary
+
+
+# the paper's tables as experiment groups, one per preset: per-culture training with cross-culture
+# tests (Tables 2-4: confusion matrices and misclassification rates) and the FER2013 run (Fig. 4)
+from emozoo.experiments import register_group as _register_group  # noqa: E402
+
+for _p in PRESETS:
+    _register_group(f"face_cnn/tables/{_p}", [f"face_cnn/culture/*/{_p}", f"face_cnn/fer2013/{_p}"],
+                    f"Yousefi et al., Tables 2-4 and Fig. 4: per-culture CNN on JAFFE and CK+ tested on both "
+                    f"cultures, and FER2013 ({_p} preset)", doc="docs/methods/face_cnn.md")

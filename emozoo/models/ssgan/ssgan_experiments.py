@@ -28,7 +28,7 @@ labelled fractions that ``python -m emozoo.train`` does not build: run them with
 from __future__ import annotations
 
 from emozoo.experiments import DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig, \
-    register_experiment
+    register_experiment, register_group
 from emozoo.models.ssgan.ssgan_sizes import CPU_CONV, PAPER_CONV
 
 FRACTIONS = (0.1, 0.2, 0.5)
@@ -108,3 +108,19 @@ for _s in CPU_PRESETS:
         _register(_s, _f, False)
         if _s in PAPER_PRESETS:
             _register(_s, _f, True)
+
+
+# the tables as experiment groups: one per setting (rows FSBase / SSBase / SSGAN per labelled fraction)
+_GROUPS = {"speech": "FSBase / SSBase / SSGAN, RAVDESS speech (fbank), EmoDB + CASIA unlabelled (Table II shape)",
+           "face": "FSBase / SSBase / SSGAN, FER2013 faces (Table IV shape)",
+           "multimodal": "MFSBase / MSSGAN, RAVDESS audio-visual (Tables VI-VII shape)",
+           "face_dface": "FSBase / SSBase / SSGAN, CK+ with the paper's Dface embeddings",
+           "speech_whisper": "FSBase / SSBase / SSGAN, RAVDESS speech on Whisper-base features (backbone rows)",
+           "face_mobilenet": "FSBase / SSBase / SSGAN, FER2013 on the VGGFace2 MobileNet backbone (backbone rows)"}
+for _s, _what in _GROUPS.items():
+    register_group(f"ssgan/table/{_s}", [f"ssgan/{_s}/frac10", f"ssgan/{_s}/frac20", f"ssgan/{_s}/frac50"],
+                   f"Liang, Chen, Jin 2019 at 10/20/50 % labels: {_what}; CPU preset",
+                   doc="docs/methods/ssgan.md")
+for _s in ("speech", "face"):
+    register_group(f"ssgan/table_paper/{_s}", [f"ssgan/{_s}/frac{f}/paper" for f in (10, 20, 50)],
+                   f"Liang, Chen, Jin 2019: the {_s} table at the paper's sizes", doc="docs/methods/ssgan.md")
