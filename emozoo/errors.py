@@ -101,3 +101,11 @@ class InputRefused(FeatureError):
 
 class RegistryError(IntegrityError):
     """A zoo ``registry.json`` (or one of its entries) is malformed, or names a path outside the zoo folder."""
+
+
+class PresetError(EmozooError, KeyError):
+    """A zoo preset has no publish recipe (unknown name), its recipe does not resolve, or a
+    ``python -m emozoo.publish`` option is one the recipe does not take."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
