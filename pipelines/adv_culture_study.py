@@ -127,7 +127,7 @@ def run_one(fold, classes, target: str, variant: str, seed: int, *, base_params:
     params = {k: v for k, v in base_params.items() if k != "balance_cultures"}
     params.update(overrides)
     balance = bool(base_params.get("balance_cultures", True))
-    run_seed = seed * 1009   # run_setting's seed of fold 0 (the cross-culture setting has one fold)
+    run_seed = seed * 1009   # the seed of fold 0 in the table's earlier run_setting loop (one fold here)
     t0 = time.time()
     if model is None:
         model = T.build_model(fold, classes, params, learning_rate=learning_rate)

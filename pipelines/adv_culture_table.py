@@ -1,22 +1,25 @@
 """Regenerate the cross-culture adversarial tables (Liang et al. 2019, Tables 2-4) and Fig. 2.
 
-    python pipelines/adv_culture_table.py                 # IS10 speech tables, CPU preset, 5 seeds, < 20 min on 2 cores
+    python pipelines/adv_culture_table.py                 # IS10 speech tables, CPU preset, 5 seeds, ~30 min on 2 cores
     python pipelines/adv_culture_table.py --features dface                  # the face tables (JAFFE vs CK+48)
     python pipelines/adv_culture_table.py --features all     # every table: IS10, eGeMAPS, Dface
 
-Runs every registered ``adv_culture/{mono,cross,multi}/.../is10/...`` experiment (see
-:mod:`emozoo.models.adv_culture.adv_culture_experiments`) for ``--seeds`` seeds with
-:func:`emozoo.models.adv_culture.adv_culture_task.run_setting`, scores ACC (WA), macro-F1 and UAR
-per test culture with :mod:`emozoo.evaluation.metrics` (predictions pooled over folds), and writes
+Every experiment of the tables (the groups ``adv_culture/table{2,3,4}/<features>``, see
+``python -m emozoo.train --list``) is trained and scored by the one trainer,
+:func:`emozoo.train.trainer.run_experiment`, exactly as
+``python -m emozoo.train --experiment adv_culture/table3/is10 --seeds 5 --override trainer.epochs=10
+trainer.tensorboard=false`` does, into the same run folders (``<runs-dir>/<experiment with / as _>``):
+either command resumes the other's finished folds. The trainer's summaries carry ACC (WA), macro-F1
+and UAR per test culture (predictions pooled over the folds of each seed; ``test_by_corpus`` for
+the multi-culture setting). This script only lays them out and writes
 
-* ``benchmarks/results/adv_culture.json``: every run's per-culture reports, mean +- std over seeds;
+* ``benchmarks/results/adv_culture.json``: every experiment's per-culture summary (mean +- std over
+  seeds, the per-seed values) and the run folders they came from;
 * ``docs/methods/adv_culture_table.md``: the three tables in the paper's shape with the paper's
   numbers (CHEAVD 2.0 / AFEW: other corpora, for reference only);
 * ``docs/methods/adv_culture_tsne.png`` (Fig. 2): t-SNE of G's output, BSL vs ADV, coloured by
   culture, plus a linear-probe culture accuracy on z, and TensorBoard projector logs under
   ``runs/adv_culture_tsne/``.
-
-Finished (experiment, seed) runs are kept in the JSON and skipped when the command is re-run.
 """
 from __future__ import annotations
 
@@ -85,14 +88,22 @@ def _atomic_json(path: Path, obj) -> None:
     write_json_atomic(path, obj, indent=1)
 
 
-def summarise(results: dict) -> dict:
-    """experiment -> test culture -> metric -> {mean, std, values} over seeds."""
-    out = {}
-    for name, runs in results["runs"].items():
-        seeds = sorted(runs, key=int)
-        cultures = runs[seeds[0]]["per_culture"].keys()
-        out[name] = {c: summarise_runs([runs[s]["per_culture"][c] for s in seeds], METRICS) for c in cultures}
-    return out
+def test_cultures(cfg) -> list[str]:
+    """The cultures an experiment is tested on: the target (cross), the corpus (mono), every corpus (multi)."""
+    return [cfg.data.target] if cfg.data.target else list(cfg.data.corpora)
+
+
+def per_culture(summary: dict, cfg) -> dict:
+    """``{culture: {metric: {mean, std, values}}}`` of a trainer summary (``summary.json``)."""
+    if "test_by_corpus" in summary:
+        return {c: summary["test_by_corpus"][c] for c in test_cultures(cfg)}
+    (culture,) = test_cultures(cfg)
+    return {culture: summary["test"]}
+
+
+def run_seconds(model_dir: Path) -> float:
+    """Training + scoring time of every fold of a run folder (its ``result.json`` files)."""
+    return float(sum(json.loads(p.read_text()).get("seconds", 0.0) for p in model_dir.glob("seed_*/*/result.json")))
 
 
 def _cell(s, key):
@@ -252,7 +263,9 @@ def main(argv=None) -> int:
                                    "docs/methods/adv_culture_tsne_dface.png for dface, skipped for egemaps)")
     ap.add_argument("--tsne-pair", help="source,target of Fig. 2 (default casia,ravdess; jaffe,ckplus for dface)")
     ap.add_argument("--root", default=str(REPO), help="folder the store paths (tfrecords/...) resolve against")
-    ap.add_argument("--fresh", action="store_true", help="ignore finished runs in --out")
+    ap.add_argument("--runs-dir", default=str(REPO / "runs"),
+                    help="the trainer's run folders (<runs-dir>/<experiment with / as _>; finished folds are kept "
+                         "and skipped, as with python -m emozoo.train)")
     args = ap.parse_args(argv)
     if args.features == "all":
         if args.out or args.markdown or args.tsne or args.tsne_pair:
@@ -275,47 +288,33 @@ def run(args, default_settings: str) -> int:
     args.epochs = args.epochs or E.EPOCHS[E.modality_of(args.features)]
 
     from emozoo.errors import EmozooError
-    from emozoo.models.adv_culture.adv_culture_task import make_culture_folds, run_setting
+    from emozoo.train.trainer import run_experiment
 
     out = Path(args.out)
-    results = json.loads(out.read_text()) if out.exists() and not args.fresh else {}
-    if results.get("config", {}).get("epochs") not in (None, args.epochs):
-        print(f"{out} holds runs of {results['config']['epochs']} epochs; starting over", flush=True)
-        results = {}
-    results.setdefault("runs", {})
-    results["config"] = {"epochs": args.epochs, "seeds": args.seeds, "batch_size": E.CPU_PRESET["batch_size"]}
+    runs_dir = Path(args.runs_dir)
+    names = experiments(args.settings.split(","), args.features)
+    results = {"config": {"epochs": args.epochs, "seeds": args.seeds, "batch_size": E.CPU_PRESET["batch_size"]},
+               "features": args.features, "summary": {}, "run_dirs": {}}
     t0 = time.time()
-    spent = float(results.get("seconds", 0.0))
     try:
-        for name in experiments(args.settings.split(","), args.features):
-            cfg = apply_overrides(get_experiment(name), [f"trainer.epochs={args.epochs}"])
-            runs = results["runs"].setdefault(name, {})
-            todo = [s for s in range(args.seeds) if str(s) not in runs]
-            if not todo:
-                continue
-            folds, classes = make_culture_folds(cfg.data, root=args.root)
-            model = None   # one model per experiment, re-initialised for every fold and seed
-            for s in todo:
-                r = run_setting(cfg, s, root=args.root, folds=folds, classes=classes, model=model)
-                model = r.pop("_model")
-                runs[str(s)] = r
-                print(f"[{time.time() - t0:6.0f}s] {name} seed {s}: " + ", ".join(
-                    f"{c} ACC {100 * v['accuracy']:.1f} UAR {100 * v['uar']:.1f}" for c, v in r["per_culture"].items())
-                    + f" ({r['seconds']:.0f}s)", flush=True)
-                results["seconds"] = spent + time.time() - t0
-                _atomic_json(out, results)
-        results["summary"] = summarise(results)
-        results["features"] = args.features
-        results["seconds"] = spent + time.time() - t0
+        for name in names:
+            cfg = apply_overrides(get_experiment(name), [f"trainer.epochs={args.epochs}", "trainer.tensorboard=false"])
+            model_dir = runs_dir / name.replace("/", "_")
+            summary = run_experiment(cfg, model_dir, seeds=args.seeds, data_root=args.root, log=lambda *a: None)
+            results["summary"][name] = per_culture(summary, cfg)
+            results["run_dirs"][name] = os.path.relpath(model_dir, REPO)
+            print(f"[{time.time() - t0:6.0f}s] {name}: " + ", ".join(
+                f"{c} ACC {100 * v['accuracy']['mean']:.1f} UAR {100 * v['uar']['mean']:.1f}"
+                for c, v in results["summary"][name].items()), flush=True)
+        results["seconds"] = sum(run_seconds(runs_dir / n.replace("/", "_")) for n in names)
         default = default_settings
         command = ("python pipelines/adv_culture_table.py"
                    + (f" --features {args.features}" if args.features != "is10" else "")
                    + (f" --settings {args.settings}" if args.settings != default else ""))
-        run_seconds = sum(r["seconds"] for name in experiments(args.settings.split(","), args.features)
-                          for r in results["runs"].get(name, {}).values())
         meta = {"command": command, "seeds": args.seeds, "epochs": args.epochs, "cpus": os.cpu_count(),
                 "batch_size": E.CPU_PRESET["batch_size"], "date": time.strftime("%Y-%m-%d", time.gmtime()),
-                "seconds": run_seconds}
+                "seconds": results["seconds"]}
+        results["meta"] = meta
         md = markdown(results["summary"], meta, args.features)
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(md)

@@ -212,10 +212,16 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
               if selection.state["best"] != -np.inf else None,
               "epochs_run": len(selection.state["epochs"]), "starts": selection.state["starts"]}
     if fold.test is not None and len(fold.test):
+        result["test_corpora"] = sorted(set(fold.test.meta["corpus"].astype(str)))
+    if fold.test is not None and len(fold.test):
         logits = predict_logits(model, arrays(fold, "test")[0])
         prob = tf.nn.softmax(logits).numpy()
         pred = prob.argmax(-1).astype(np.int64)
         result["test"] = classification_report(fold.test.y, pred, classes)
+        corpora = fold.test.meta["corpus"].astype(str)
+        if len(set(corpora)) > 1:      # a test side of several corpora (cultures): each one's report too
+            result["test_by_corpus"] = {c: classification_report(fold.test.y[corpora == c], pred[corpora == c],
+                                                                 classes) for c in sorted(set(corpora))}
         if is_chief:
             fold_dir.mkdir(parents=True, exist_ok=True)
             np.savez(fold_dir / "predictions.npz", y_true=fold.test.y, y_pred=pred, prob=prob.astype(np.float32),
@@ -258,15 +264,38 @@ def _tensorboard_extras(model, fold: Fold, classes, log_dir: Path, limit: int, s
     write_projector(log_dir / "projector", z, meta)
 
 
-def _pool(results: list[dict], classes) -> dict | None:
-    cms = [np.asarray(r["test"]["confusion_matrix"]) for r in results if "test" in r]
-    if not cms:
-        return None
-    cm = np.sum(cms, axis=0)
+def _pooled_report(cms, classes) -> dict:
+    """The report of the predictions of several folds, from their summed confusion matrices."""
+    cm = np.sum([np.asarray(c) for c in cms], axis=0)
     y_true = np.repeat(np.arange(len(classes)), cm.sum(1))
     y_pred = np.concatenate([np.repeat(np.arange(len(classes)), row) for row in cm])
-    rep = classification_report(y_true, y_pred, classes)
+    return classification_report(y_true, y_pred, classes)
+
+
+def corpus_reports(results: list[dict], classes) -> dict:
+    """``{corpus: report}`` of one seed's test predictions, pooled over its folds, per test corpus:
+    the per-culture cells of the cross- and multi-culture tables (Liang et al. 2019, Tables 3-4). A
+    fold whose test side is one corpus counts for that corpus, one of several through its
+    ``test_by_corpus``."""
+    cms: dict[str, list] = {}
+    for r in results:
+        if "test_by_corpus" in r:
+            for c, rep in r["test_by_corpus"].items():
+                cms.setdefault(c, []).append(rep["confusion_matrix"])
+        elif "test" in r and r.get("test_corpora") and len(r["test_corpora"]) == 1:
+            cms.setdefault(r["test_corpora"][0], []).append(r["test"]["confusion_matrix"])
+    return {c: _pooled_report(v, classes) for c, v in sorted(cms.items())}
+
+
+def _pool(results: list[dict], classes) -> dict | None:
+    cms = [r["test"]["confusion_matrix"] for r in results if "test" in r]
+    if not cms:
+        return None
+    rep = _pooled_report(cms, classes)
     rep["fold_mean"] = {k: float(np.mean([r["test"][k] for r in results if "test" in r])) for k in SCALARS}
+    by_corpus = corpus_reports(results, classes)
+    if len(by_corpus) > 1 or any("test_by_corpus" in r for r in results):
+        rep["by_corpus"] = by_corpus
     return rep
 
 
@@ -335,6 +364,10 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
     if seed_reports:
         summary["test"] = summarise_runs(seed_reports)
         summary["test_fold_mean"] = summarise_runs([r["fold_mean"] for r in seed_reports])
+        if all("by_corpus" in r for r in seed_reports):    # several test corpora: each one over the seeds
+            corpora = sorted(set.intersection(*(set(r["by_corpus"]) for r in seed_reports)))
+            summary["test_by_corpus"] = {c: summarise_runs([r["by_corpus"][c] for r in seed_reports])
+                                         for c in corpora}
     if is_chief:
         _atomic_json(model_dir / "summary.json", summary)
         if seed_reports:

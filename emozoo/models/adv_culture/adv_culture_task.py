@@ -278,36 +278,3 @@ def train_fold(fold: CultureFold, classes, model_params: dict, *, epochs: int, b
 
 def predict(model, part: Part, batch_size: int = 1024) -> np.ndarray:
     return np.asarray(model.predict(inputs_of(part), batch_size=batch_size, verbose=0))
-
-
-def run_setting(cfg, seed: int, *, root: str | os.PathLike = ".", folds=None, classes=None, log=None,
-                model=None) -> dict:
-    """Train and score every fold of experiment ``cfg`` with ``seed``.
-
-    Returns ``{"per_culture": {corpus: classification_report pooled over folds}, "folds": [...],
-    "seconds": ...}``; predictions are pooled over the folds of each test culture.
-    """
-    t0 = time.time()
-    if folds is None:
-        folds, classes = make_culture_folds(cfg.data, root=root)
-    params = dict(cfg.model.params)
-    balance = bool(params.pop("balance_cultures", True))
-    y_true, y_pred, fold_logs = {}, {}, []
-    for i, fold in enumerate(folds):
-        model, hist = train_fold(fold, classes, params, epochs=cfg.trainer.epochs, batch_size=cfg.trainer.batch_size,
-                                 learning_rate=cfg.optimizer.learning_rate, seed=seed * 1009 + i, balance=balance,
-                                 model=model)
-        entry = {"fold": fold.name, "final": {k: float(v[-1]) for k, v in hist.items()}}
-        for corpus, part in fold.test.items():
-            pred = predict(model, part).argmax(-1)
-            y_true.setdefault(corpus, []).append(part.y)
-            y_pred.setdefault(corpus, []).append(pred)
-            entry[corpus] = {"n": len(part), "accuracy": float((pred == part.y).mean())}
-        fold_logs.append(entry)
-        if log:
-            log(f"    {cfg.name} seed {seed} {fold.name}: " + ", ".join(
-                f"{c} ACC {100 * e['accuracy']:.1f}" for c, e in entry.items() if c in fold.test)
-                + f" | final culture_acc {entry['final'].get('culture_accuracy', float('nan')):.2f}")
-    per = {c: classification_report(np.concatenate(y_true[c]), np.concatenate(y_pred[c]), classes) for c in y_true}
-    return {"seed": seed, "per_culture": per, "folds": fold_logs, "seconds": round(time.time() - t0, 2),
-            "_model": model}

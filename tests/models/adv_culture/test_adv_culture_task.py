@@ -7,7 +7,7 @@ import pytest
 
 from emozoo.errors import SchemaError, SplitError
 from emozoo.experiments import DataConfig, apply_overrides, get_experiment, list_experiments
-from emozoo.models.adv_culture.adv_culture_task import make_culture_folds, run_setting, training_arrays
+from emozoo.models.adv_culture.adv_culture_task import make_culture_folds, training_arrays
 from tests.helpers import write_feature_store
 
 
@@ -56,7 +56,7 @@ def test_mono_and_multi_are_speaker_independent(stores):
         make_culture_folds(DataConfig(corpora=("emodb",), protocol="cross_corpus", stores=stores))
 
 
-def test_registry_and_one_tiny_run(stores):
+def test_registry_and_one_tiny_run_through_the_trainer(stores, tmp_path):
     names = list_experiments("adv_culture/")
     assert len([n for n in names if n.startswith("adv_culture/cross/") and n.endswith(("/is10/bsl", "/is10/adv"))]) == 12
     assert "adv_culture/cross/casia_to_ravdess/egemaps/adv" in names
@@ -65,13 +65,49 @@ def test_registry_and_one_tiny_run(stores):
     cfg = get_experiment("adv_culture/cross/emodb_to_casia/is10/adv")
     assert cfg.model.name == "adv_culture" and cfg.model.params["mode"] == "adv"
     assert (cfg.model.params["culture_steps"], cfg.model.params["generator_steps"], cfg.model.params["alpha"]) == (1, 2, 1.0)
-    cfg = apply_overrides(cfg, ["trainer.epochs=1", "trainer.batch_size=16", "model.params.generator_units=[8,4]",
-                                "model.params.emotion_units=[4]", "model.params.culture_units=[4]"])
+    tiny = ["trainer.epochs=1", "trainer.batch_size=16", "model.params.generator_units=[8,4]",
+            "model.params.emotion_units=[4]", "model.params.culture_units=[4]", "trainer.tensorboard=false"]
+    cfg = apply_overrides(cfg, tiny)
     cfg.data.stores = stores
-    r = run_setting(cfg, 0)
-    rep = r["per_culture"]["casia"]
-    assert rep["num_examples"] == 5 * 4 * 4 and 0 <= rep["uar"] <= 1
-    assert "culture_accuracy" in r["folds"][0]["final"]
+    from emozoo.train.trainer import run_experiment
+    s = run_experiment(cfg, tmp_path / "cross", seeds=1, log=lambda *a: None)
+    assert s["test"]["num_runs"] == 1 and "test_by_corpus" not in s        # one test culture: the pooled test
+    result = next((tmp_path / "cross" / "seed_0").glob("*/result.json"))
+    r = __import__("json").loads(result.read_text())
+    assert r["test_corpora"] == ["casia"] and sum(r["sizes"].values()) > 0
+    assert sum(map(sum, r["test"]["confusion_matrix"])) == 5 * 4 * 4
+
+
+def test_the_multi_culture_setting_through_the_trainer_reports_each_culture(stores, tmp_path):
+    """Table 4's per-culture cells come from the one trainer: ``test_by_corpus`` per fold and, pooled over the
+    folds of each seed, per culture in the summary (equal to scoring the saved predictions by hand)."""
+    import json
+
+    from emozoo.evaluation.metrics import classification_report
+    from emozoo.train.trainer import run_experiment
+
+    cfg = apply_overrides(get_experiment("adv_culture/multi/emodb+casia+ravdess/is10/adv"),
+                          ["trainer.epochs=1", "trainer.batch_size=16", "model.params.generator_units=[8,4]",
+                           "model.params.emotion_units=[4]", "model.params.culture_units=[4]",
+                           "trainer.tensorboard=false", "model.params.num_cultures=2",
+                           "model.params.culture_names=['emodb','casia']", "model.params.labelled_cultures=[0,1]"])
+    cfg.data.corpora, cfg.data.stores = ("emodb", "casia"), stores
+    s = run_experiment(cfg, tmp_path / "multi", seeds=2, log=lambda *a: None)
+    assert set(s["test_by_corpus"]) == {"emodb", "casia"}
+    for seed in (0, 1):
+        preds = [np.load(p) for p in sorted((tmp_path / "multi" / f"seed_{seed}").glob("*/predictions.npz"))]
+        assert len(preds) == 4
+        y, p, corpus = (np.concatenate([d[k] for d in preds]) for k in ("y_true", "y_pred", "corpus"))
+        for c, n in (("emodb", 4 * 3 * 4), ("casia", 5 * 4 * 4)):
+            want = classification_report(y[corpus == c], p[corpus == c], s["classes"])
+            got = s["test_by_corpus"][c]
+            assert got["uar"]["values"][seed] == pytest.approx(want["uar"])
+            assert got["accuracy"]["values"][seed] == pytest.approx(want["accuracy"])
+            assert (corpus == c).sum() == n
+        folds = [json.loads(f.read_text()) for f in (tmp_path / "multi" / f"seed_{seed}").glob("*/result.json")]
+        assert all(set(f["test_by_corpus"]) == {"emodb", "casia"} for f in folds)
+    # the pooled test is over both cultures together
+    assert s["test"]["num_runs"] == 2
 
 
 def test_face_settings_are_registered_with_the_shared_emotions():
