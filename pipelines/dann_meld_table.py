@@ -36,11 +36,12 @@ from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
 from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
+from emozoo.models.dann.dann_zoo import MELD_KEYS as KEYS  # noqa: E402
+from emozoo.models.dann.dann_zoo import meld_folds as _meld_folds  # noqa: E402
 from emozoo.utils import write_json_atomic  # noqa: E402
 
 SUBSETS = ("7class", "4class")
 VARIANTS = ("ci", "dann")
-KEYS = ("accuracy", "uar", "weighted_f1", "macro_f1")
 STORE = ROOT / "tfrecords/meld_minilm"
 
 
@@ -49,21 +50,11 @@ def _atomic_json(path: Path, obj) -> None:
 
 
 def meld_folds(subset: str, params: dict, dialogues=None, classes=None):
-    """(fold, dev batch): :func:`meld_fold` with the experiment's protocol kwargs, plus the official
-    dev dialogues padded with their labels (model selection / dev scores)."""
-    if dialogues is None:
-        dialogues, classes = T.load_dialogues(STORE)
-    fold = T.meld_fold(dialogues, classes, subset=subset, domain=params.get("domain", "speaker"),
-                       min_speaker_turns=params.get("min_speaker_turns", 50))
-    # the dev labels through meld_fold's own label mapping: a fold whose "test" is the dev split
-    dev_side = [T.Dialogue(d.dialogue_id, d.clip_ids, d.x, d.emotion, d.speaker, d.session,
-                           {"valid": "test", "test": "valid"}.get(d.split, d.split)) for d in dialogues]
-    dev = T.meld_fold(dev_side, classes, subset=subset, domain=params.get("domain", "speaker"),
-                      min_speaker_turns=params.get("min_speaker_turns", 50)).test
-    return fold, dev
+    """:func:`emozoo.models.dann.dann_zoo.meld_folds` on this checkout's ``tfrecords/meld_minilm``."""
+    return _meld_folds(subset, params, dialogues, classes, store=STORE)
 
 
-score = T.score_turns        # (model, batch, classes) -> report; publish_dann_meld.py imports it
+score = T.score_turns        # (model, batch, classes) -> report
 
 
 def summarise(results: dict) -> dict:

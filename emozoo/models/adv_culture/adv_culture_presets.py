@@ -1,7 +1,8 @@
 """Zoo presets of the cross-culture adversarial method: the model cards of what ``saved_models/`` holds.
 
 ``adv_culture_speech`` and ``adv_culture_face`` are retrained, exported and published by
-``python pipelines/publish_adv_culture_{speech,face}.py`` (:mod:`.adv_culture_zoo` adds to these
+``python -m emozoo.publish adv_culture_{speech,face}`` (their ``RECIPES`` below:
+:func:`.adv_culture_zoo.train_and_publish`, which adds to these
 cards the exact ``command``, the measured tables read from
 ``benchmarks/results/adv_culture[_dface].json`` and the training facts). The SavedModels hold the
 inference path only (no C). Speech: normalisation + G + E, signatures ``serve_features(features)``
@@ -26,7 +27,7 @@ PRESETS = {
                        "culture classifier C used in training only), trained multi-culture on EmoDB (German), "
                        "CASIA (Mandarin) and RAVDESS (English); neutral/happy/angry/sad",
         "experiment": "adv_culture/multi/emodb+casia+ravdess/is10/adv",
-        "train_command": "python pipelines/publish_adv_culture_speech.py",
+        "train_command": "python -m emozoo.publish adv_culture_speech",
         "training_corpora": ["emodb", "casia", "ravdess"],
         "protocol": "multi-culture ADV (S_C 1, S_G 2, alpha 1, Adam 1e-4) on all labelled 4-class clips of the "
                     "three IS10 stores (emodb 339, casia 800, ravdess 672), smaller cultures upsampled, CPU preset "
@@ -57,7 +58,7 @@ PRESETS = {
                        "multi-culture on JAFFE (Japanese posers) and CK+48 (American posers); anger, disgust, "
                        "fear, happy, sadness, surprise",
         "experiment": "adv_culture/multi/jaffe+ckplus/dface/adv",
-        "train_command": "python pipelines/publish_adv_culture_face.py",
+        "train_command": "python -m emozoo.publish adv_culture_face",
         "training_corpora": ["jaffe", "ckplus"],
         "protocol": "multi-culture ADV (S_C 1, S_G 2, alpha 1, Adam 1e-4) on all labelled 6basic images of the "
                     "two Dface stores, JAFFE upsampled to CK+48's count, CPU preset (20 epochs, batch 64, seed 0, "
@@ -81,4 +82,12 @@ PRESETS = {
                           "estimates of the recipe, not of it",
         "metrics_command": "python pipelines/adv_culture_table.py --features dface",
     },
+}
+
+#: how ``python -m emozoo.publish NAME`` retrains, exports and publishes each preset (:mod:`emozoo.publish`)
+RECIPES = {
+    "adv_culture_speech": {"target": "emozoo.models.adv_culture.adv_culture_zoo:train_and_publish",
+                           "kwargs": {"name": "adv_culture_speech", "features": "is10"}, "options": ("seed",)},
+    "adv_culture_face": {"target": "emozoo.models.adv_culture.adv_culture_zoo:train_and_publish",
+                         "kwargs": {"name": "adv_culture_face", "features": "dface"}, "options": ("seed",)},
 }

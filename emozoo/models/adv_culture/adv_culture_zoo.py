@@ -4,9 +4,9 @@ Both zoo models are trained in the multi-culture ADV setting on *all* labelled c
 cultures (every culture labelled, the smaller ones upsampled), with the CPU preset of the table
 runner, and export the inference path only (culture z-normalisation + G + E; C is not exported):
 
-* ``adv_culture_speech`` (``pipelines/publish_adv_culture_speech.py``): IS10 features of a
+* ``adv_culture_speech`` (``python -m emozoo.publish adv_culture_speech``): IS10 features of a
   waveform -> 4 emotions (:func:`export_features`, input kind ``features``);
-* ``adv_culture_face`` (``pipelines/publish_adv_culture_face.py``): a face image -> MTCNN crop ->
+* ``adv_culture_face`` (``python -m emozoo.publish adv_culture_face``): a face image -> MTCNN crop ->
   Dface (the zoo's ``dface_fer2013``, inside the SavedModel) -> G -> E -> 6 emotions
   (:func:`export_face`, input kind ``face``, served by :class:`emozoo.zoo.predictor.FacePredictor`).
 
@@ -170,12 +170,28 @@ def export_face(model, dface, out_dir: Path, classes, cultures, *, size: int, df
         "cultures": list(cultures)})
 
 
-def train_and_publish(name: str, features: str, *, repo: Path, root: Path, seed: int = 0, zoo_dir=None,
-                      command: str) -> dict:
-    """Train the multi-culture ADV model of ``features`` on all labelled clips and publish it as ``name``.
+def train_and_publish(name: str, features: str, *, repo: Path, zoo_dir=None, command: str, seed: int = 0) -> dict:
+    """Train the multi-culture ADV model of ``features`` on all labelled clips and publish it as ``name``
+    (the recipe of the presets ``adv_culture_speech`` / ``adv_culture_face``).
 
+    Trains :class:`AdversarialCultureModel` in ADV mode (S_C=1, S_G=2, alpha=1, Adam 1e-4) with the
+    CPU preset of the table runner (batch 64, no model selection) on every labelled clip of the
+    multi-culture experiment's stores (smaller cultures upsampled to the largest), then exports the
+    inference path (culture z-normalisation + G + E, plus Dface for faces; C is not exported).
     The card is ``adv_culture_presets.PRESETS[name]`` plus the exact ``command``, the measured
     tables (:func:`measured_tables`) and the training facts.
+
+    Args:
+        name: zoo name (``adv_culture_speech`` or ``adv_culture_face``).
+        features: ``"is10"`` (speech) or ``"dface"`` (faces).
+        repo: folder holding ``tfrecords/`` (the stores) and ``benchmarks/results/`` (the tables).
+        zoo_dir: zoo folder (default ``saved_models/``).
+        command: the command line recorded on the card.
+        seed: training seed.
+
+    Example:
+        >>> train_and_publish("adv_culture_speech", "is10", repo=Path("."),
+        ...                   command="python -m emozoo.publish adv_culture_speech")  # doctest: +SKIP
     """
     from emozoo.models import discover
     from emozoo.models.adv_culture import adv_culture_experiments as E
@@ -184,8 +200,8 @@ def train_and_publish(name: str, features: str, *, repo: Path, root: Path, seed:
     from emozoo.zoo import publish
 
     discover()
-    metrics = measured_tables(features, results_path(features, repo))
-    cfg, fold, classes, counts = all_labelled_fold(features, Path(root))
+    metrics = measured_tables(features, results_path(features, Path(repo)))
+    cfg, fold, classes, counts = all_labelled_fold(features, Path(repo))
     epochs, batch = cfg.trainer.epochs, cfg.trainer.batch_size
     print(f"training {cfg.name} on all labelled clips {counts}, {epochs} epochs, batch {batch}, seed {seed}",
           flush=True)
@@ -197,7 +213,7 @@ def train_and_publish(name: str, features: str, *, repo: Path, root: Path, seed:
         raise AssertionError("the pooled normalisation row is not the mean of all training clips")
 
     card = dict(PRESETS[name])
-    card.update(command=f"{command} --seed {seed}", metrics=metrics,
+    card.update(command=command, metrics=metrics,
                 training={"clips": counts, "epochs": epochs, "batch_size": batch, "seed": seed,
                           "upsampling": "each culture upsampled to the largest",
                           "final": {k: round(float(v[-1]), 4) for k, v in hist.items()}},
@@ -224,17 +240,3 @@ def _zoo_folder(entry: dict) -> Path:
     from emozoo.zoo import zoo_dir
 
     return zoo_dir() / entry["path"]
-
-
-def publish_cli(name: str, features: str, *, repo: Path, doc: str, argv=None) -> int:
-    """The command line of ``pipelines/publish_<name>.py``: ``[--root] [--seed] [--zoo-dir]``."""
-    import argparse
-
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=str(repo), help="folder the store paths (tfrecords/...) resolve against")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--zoo-dir", help="zoo folder (default saved_models/)")
-    args = ap.parse_args(argv)
-    train_and_publish(name, features, repo=repo, root=Path(args.root), seed=args.seed, zoo_dir=args.zoo_dir,
-                      command=f"python pipelines/publish_{name}.py")
-    return 0

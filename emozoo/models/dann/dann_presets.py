@@ -1,6 +1,10 @@
-"""Zoo presets (model cards) of DANN. ``python pipelines/publish_dann_iemocap.py`` retrains, exports
-and publishes ``dann_iemocap``, adding the exact command, the measured metrics of the published
-model on session 5 and the Table 2 summary read from ``benchmarks/results/dann_iemocap.json``."""
+"""Zoo presets (model cards) of DANN, and their publish recipes (``RECIPES``).
+
+``python -m emozoo.publish dann_iemocap`` retrains, exports and publishes ``dann_iemocap``
+(:func:`.dann_zoo.publish_iemocap`), adding the exact command, the measured metrics of the published
+model on session 5 and the Table 2 summary read from ``benchmarks/results/dann_iemocap.json``;
+``dann_meld`` (:func:`.dann_zoo.publish_meld`) and ``dann_speech`` (:func:`.dann_zoo.publish_speech`)
+likewise."""
 
 IEMOCAP_LICENCE = ("trained on IEMOCAP transcripts and labels (USC IEMOCAP licence: research use, no "
                    "redistribution of the corpus); the trained weights inherit these terms: research / "
@@ -14,7 +18,7 @@ PRESETS = {
                        "a gradient reversal layer in training only), text modality (MiniLM sentence embeddings); "
                        "neutral/happy(+excited)/angry/sad",
         "experiment": "dann/iemocap/text/ts_1234/dann",
-        "train_command": "python pipelines/publish_dann_iemocap.py",
+        "train_command": "python -m emozoo.publish dann_iemocap",
         "training_corpora": ["iemocap_text"],
         "protocol": "IEMOCAP TS_1234: emotion labels of sessions 1-4 (4-class turns; frustrated/other turns kept as "
                     "unlabelled context), speaker-domain adversary on all turns of sessions 1-5 (session 5 "
@@ -42,7 +46,7 @@ PRESETS = {
                        "(English) with every speaker a domain; neutral/happy/angry/sad",
         "experiment": "dann/speech/{emodb,casia,ravdess}/is10/dann (network and schedule); zoo model: all three "
                       "corpora together",
-        "train_command": "python pipelines/publish_dann_speech.py",
+        "train_command": "python -m emozoo.publish dann_speech",
         "training_corpora": ["emodb", "casia", "ravdess"],
         "protocol": "all 4-class clips of the three IS10 stores together (no held-out data), speaker-domain "
                     "adversary (one domain per speaker of the three corpora), lambda 1, dropout 0.2, L2 1e-5, "
@@ -69,7 +73,7 @@ PRESETS = {
                        "a gradient reversal layer in training only), text modality (MiniLM sentence embeddings), "
                        "trained on MELD (Friends dialogues); angry/disgust/fear/happy/sad/surprise/neutral",
         "experiment": "dann/meld/text/7class/dann",
-        "train_command": "python pipelines/publish_dann_meld.py",
+        "train_command": "python -m emozoo.publish dann_meld",
         "training_corpora": ["meld"],
         "protocol": "MELD official splits: emotion labels of the train dialogues (7 classes), speaker-domain adversary "
                     "(speakers with >= 50 turns + 'other') on all turns of train, dev and test (dev/test unlabelled "
@@ -90,4 +94,12 @@ PRESETS = {
                    "inherit these terms: research / non-commercial use only",
         "metrics_command": "python pipelines/dann_meld_table.py --seeds 5",
     },
+}
+
+#: how ``python -m emozoo.publish NAME`` retrains, exports and publishes each preset (:mod:`emozoo.publish`)
+RECIPES = {
+    "dann_iemocap": {"target": "emozoo.models.dann.dann_zoo:publish_iemocap", "kwargs": {},
+                     "options": ("seed", "epochs", "from_run")},
+    "dann_meld": {"target": "emozoo.models.dann.dann_zoo:publish_meld", "kwargs": {}, "options": ("seed", "epochs")},
+    "dann_speech": {"target": "emozoo.models.dann.dann_zoo:publish_speech", "kwargs": {}, "options": ("seed",)},
 }

@@ -1,7 +1,8 @@
 """Zoo presets of EMODal: the model cards of what ``saved_models/`` holds.
 
 ``emodal_ravdess_av`` is retrained, exported and published by
-``python pipelines/publish_emodal_ravdess_av.py`` (it adds the exact ``command``, the measured
+``python -m emozoo.publish emodal_ravdess_av`` (``RECIPES`` below: :func:`.emodal_zoo.publish_ravdess_av`;
+it adds the exact ``command``, the measured
 ``metrics`` read from ``benchmarks/results/emodal_4class.json`` and the training facts).
 
 ``emodal_video`` (video file -> middle-frame face + audio track -> EMODal CNN) is *not* published:
@@ -20,7 +21,7 @@ PRESETS = {
                        "two specific losses; prediction = softmax on the concatenated 10+10 features; "
                        "neutral/happy/angry/sad",
         "experiment": "emodal/ravdess_av/4class/both",
-        "train_command": "python pipelines/publish_emodal_ravdess_av.py",
+        "train_command": "python -m emozoo.publish emodal_ravdess_av",
         "training_corpora": ["ravdess_av"],
         "label_set": "4class",
         "input": {
@@ -43,4 +44,10 @@ PRESETS = {
                           "published model is trained on all actors, so these estimate the recipe, not this model",
         "metrics_command": "python pipelines/emodal_table.py",
     },
+}
+
+#: how ``python -m emozoo.publish NAME`` retrains, exports and publishes each preset (:mod:`emozoo.publish`)
+RECIPES = {
+    "emodal_ravdess_av": {"target": "emozoo.models.emodal.emodal_zoo:publish_ravdess_av", "kwargs": {},
+                          "options": ("seed",)},
 }

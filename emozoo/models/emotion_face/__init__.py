@@ -10,7 +10,7 @@ normalisation to an unseen corpus or culture.
 * :mod:`.emotion_face_predictor`: :class:`EmotionFacePredictor` (``emozoo.load("emotion_face")``;
   ``adapt``, ``reset``, ``predict(..., adapt="batch")``, ``save_adaptation`` / ``load_adaptation``);
 * :mod:`.emotion_face_zoo`: train on FER2013 train + CK+ + JAFFE and publish
-  (``pipelines/publish_emotion_face.py``).
+  (``python -m emozoo.publish emotion_face``).
 """
 from emozoo.zoo.predictor import register_predictor as _register_predictor
 

@@ -19,7 +19,7 @@ The SavedModel holds block 13 + the statistics + the head (:func:`~.emotion_face
 
 Command::
 
-    python pipelines/publish_emotion_face.py          # ~5 min on one CPU core once the caches exist
+    python -m emozoo.publish emotion_face          # ~5 min on one CPU core once the caches exist
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from emozoo.errors import ExportError
+from emozoo.models.emotion_face.emotion_face_presets import PRESETS, RETRAIN
 
 NAME = "emotion_face"
 BACKBONE = "face_mobilenet"
@@ -37,10 +38,6 @@ LICENCE = ("trained on FER2013 (Kaggle ICML 2013 challenge: research use), CK+ (
            "use, no redistribution): the trained block and head inherit the corpora's terms: research / "
            "non-commercial use only. Backbone: HSE VGGFace2 MobileNet (faceres-deep; research use, upstream "
            "licence unstated), installed separately by python -m emozoo.weights install face_mobilenet")
-RETRAIN = ("python pipelines/face_finetune.py --build jaffe,ckplus,fer2013 --blocks 1 && "
-           "python -m emozoo.models.emotion_face.emotion_face_loco --seeds 3 && "
-           "python -m emozoo.models.emotion_face.emotion_face_within --seeds 3 && "
-           "python pipelines/publish_emotion_face.py")
 TRAIN_CORPORA = ("jaffe7", "ckplus", "fer2013")
 
 
@@ -106,7 +103,7 @@ def _card(design: str, loco: dict, within: dict | None, report: dict) -> dict:
                        "embedding -> z-normalisation -> linear head -> angry/disgust/fear/happy/sad/surprise/neutral; "
                        "adapt() fits the normalisation on unlabelled faces of a new corpus/culture",
         "experiment": "emozoo.models.emotion_face.emotion_face_zoo:train_and_publish",
-        "train_command": "python pipelines/publish_emotion_face.py",
+        "train_command": PRESETS[NAME]["train_command"],
         "retrain_command": RETRAIN,
         "training_corpora": [f"{c} ({n} faces)" for c, n in report["faces"].items()],
         "protocol": f"FER2013 train + CK+48 (6 basic emotions) + JAFFE (7 classes), each corpus z-normalised with its "
@@ -152,8 +149,17 @@ def _card(design: str, loco: dict, within: dict | None, report: dict) -> dict:
     }
 
 
-def train_and_publish(repo: Path | str = ".", design: str | None = None, seed: int = 0) -> dict:
-    """Train the chosen design on FER2013 train + CK+ + JAFFE and publish ``emotion_face`` (see module doc)."""
+def train_and_publish(repo: Path | str = ".", design: str | None = None, seed: int = 0, *, zoo_dir=None,
+                      command: str | None = None) -> dict:
+    """Train the chosen design on FER2013 train + CK+ + JAFFE and publish ``emotion_face`` (see module doc).
+
+    Args:
+        repo: folder holding the trunk caches (``tfrecords/cache``) and ``benchmarks/results/emotion_face_*.json``.
+        design: override the design the benchmark chose (for experiments, not for publishing).
+        seed: training seed.
+        zoo_dir: zoo folder (default ``saved_models/``).
+        command: the command line recorded on the card.
+    """
     from emozoo.backbones.face.mobilenet import WEIGHTS_NAME
     from emozoo.models.emotion_face.emotion_face_data import FER7
     from emozoo.models.emotion_face.emotion_face_head import export_head
@@ -172,6 +178,8 @@ def train_and_publish(repo: Path | str = ".", design: str | None = None, seed: i
     within = json.loads(wpath.read_text()).get("summary") if wpath.exists() else None
     block, head, mean, std, report = fit(design, seed)
     card = _card(design, loco, within, report)
+    if command:
+        card["command"] = command
     rule = loco["chosen"]["adapt_rule"]
     pre = {"input": "emotion_face_image", "backbone": WEIGHTS_NAME, "design": design,
            "trunk_output": "conv_pw_12_relu", "crop_size": 224, "min_image_side": 48,
@@ -181,12 +189,40 @@ def train_and_publish(repo: Path | str = ".", design: str | None = None, seed: i
            "normalisation": "(embedding - mean) / (std + 1e-5); shipped: the training faces pooled (variables "
                             "mean/std); adapt(): the new corpus's faces",
            "min_adapt_faces": rule["min_faces"], "adapt_std_from": rule["std_from"]}
-    entry = publish(NAME, lambda d: export_head(block, head, mean, std, d, FER7, pre), card)
+    entry = publish(NAME, lambda d: export_head(block, head, mean, std, d, FER7, pre), card, zoo_dir)
     pt = report["fer2013_privatetest"]
-    print(f"published {NAME} -> saved_models/{entry['path']} (design {design}); FER2013 PrivateTest accuracy "
+    print(f"published {NAME} -> {entry['path']} (design {design}); FER2013 PrivateTest accuracy "
           f"{100 * pt['adapted_to_fer2013_train']['wa']:.1f} (FER2013 statistics), "
           f"{100 * pt['no_adaptation']['wa']:.1f} (shipped)", flush=True)
     return entry
 
 
-__all__ = ["NAME", "train_and_publish", "fit"]
+def publish_recipe(*, repo: Path, zoo_dir=None, command: str, seed: int = 0, design: str | None = None,
+                   threads: int = 1) -> dict:
+    """Recipe of ``python -m emozoo.publish emotion_face``: TensorFlow on ``threads`` threads, the
+    7-class JAFFE trunk cache built when it is missing (``EMOZOO_DATA_DIR`` needed then), then
+    :func:`train_and_publish`.
+
+    Args:
+        repo: folder holding the trunk caches and ``benchmarks/results/``.
+        zoo_dir: zoo folder (default ``saved_models/``).
+        command: the command line recorded on the card.
+        seed: training seed.
+        design: override the design the benchmark chose (for experiments, not for publishing).
+        threads: TensorFlow intra- and inter-op threads.
+
+    Example:
+        >>> publish_recipe(repo=Path("."), command="python -m emozoo.publish emotion_face")  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    from emozoo.models.emotion_face.emotion_face_data import CACHE_NAMES, build_jaffe7, cache_root
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if not (cache_root(Path(repo)) / CACHE_NAMES["jaffe7"] / "cache.json").exists():
+        build_jaffe7(Path(repo))
+    return train_and_publish(repo, design=design, seed=seed, zoo_dir=zoo_dir, command=command)
+
+
+__all__ = ["NAME", "train_and_publish", "publish_recipe", "fit"]

@@ -8,7 +8,7 @@ normalisation to an unseen corpus, culture or speaker.
   ``adapt``, ``reset``, ``predict(..., adapt="batch")``, ``save_adaptation`` / ``load_adaptation``);
 * :mod:`.emotion_speech_loco`: the leave-one-corpus-out benchmark with and without adaptation
   (chooses the head);
-* :mod:`.emotion_speech_zoo`: train on every labelled clip and publish (``pipelines/publish_emotion_speech.py``).
+* :mod:`.emotion_speech_zoo`: train on every labelled clip and publish (``python -m emozoo.publish emotion_speech``).
 """
 from emozoo.zoo.predictor import register_predictor as _register_predictor
 

@@ -10,7 +10,7 @@ from the weights manager at load time.
 
 Command::
 
-    python pipelines/publish_emotion_speech.py          # ~1 min on 2 CPU cores once the stores exist
+    python -m emozoo.publish emotion_speech          # ~1 min on 2 CPU cores once the stores exist
 """
 from __future__ import annotations
 
@@ -18,14 +18,13 @@ import json
 from pathlib import Path
 
 from emozoo.errors import ExportError
+from emozoo.models.emotion_speech.emotion_speech_presets import PRESETS, RETRAIN
 
 NAME = "emotion_speech"
 BACKBONE = "whisper_base"
 LICENCE = ("trained on EmoDB (TU Berlin: research use), CASIA (research use) and RAVDESS (CC BY-NC-SA 4.0): the "
            "trained head inherits the corpora's terms: research / non-commercial use only. Backbone: OpenAI Whisper "
            "base (MIT), installed separately by python -m emozoo.weights install whisper_base")
-RETRAIN = ("python -m emozoo.models.emotion_speech.emotion_speech_loco --seeds 5 && "
-           "python pipelines/publish_emotion_speech.py")
 
 
 def _card(head: str, loco: dict, n_clips: dict, layer_weights) -> dict:
@@ -43,7 +42,7 @@ def _card(head: str, loco: dict, n_clips: dict, layer_weights) -> dict:
                        f"weighting + {head} head -> neutral/happy/angry/sad; adapt() fits the normalisation on "
                        "unlabelled clips of a new corpus/culture/speaker",
         "experiment": "emozoo.models.emotion_speech.emotion_speech_zoo:train_and_publish",
-        "train_command": "python pipelines/publish_emotion_speech.py",
+        "train_command": PRESETS[NAME]["train_command"],
         "retrain_command": RETRAIN,
         "training_corpora": [f"{c} ({n} labelled 4-class clips)" for c, n in n_clips.items()],
         "protocol": f"every labelled clip of the three corpora, each z-normalised with its own statistics (labels "
@@ -74,8 +73,21 @@ def _card(head: str, loco: dict, n_clips: dict, layer_weights) -> dict:
     }
 
 
-def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int = 0) -> dict:
-    """Train the chosen head on every labelled clip and publish ``emotion_speech`` (see module doc)."""
+def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int = 0, *, zoo_dir=None,
+                      command: str | None = None) -> dict:
+    """Train the chosen head on every labelled clip and publish ``emotion_speech`` (see module doc;
+    the recipe of ``python -m emozoo.publish emotion_speech``).
+
+    Args:
+        repo: folder holding ``tfrecords/*_whisper_base`` and ``benchmarks/results/emotion_speech_loco.json``.
+        head: override the head the benchmark chose (for experiments, not for publishing).
+        seed: training seed.
+        zoo_dir: zoo folder (default ``saved_models/``).
+        command: the command line recorded on the card.
+
+    Example:
+        >>> train_and_publish(".", command="python -m emozoo.publish emotion_speech")  # doctest: +SKIP
+    """
     from emozoo.backbones.whisper.presets import backbone_presets
     from emozoo.models.emotion_speech.emotion_speech_head import export_head, per_group_normalise, statistics, train_head
     from emozoo.models.emotion_speech.emotion_speech_loco import CORPORA, load_table
@@ -98,6 +110,8 @@ def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int
     n_clips = {c: int((corpus == c).sum()) for c in CORPORA}
     card = _card(head, loco, n_clips, module.layer_weights().numpy())
     card["backbone"]["weights_id"] = next(iter(store_cfg.values()))
+    if command:
+        card["command"] = command
     pre = {"input": "emotion_speech_waveform", "sample_rate": 16000, "backbone": BACKBONE,
            "backbone_weights": backbone_presets[BACKBONE]["weights"],
            "features": "Whisper base encoder hidden states, mean over the clip's positions, per layer [7, 512] "
@@ -105,9 +119,9 @@ def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int
            "normalisation": "(states - mean) / (std + 1e-5) per row and dim; shipped: the training corpora pooled "
                             "(variables mean/std); adapt(): statistics of the new corpus's unlabelled clips",
            "head": head, "min_adapt_clips": 10}
-    entry = publish(NAME, lambda d: export_head(module, mean, std, d, classes, pre), card)
+    entry = publish(NAME, lambda d: export_head(module, mean, std, d, classes, pre), card, zoo_dir)
     m = card["metrics"]
-    print(f"published {NAME} -> saved_models/{entry['path']} (head {head}); LOCO UAR no adaptation "
+    print(f"published {NAME} -> {entry['path']} (head {head}); LOCO UAR no adaptation "
           f"{100 * m['no_adaptation']['uar']['mean']:.1f}, adapt_all {100 * m['adapt_all']['uar']['mean']:.1f}",
           flush=True)
     return entry

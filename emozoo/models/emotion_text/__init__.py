@@ -8,7 +8,7 @@ a head chosen by cross-corpus validation -> ``4class`` (neutral, happy, angry, s
 * :mod:`.emotion_text_eval`: the cross-corpus choice (IEMOCAP <-> MELD), IEMOCAP session 5 and
   the MELD official test (``python -m emozoo.models.emotion_text.emotion_text_eval --seeds N``);
 * :mod:`.emotion_text_predictor`: :class:`EmotionTextPredictor` (``emozoo.load("emotion_text")``);
-* :mod:`.emotion_text_zoo`: train on every labelled turn and publish (``pipelines/publish_emotion_text.py``).
+* :mod:`.emotion_text_zoo`: train on every labelled turn and publish (``python -m emozoo.publish emotion_text``).
 """
 from emozoo.zoo.predictor import register_predictor as _register_predictor
 

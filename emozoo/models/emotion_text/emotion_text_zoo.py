@@ -1,4 +1,4 @@
-"""Train ``emotion_text`` and publish it (``python pipelines/publish_emotion_text.py``).
+"""Train ``emotion_text`` and publish it (``python -m emozoo.publish emotion_text``).
 
 Recipe (:func:`train_and_publish`): the head chosen by cross-corpus validation
 (``benchmarks/results/emotion_text_eval.json``, :func:`~.emotion_text_eval.choose`), seed 0:
@@ -15,7 +15,7 @@ The SavedModel holds the two heads only (signatures ``serve_4class`` / ``serve_m
 
 Command::
 
-    python pipelines/publish_emotion_text.py          # ~2-6 min on 2 CPU cores once the stores exist
+    python -m emozoo.publish emotion_text          # ~2-6 min on 2 CPU cores once the stores exist
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 from emozoo.errors import ExportError
+from emozoo.models.emotion_text.emotion_text_presets import PRESETS, RETRAIN
 
 NAME = "emotion_text"
 BACKBONE = "mpnet"
@@ -32,7 +33,6 @@ LICENCE = ("trained on IEMOCAP transcripts and labels (USC IEMOCAP licence: rese
            "trained heads inherit these terms: research / non-commercial use only. Backbone: "
            "sentence-transformers all-mpnet-base-v2 (Apache-2.0), installed separately by "
            "python -m emozoo.weights install mpnet")
-RETRAIN = ("python -m emozoo.models.emotion_text.emotion_text_eval --seeds 5 && python pipelines/publish_emotion_text.py")
 HEAD_TEXT = {
     "linear": "utterance-level z-normalisation + linear layer (no context)",
     "ci": "DANN conversational model (AT-Fusion d=100 -> SA-GRU: bi-GRU 50+50 + 4-head self-attention -> per-turn "
@@ -80,7 +80,7 @@ def card(head: str, res: dict, sizes: dict, mix: dict) -> dict:
                        f"all-mpnet-base-v2 sentence embeddings (computed by the predictor) -> {HEAD_TEXT[head]} -> "
                        "4class neutral/happy/angry/sad (default) or meld7 (MELD's seven) probabilities per turn",
         "experiment": "emozoo.models.emotion_text.emotion_text_zoo:train_and_publish",
-        "train_command": "python pipelines/publish_emotion_text.py",
+        "train_command": PRESETS[NAME]["train_command"],
         "retrain_command": RETRAIN,
         "training_corpora": [("4class: IEMOCAP transcripts, sessions 1-5 + MELD train/dev/test" if mix["mix"] else
                               "4class: IEMOCAP transcripts, sessions 1-5 (MELD left out: mixing lowered UAR on both "
@@ -123,8 +123,21 @@ def card(head: str, res: dict, sizes: dict, mix: dict) -> dict:
     }
 
 
-def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int = 0) -> dict:
-    """Train the chosen head for both label sets on the stores of ``repo`` and publish ``emotion_text``."""
+def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int = 0, *, zoo_dir=None,
+                      command: str | None = None) -> dict:
+    """Train the chosen head for both label sets on the stores of ``repo`` and publish ``emotion_text``
+    (the recipe of ``python -m emozoo.publish emotion_text``).
+
+    Args:
+        repo: folder holding ``tfrecords/{iemocap_text,meld}_mpnet`` and ``benchmarks/results/emotion_text_eval.json``.
+        head: override the head the evaluation chose (for experiments, not for publishing).
+        seed: training seed.
+        zoo_dir: zoo folder (default ``saved_models/``).
+        command: the command line recorded on the card.
+
+    Example:
+        >>> train_and_publish(".", command="python -m emozoo.publish emotion_text")  # doctest: +SKIP
+    """
     import keras
 
     from emozoo.backbones.mpnet import encoder as mpnet
@@ -154,12 +167,14 @@ def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int
         print(f"trained {label_set} ({head}, {sizes[label_set]} labelled turns)", flush=True)
     c = card(head, res, sizes, mix)
     c["backbone"]["weights_id"] = next(iter(spec.values()))
+    if command:
+        c["command"] = command
     pre = {"input": "emotion_text", "backbone": BACKBONE, "text_encoder": next(iter(spec.values())),
            "input_dim": mpnet.EMBED_DIM, "max_length": mpnet.MAX_SEQ_LENGTH, "head": head,
            "features": "all-mpnet-base-v2 sentence embedding per turn (mean pooled, L2; the *_mpnet stores' values)"}
-    entry = publish(NAME, lambda d: H.export_heads(heads, d, pre, mpnet.EMBED_DIM), c)
+    entry = publish(NAME, lambda d: H.export_heads(heads, d, pre, mpnet.EMBED_DIM), c, zoo_dir)
     keras.backend.clear_session()
-    print(f"published {NAME} -> saved_models/{entry['path']} (head {head})", flush=True)
+    print(f"published {NAME} -> {entry['path']} (head {head})", flush=True)
     return entry
 
 

@@ -1,13 +1,14 @@
 """Zoo presets of the face CNN: the model cards of ``face_cnn_fer2013``, ``face_cnn_jaffe``, ``face_cnn_ckplus``.
 
-The measured metrics are not written here: ``pipelines/publish_face_cnn.py`` reads them from the
-training runs (``pipelines/face_cnn_train.py``) and merges them into the cards.
+The measured metrics are not written here: ``python -m emozoo.publish NAME --runs runs/face_cnn``
+(``RECIPES`` below: :func:`.face_cnn_zoo.publish_from_runs`) reads them from the training runs
+(``pipelines/face_cnn_train.py``) and merges them into the cards.
 """
 
 TRAIN_COMMAND = ("EMOZOO_DATA_DIR=../shared/data python pipelines/face_cnn_prepare.py && "
                  "python pipelines/face_cnn_train.py --preset cpu --tasks culture --out runs/face_cnn && "
                  "python pipelines/face_cnn_train.py --preset cpu --tasks fer2013 --out runs/face_cnn")
-PUBLISH_COMMAND = "python pipelines/publish_face_cnn.py --runs runs/face_cnn"
+PUBLISH_COMMAND = "python -m emozoo.publish {name} --runs runs/face_cnn"
 PAPER = ("Yousefi, Thorstad & Agichtein, Learning Facial Emotion Representations across Cultures (CNN after "
          "Khorrami et al. 2015: 3 x [5x5 conv, ReLU, 2x2 max-pool], FC + ReLU + dropout, softmax)")
 INPUT = {"face": "image file path (largest MTCNN face cropped to 48x48 grey, the whole image when none is found), "
@@ -48,6 +49,11 @@ PRESETS = {
         "licence": CULTURE_LICENCE.format(corpus="CK+"),
     },
 }
-for _card in PRESETS.values():
-    _card.update(paper=PAPER, input=INPUT, train_command=TRAIN_COMMAND, export_command=PUBLISH_COMMAND,
-                 metrics_command=TRAIN_COMMAND)
+for _name, _card in PRESETS.items():
+    _card.update(paper=PAPER, input=INPUT, train_command=TRAIN_COMMAND,
+                 export_command=PUBLISH_COMMAND.format(name=_name), metrics_command=TRAIN_COMMAND)
+
+#: how ``python -m emozoo.publish NAME`` exports and publishes each preset from its runs (:mod:`emozoo.publish`)
+RECIPES = {name: {"target": "emozoo.models.face_cnn.face_cnn_zoo:publish_from_runs", "kwargs": {"name": name},
+                  "options": ("runs",), "trains": "exports the runs of pipelines/face_cnn_train.py (no training)"}
+           for name in PRESETS}

@@ -1,6 +1,7 @@
 """Zoo presets of the semi-supervised CT-GAN method: the model cards of ``ssgan_speech`` and
-``ssgan_face`` (``python pipelines/publish_ssgan_speech.py`` / ``publish_ssgan_face.py`` retrain,
-export and publish them, adding the measured metrics of the published model and of its table row).
+``ssgan_face`` (``python -m emozoo.publish ssgan_speech`` / ``ssgan_face`` retrain, export and
+publish them with :func:`.ssgan_zoo.train_and_publish`, ``RECIPES`` below, adding the measured
+metrics of the published model and of its table row).
 
 Both are the discriminator's classifier head (D's trunk + C, softmax over the K emotions, the
 generated class dropped) of an SSGAN trained with Algorithm 1 (CPU preset of
@@ -20,7 +21,7 @@ PRESETS = {
                        "Fbank (in graph) -> centre 128-frame crop -> 2x2 pool -> conv D (16-32-64, dropout 0.2) -> "
                        "K+1 classifier; neutral/happy/angry/sad",
         "experiment": "ssgan/speech/frac50",
-        "train_command": "python pipelines/publish_ssgan_speech.py",
+        "train_command": "python -m emozoo.publish ssgan_speech",
         "training_corpora": ["ravdess (labelled: 50 % of the training actors' 4-class clips)",
                              "emodb, casia (unlabelled: every clip, labels never read)"],
         "protocol": "fold 0 / seed 0 of the table's 50 % row: RAVDESS actors in 5 groups (test group 0, "
@@ -43,7 +44,7 @@ PRESETS = {
                        "0.2) -> K+1 classifier C; output: softmax over the 6 basic emotions (the generated class "
                        "K+1 dropped, its probability returned separately as fake_probability)",
         "experiment": "ssgan/face_dface (CPU preset; zoo recipe: labelled fraction 1.0, normalisation 'combine')",
-        "train_command": "python pipelines/publish_ssgan_face.py",
+        "train_command": "python -m emozoo.publish ssgan_face",
         "training_corpora": ["ckplus (CK+48, labelled: every image of the training subjects of fold 0, 534 images; "
                              "contempt not in 6basic)",
                              "jaffe (unlabelled: its 183 6basic images, labels never read in training)"],
@@ -69,4 +70,12 @@ PRESETS = {
                             "metrics.jaffe_transductive: this model on the 183 JAFFE 6basic images (seen unlabelled "
                             "in training), from the jaffe_dface store",
     },
+}
+
+#: how ``python -m emozoo.publish NAME`` retrains, exports and publishes each preset (:mod:`emozoo.publish`)
+RECIPES = {
+    "ssgan_speech": {"target": "emozoo.models.ssgan.ssgan_zoo:train_and_publish", "kwargs": {"setting": "speech"},
+                     "options": ()},
+    "ssgan_face": {"target": "emozoo.models.ssgan.ssgan_zoo:train_and_publish", "kwargs": {"setting": "face_dface"},
+                   "options": ()},
 }

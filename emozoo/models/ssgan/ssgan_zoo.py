@@ -215,11 +215,22 @@ def _jaffe_check(model, stats, classes) -> dict:
             "confusion_matrix": rep["confusion_matrix"]}
 
 
-def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
-    """Retrain the SSGAN of the table's 50 % row (fold/seed 0), export its classifier head, publish it.
+def train_and_publish(setting: str, repo: Path | str = ".", *, zoo_dir=None, command: str | None = None) -> dict:
+    """Retrain the SSGAN of the table's 50 % row (fold/seed 0), export its classifier head, publish it
+    (the recipe of the presets ``ssgan_speech`` and ``ssgan_face``: ``python -m emozoo.publish NAME``).
 
     ``setting`` ``"speech"`` publishes ``ssgan_speech``; ``"face_dface"`` publishes ``ssgan_face``
     (Dface backbone + z-norm + dense D + C in one SavedModel, :func:`export_face`).
+
+    Args:
+        setting: ``"speech"`` or ``"face_dface"`` (:data:`ZOO_NAMES`).
+        repo: folder holding ``benchmarks/results/``, ``runs/ssgan/`` (trained weights are kept in
+            ``runs/ssgan/zoo_<setting>/``; delete them to retrain) and, for faces, ``tfrecords/ckplus_dface``.
+        zoo_dir: zoo folder (default ``saved_models/``).
+        command: the command line recorded on the card.
+
+    Example:
+        >>> train_and_publish("face_dface", ".", command="python -m emozoo.publish ssgan_face")  # doctest: +SKIP
     """
     from emozoo.models.ssgan import ssgan_task as T
     from emozoo.models.ssgan.ssgan_experiments import CPU_PRESETS
@@ -266,6 +277,8 @@ def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
         result.write_text(json.dumps(r))
     stats = r["stats"][0]
     card = dict(PRESETS[name])
+    if command:
+        card["command"] = command
     card["metrics"] = {"published_model_test": {k: round(v, 4) for k, v in r["models"]["ssgan"]["test"].items()
                                                 if k != "confusion_matrix"},
                        "published_model_confusion": r["models"]["ssgan"]["test"]["confusion_matrix"],
@@ -298,8 +311,8 @@ def train_and_publish(setting: str, repo: Path | str = ".") -> dict:
         card["backbone"] = {"name": "dface_fer2013", "version": version}
         build = lambda d: export_face(model, dface, stats[0], stats[1], d, r["classes"], size=size,  # noqa: E731
                                       dface_version=version)
-    entry = publish(name, build, card)
-    print(f"published {name} -> saved_models/{entry['path']}: test UAR "
+    entry = publish(name, build, card, zoo_dir)
+    print(f"published {name} -> {entry['path']}: test UAR "
           f"{100 * r['models']['ssgan']['test']['uar']:.1f}, macro-F1 {100 * r['models']['ssgan']['test']['macro_f1']:.1f}"
           + (f"; JAFFE (transductive) UAR {100 * card['metrics']['jaffe_transductive']['uar']:.1f}"
              if "jaffe_transductive" in card["metrics"] else ""), flush=True)
