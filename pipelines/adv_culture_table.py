@@ -35,7 +35,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from emozoo.experiments import apply_overrides, get_experiment  # noqa: E402
-from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
 from emozoo.models.adv_culture import adv_culture_experiments as E  # noqa: E402
 from emozoo.utils import write_json_atomic  # noqa: E402
 

@@ -6,11 +6,14 @@
     python pipelines/emodal_table.py --report-only                            # tables/PNG from the JSON
 
 Runs the registered experiments ``emodal/ravdess_av/{4class,8class}/{audio,visual,both,both_nocommon}``
-(actor-independent 6-fold, 2 validation actors per fold, early stopping on validation UAR) with
-:func:`emozoo.models.emodal.emodal_task.run_experiment_table`, writes every per-seed/per-fold
-number to ``benchmarks/results/emodal_{4class,8class}.json`` (merged, so experiments can be run
-separately, in parallel for the two label sets, with ``--classes``/``--variants``), the markdown tables to ``benchmarks/results/emodal_table.md`` and the
-confusion matrices of the ``both`` models (summed over seeds, row-normalised %, Table 2 shape) to
+(the groups ``emodal/table1/4class`` and ``emodal/table1/8class``: actor-independent 6-fold, 2
+validation actors per fold, early stopping on validation UAR) through the one trainer,
+:func:`emozoo.train.trainer.run_experiment`, into the run folders ``python -m emozoo.train
+--experiment emodal/table1/4class --seeds 5 --override trainer.tensorboard=false`` uses
+(``<runs-dir>/<experiment with / as _>``; either command resumes the other's finished folds), then
+writes every per-seed/per-fold number to ``benchmarks/results/emodal_{4class,8class}.json``, the
+markdown tables to ``benchmarks/results/emodal_table.md`` and the confusion matrices of the
+``both`` models (summed over seeds, row-normalised %, Table 2 shape) to
 ``docs/methods/emodal_confusion_4class.png`` and ``docs/methods/emodal_confusion_8class.png``.
 """
 from __future__ import annotations
@@ -64,6 +67,39 @@ def confusion_png(cm, classes, path: Path, title: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+TRAIN_KEYS = ("loss", "common_loss", "hgr_score", "classify_loss", "audio_specific_loss", "visual_specific_loss")
+
+
+def table_entry(model_dir: Path) -> dict:
+    """One experiment's entry of the results JSON, from its trainer run folder: the summary over seeds
+    (pooled test of each seed), per seed the pooled report and per fold the selected epoch, epochs
+    run, test actors, test metrics and the training losses of the selected epoch; the confusion
+    matrices summed over seeds (Table 2)."""
+    import numpy as np
+
+    from emozoo.evaluation.metrics import SCALARS
+    from emozoo.train.trainer import load_run
+
+    run = load_run(model_dir)
+    per_seed = []
+    for s in run["seeds"]:
+        rows = []
+        for f in s["folds"]:
+            epochs = json.loads((model_dir / f"seed_{s['seed']}" / f["fold"].replace("/", "_") / "selection.json")
+                                .read_text())["epochs"] if f.get("best_epoch") is not None else []
+            best = f["best_epoch"]
+            chosen = next((e for e in epochs if e.get("epoch") == best), {})
+            rows.append({"fold": f["fold"], "best_epoch": best + 1, "epochs_run": f["epochs_run"],
+                         **{k: f["test"][k] for k in SCALARS},
+                         "final_train": {k: round(float(chosen[k]), 4) for k in TRAIN_KEYS if k in chosen}})
+        per_seed.append({"seed": s["seed"], "test": s["test"], "folds": rows,
+                         "seconds": round(sum(f.get("seconds", 0.0) for f in s["folds"]), 1)})
+    summary = run["summary"]
+    return {"experiment": summary["experiment"], "classes": summary["classes"], "folds": summary["folds"],
+            "run_dir": os.path.relpath(model_dir, REPO), "per_seed": per_seed, "summary": summary["test"],
+            "confusion_sum": np.sum([p["test"]["confusion_matrix"] for p in per_seed], axis=0).tolist()}
 
 
 def report(res: dict) -> str:
@@ -120,12 +156,14 @@ def main(argv=None) -> int:
     ap.add_argument("--root", default=str(REPO))
     ap.add_argument("--out", default=str(RESULTS), help="results JSON, {classes} filled in")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--runs-dir", default=str(REPO / "runs"),
+                    help="the trainer's run folders (<runs-dir>/<experiment with / as _>; finished folds are kept)")
     args = ap.parse_args(argv)
 
     from emozoo.experiments import apply_overrides, get_experiment
     from emozoo.models import discover
     from emozoo.models.emodal import emodal_experiments as E
-    from emozoo.models.emodal.emodal_task import run_experiment_table
+    from emozoo.train.trainer import run_experiment
 
     discover()
     def load(classes):
@@ -146,11 +184,14 @@ def main(argv=None) -> int:
             out = Path(args.out.format(classes=classes))
             res = load(classes)
             for v in args.variants:
-                cfg = apply_overrides(get_experiment(E.experiment_name(classes, v)), args.override)
+                cfg = apply_overrides(get_experiment(E.experiment_name(classes, v)),
+                                      ["trainer.tensorboard=false", *args.override])
                 seeds = args.seeds or cfg.trainer.seeds
                 t0 = time.time()
-                print(f"[emodal] {cfg.name}: {seeds} seeds", flush=True)
-                r = run_experiment_table(cfg, seeds=seeds, root=args.root)
+                model_dir = Path(args.runs_dir) / cfg.name.replace("/", "_")
+                print(f"[emodal] {cfg.name}: {seeds} seeds -> {model_dir}", flush=True)
+                run_experiment(cfg, model_dir, seeds=seeds, data_root=args.root, log=lambda *a: None)
+                r = table_entry(model_dir)
                 r["config"] = cfg.to_json()
                 r["seconds"] = round(time.time() - t0, 1)
                 res["experiments"][cfg.name] = r

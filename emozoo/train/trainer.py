@@ -377,3 +377,28 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
             log("[emozoo.train] " + ", ".join(f"{k} {100 * t[k]['mean']:.2f} +- {100 * t[k]['std']:.2f}"
                                               for k in ("accuracy", "uar", "macro_f1")))
     return summary
+
+
+def load_run(model_dir: str | os.PathLike) -> dict:
+    """A finished run folder of :func:`run_experiment`, read back for the table scripts:
+    ``{"summary": summary.json, "seeds": [{"seed", "test" (pooled over folds: seed_<s>/test.json),
+    "folds": [each fold's result.json, in fold order]}]}``. A seed is listed only when its pooled
+    test report exists; a missing summary is an :class:`~emozoo.errors.ExperimentError` naming the
+    command to run."""
+    from emozoo.errors import ExperimentError
+
+    model_dir = Path(model_dir)
+    path = model_dir / "summary.json"
+    if not path.exists():
+        raise ExperimentError(f"{model_dir} has no finished run (no summary.json): run python -m emozoo.train "
+                              f"--experiment <its experiment> --model-dir {model_dir}")
+    summary = json.loads(path.read_text())
+    seeds = []
+    for seed in summary.get("seeds", []):
+        test = model_dir / f"seed_{seed}" / "test.json"
+        if not test.exists():
+            continue
+        folds = [json.loads(p.read_text()) for p in (model_dir / f"seed_{seed}").glob("*/result.json")]
+        seeds.append({"seed": seed, "test": json.loads(test.read_text()),
+                      "folds": sorted(folds, key=lambda r: r.get("fold_index", 0))})
+    return {"summary": summary, "seeds": seeds}

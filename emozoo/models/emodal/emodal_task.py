@@ -1,26 +1,16 @@
-"""Table 1 / Table 2 of EMODal on feature stores: the folds of a registered experiment, trained lean.
+"""EMODal's lean fold trainer, used by the zoo export (:mod:`emozoo.models.emodal.emodal_zoo`).
 
-:func:`run_experiment_table` takes a registered ``emodal/...`` experiment, builds its folds with
-the trainer's own :func:`emozoo.train.data.make_folds` (same protocol, same actor groups as
-``python -m emozoo.train --experiment ...``), and for every seed and fold builds
-:class:`EMODalModel`, fits the z-normalisation on the training actors, trains with Adam
-(:class:`FoldTrainer`: compiled epochs, early stopping on validation UAR with the best weights
-restored) and scores the test actors. Predictions are pooled over the folds per
-seed (``emozoo.evaluation.metrics.classification_report``), then summarised over seeds (mean +-
-std). It does the same work as the generic trainer without its per-epoch checkpoints, TensorBoard
-files and projector, which is what makes 5 seeds x 6 folds x 8 experiments fit on two CPU cores;
-``python -m emozoo.train`` remains the way to get TensorBoard logs of one experiment.
+The tables (``pipelines/emodal_table.py``, groups ``emodal/table1/{4class,8class}``) run through the
+one trainer, :func:`emozoo.train.trainer.run_experiment`, like ``python -m emozoo.train``;
+:class:`FoldTrainer` remains only for the zoo model's single training run (compiled epochs, early
+stopping on validation UAR with the best weights restored).
 """
 from __future__ import annotations
-
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from emozoo.errors import ExperimentError
-from emozoo.evaluation.metrics import SCALARS, classification_report, summarise_runs
 from emozoo.models import build_model
 
 
@@ -110,41 +100,3 @@ class FoldTrainer:
         else:
             best_epoch = len(hist["loss"])
         return hist, best_epoch
-
-
-def run_experiment_table(cfg, *, seeds: int, root=".", log=print) -> dict:
-    """All seeds and folds of ``cfg``: per-seed pooled test reports and their summary."""
-    from emozoo.train.data import make_folds
-
-    if cfg.model.name != "emodal":
-        raise ExperimentError(f"{cfg.name} is not an emodal experiment")
-    folds, classes = make_folds(cfg.data, root=root)
-    trainer = FoldTrainer(cfg, classes, folds[0].train.x.shape[1])
-    per_seed = []
-    for s in range(seeds):
-        seed = cfg.trainer.seed + s
-        t0 = time.time()
-        y_true, y_pred, fold_rows = [], [], []
-        for i, fold in enumerate(folds):
-            h, best = trainer.fit(fold, seed, i)
-            prob = trainer.predict_proba(fold.test.x)
-            pred = prob.argmax(-1)
-            y_true.append(fold.test.y)
-            y_pred.append(pred)
-            rep = classification_report(fold.test.y, pred, classes)
-            fold_rows.append({"fold": fold.name, "best_epoch": best, "epochs_run": len(h["loss"]),
-                              "test_actors": sorted(set(fold.test.meta["speaker"].tolist())),
-                              **{k: rep[k] for k in SCALARS},
-                              "final_train": {k: round(float(v[best - 1]), 4) for k, v in h.items()
-                                              if not k.startswith("val_") and k in ("loss", "common_loss",
-                                                                                     "hgr_score", "classify_loss",
-                                                                                     "audio_specific_loss",
-                                                                                     "visual_specific_loss")}})
-        pooled = classification_report(np.concatenate(y_true), np.concatenate(y_pred), classes)
-        per_seed.append({"seed": seed, "test": pooled, "folds": fold_rows, "seconds": round(time.time() - t0, 1)})
-        log(f"  {cfg.name} seed {seed}: ACC {100 * pooled['accuracy']:.2f} UAR {100 * pooled['uar']:.2f} "
-            f"F1 {100 * pooled['macro_f1']:.2f} [{time.time() - t0:.0f}s]")
-    return {"experiment": cfg.name, "classes": list(classes), "folds": [f.name for f in folds],
-            "sizes": [f.sizes for f in folds], "per_seed": per_seed,
-            "summary": summarise_runs([p["test"] for p in per_seed]),
-            "confusion_sum": np.sum([p["test"]["confusion_matrix"] for p in per_seed], axis=0).tolist()}
