@@ -83,8 +83,8 @@ def section() -> str:
                            if m in t)
         if probes:
             out += [f"Fig. 2 for faces: `docs/methods/adv_culture_tsne_dface.png` (linear culture probe on z: {probes}).", ""]
-    out += ["Zoo: `adv_culture_face` (`python pipelines/publish_adv_culture_face.py`), `adv_culture_speech` "
-            "(`python pipelines/publish_adv_culture_speech.py`); their cards carry the tables they were published "
+    out += ["Zoo: `adv_culture_face` (`python -m emozoo.publish adv_culture_face`), `adv_culture_speech` "
+            "(`python -m emozoo.publish adv_culture_speech`); their cards carry the tables they were published "
             "with (`emozoo.load(name).card[\"metrics\"][\"tables\"]`).", ""]
     out += bench_table()
     return "\n".join(out).rstrip() + "\n"

@@ -185,7 +185,7 @@ def main(argv=None) -> int:
             Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
             ts, v = name.split("/")[-2:]
             np.savez(Path(args.runs_dir) / f"embeddings_{ts}_{v}_seed{s}.npz", **emb)
-            # the weights of the seed-0 models (pipelines/publish_dann_iemocap.py --from-run publishes TS_1234 DANN)
+            # the weights of the seed-0 models (python -m emozoo.publish dann_iemocap --from-run publishes TS_1234 DANN)
             trained.save_weights(str(Path(args.runs_dir) / f"{ts}_{v}_seed{s}.weights.h5"))
             (Path(args.runs_dir) / f"{ts}_{v}_seed{s}.json").write_text(json.dumps(
                 {"report": res["report"], "epochs": res["epochs"], "seed": s, "experiment": name,

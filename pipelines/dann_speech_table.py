@@ -136,7 +136,7 @@ Feature stores (git-ignored) `tfrecords/{{emodb,casia,ravdess}}_is10`, 4-class l
 
 ## Zoo model `dann_speech`
 
-`python pipelines/publish_dann_speech.py` trains the DANN variant (lambda 1, same network and schedule,
+`python -m emozoo.publish dann_speech` trains the DANN variant (lambda 1, same network and schedule,
 seed 0) on **all 4-class clips of EmoDB, CASIA and RAVDESS together** with every speaker of the three
 corpora as a domain ({domains} domains), exports normalisation + encoder + emotion classifier only (no
 GRL, no speaker classifier) with the `serve_features(features [N, 1582])` signature and the `features`

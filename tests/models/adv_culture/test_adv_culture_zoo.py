@@ -1,5 +1,5 @@
 """The published zoo models ``adv_culture_speech`` and ``adv_culture_face``
-(pipelines/publish_adv_culture_{speech,face}.py) load with ``emozoo.load`` and predict on real files."""
+(python -m emozoo.publish adv_culture_{speech,face}) load with ``emozoo.load`` and predict on real files."""
 import numpy as np
 import pytest
 
@@ -12,7 +12,7 @@ NAME, FACE = "adv_culture_speech", "adv_culture_face"
 
 def published(name):
     return pytest.mark.skipif(name not in read_registry()["models"],
-                              reason=f"{name} is not published (python pipelines/publish_{name}.py)")
+                              reason=f"{name} is not published (python -m emozoo.publish {name})")
 
 
 speech_published, face_published = published(NAME), published(FACE)
@@ -27,7 +27,7 @@ def model():
 def test_card(model):
     card = model.card
     assert card["method"] == "adv_culture" and card["label_set"] == "4class"
-    assert card["command"].startswith("python pipelines/publish_adv_culture_speech.py")
+    assert card["command"].startswith("python -m emozoo.publish adv_culture_speech")
     assert "non-commercial" in card["licence"]
     assert set(card["metrics"]["test_cultures_adv"]) == {"emodb", "casia", "ravdess"}
     assert model.preprocessing["feature"] == "is10" and model.preprocessing["input_dim"] == 1582
@@ -70,7 +70,7 @@ def test_face_card(face_model):
     card = face_model.card
     assert type(face_model).__name__ == "FacePredictor"
     assert card["method"] == "adv_culture" and card["label_set"] == "6basic"
-    assert card["command"].startswith("python pipelines/publish_adv_culture_face.py")
+    assert card["command"].startswith("python -m emozoo.publish adv_culture_face")
     assert "non-commercial" in card["licence"]
     assert set(card["metrics"]["test_cultures_adv"]) == {"jaffe", "ckplus"}
     # the card carries the measured tables of every face setting (mono, cross, multi)

@@ -1,4 +1,4 @@
-"""The published zoo model ``dann_meld`` (python pipelines/publish_dann_meld.py) loads and predicts a
+"""The published zoo model ``dann_meld`` (python -m emozoo.publish dann_meld) loads and predicts a
 real MELD test dialogue read from the official CSV in shared data."""
 import csv
 
@@ -14,7 +14,7 @@ NAME = "dann_meld"
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 pytestmark = pytest.mark.skipif(NAME not in read_registry()["models"],
-                                reason=f"{NAME} is not published (python pipelines/publish_dann_meld.py)")
+                                reason=f"{NAME} is not published (python -m emozoo.publish dann_meld)")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def model():
 def test_card_and_signature(model):
     card = model.card
     assert card["method"] == "dann" and card["label_set"] == "7basic"
-    assert card["command"].startswith("python pipelines/publish_dann_meld.py")
+    assert card["command"].startswith("python -m emozoo.publish dann_meld")
     assert card["model_selection"]["criterion"].startswith("dev")
     assert 1 <= card["model_selection"]["selected_epoch"] <= card["epochs"]
     assert 0.3 < card["metrics"]["test_weighted_f1"] <= 1 and card["metrics"]["test_turns"] == 2610

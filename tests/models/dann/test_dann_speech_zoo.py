@@ -1,4 +1,4 @@
-"""The published zoo model ``dann_speech`` (python pipelines/publish_dann_speech.py) loads with
+"""The published zoo model ``dann_speech`` (python -m emozoo.publish dann_speech) loads with
 ``emozoo.load`` and predicts real EmoDB and CASIA files (IS10 computed in Python with openSMILE)."""
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from emozoo.zoo import read_registry
 NAME = "dann_speech"
 
 pytestmark = pytest.mark.skipif(NAME not in read_registry()["models"],
-                                reason=f"{NAME} is not published (python pipelines/publish_dann_speech.py)")
+                                reason=f"{NAME} is not published (python -m emozoo.publish dann_speech)")
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def model():
 def test_card_and_graph(model):
     card = model.card
     assert card["method"] == "dann" and card["label_set"] == "4class"
-    assert card["command"].startswith("python pipelines/publish_dann_speech.py")
+    assert card["command"].startswith("python -m emozoo.publish dann_speech")
     assert "non-commercial" in card["licence"]
     loso = card["metrics"]["loso"]
     assert set(loso) == {"emodb", "casia", "ravdess"}

@@ -1,4 +1,4 @@
-"""The published zoo model ``dann_iemocap`` (python pipelines/publish_dann_iemocap.py) loads and predicts a
+"""The published zoo model ``dann_iemocap`` (python -m emozoo.publish dann_iemocap) loads and predicts a
 real IEMOCAP session-5 dialogue read from shared data."""
 import json
 
@@ -11,7 +11,7 @@ from emozoo.zoo import read_registry
 NAME = "dann_iemocap"
 
 pytestmark = pytest.mark.skipif(NAME not in read_registry()["models"],
-                                reason=f"{NAME} is not published (python pipelines/publish_dann_iemocap.py)")
+                                reason=f"{NAME} is not published (python -m emozoo.publish dann_iemocap)")
 LABEL4 = {"neu": "neutral", "hap": "happy", "exc": "happy", "ang": "angry", "sad": "sad"}
 
 
@@ -23,7 +23,7 @@ def model():
 def test_card_and_signature(model):
     card = model.card
     assert card["method"] == "dann" and card["label_set"] == "4class"
-    assert card["command"].startswith("python pipelines/publish_dann_iemocap.py")
+    assert card["command"].startswith("python -m emozoo.publish dann_iemocap")
     assert "non-commercial" in card["licence"]
     assert 0.25 < card["metrics"]["session5_wa"] <= 1 and card["metrics"]["test_turns"] == 1242
     assert model.labels == ("neutral", "happy", "angry", "sad")

@@ -14,7 +14,7 @@ def predictor():
     from emozoo.zoo import read_registry
 
     if NAME not in read_registry()["models"]:
-        pytest.fail(f"{NAME} is not in saved_models/registry.json: run python pipelines/publish_emodal_ravdess_av.py")
+        pytest.fail(f"{NAME} is not in saved_models/registry.json: run python -m emozoo.publish emodal_ravdess_av")
     return emozoo.load(NAME)
 
 
@@ -25,7 +25,7 @@ def test_card_and_inputs(predictor):
     assert predictor.labels == ("neutral", "happy", "angry", "sad")
     card = predictor.card
     assert card["method"] == "emodal" and "non-commercial" in card["licence"]
-    assert card["command"].startswith("python pipelines/publish_emodal_ravdess_av.py")
+    assert card["command"].startswith("python -m emozoo.publish emodal_ravdess_av")
     both = card["metrics"]["variants"]["both"]
     assert both["num_seeds"] == 5 and 0.25 < both["accuracy"]["mean"] <= 1
     assert predictor.audio_dim == 259 and predictor.visual_dim == 35

@@ -89,7 +89,7 @@ def _registry():
 
 @pytest.mark.data
 @pytest.mark.skipif("ssgan_speech" not in _registry(), reason="ssgan_speech not published yet "
-                    "(python pipelines/publish_ssgan_speech.py)")
+                    "(python -m emozoo.publish ssgan_speech)")
 def test_published_ssgan_speech_predicts_a_real_file(data_dir):
     import emozoo
     m = emozoo.load("ssgan_speech")
@@ -106,7 +106,7 @@ def test_published_ssgan_speech_predicts_a_real_file(data_dir):
 
 @pytest.mark.data
 @pytest.mark.skipif("ssgan_face" not in _registry(), reason="ssgan_face not published yet "
-                    "(python pipelines/publish_ssgan_face.py)")
+                    "(python -m emozoo.publish ssgan_face)")
 def test_published_ssgan_face_classifies_real_jaffe_and_ckplus_images(data_dir):
     """Image file -> MTCNN crop -> Dface (in the SavedModel) -> dense SSGAN D/C: the right labels on a
     JAFFE happy face and a held-out CK+ surprise face (subject S026: fold 0's test group)."""
