@@ -15,6 +15,6 @@ from emozoo.experiments.config import (  # noqa: F401
     DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig, apply_overrides,
 )
 from emozoo.experiments.registry import (  # noqa: F401
-    ExperimentGroup, get_experiment, get_group, get_runner, group_members, list_experiments, list_groups,
-    member_folder, register_experiment, register_group, register_runner, register_store_builder, store_command,
+    ExperimentGroup, get_experiment, get_group, get_runner, get_task, group_members, list_experiments, list_groups,
+    member_folder, register_experiment, register_group, register_runner, register_store_builder, register_task, store_command,
 )

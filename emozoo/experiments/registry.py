@@ -11,6 +11,7 @@ from emozoo.experiments.config import ExperimentConfig
 
 _EXPERIMENTS: dict[str, Callable[[], ExperimentConfig]] = {}
 _RUNNERS: dict[str, str] = {}
+_TASKS: dict[str, str] = {}
 _STORE_BUILDERS: dict[str, str] = {}
 _GROUPS: dict[str, "ExperimentGroup"] = {}
 #: how a store of per-clip features is built when no method registered another command
@@ -171,6 +172,31 @@ def register_runner(model_name: str, target: str) -> None:
     if _RUNNERS.get(model_name, target) != target:
         raise ExperimentError(f"model {model_name!r} already has the runner {_RUNNERS[model_name]!r}")
     _RUNNERS[model_name] = target
+
+
+def register_task(model_name: str, target: str) -> None:
+    """Train experiments of model ``model_name`` with the :class:`emozoo.train.task.Task` ``target``
+    (``"package.module:ClassOrObject"``, imported when first used) inside the one trainer's loop
+    (seeds x folds, strategy, resume, reports) instead of the feature-vector task."""
+    if ":" not in target:
+        raise ExperimentError(f"task target must be 'module:attribute', got {target!r}")
+    if _TASKS.get(model_name, target) != target:
+        raise ExperimentError(f"model {model_name!r} already has the task {_TASKS[model_name]!r}")
+    _TASKS[model_name] = target
+
+
+def get_task(model_name: str):
+    """The :class:`emozoo.train.task.Task` of ``model_name`` (an instance), or None."""
+    _load_all()
+    target = _TASKS.get(model_name)
+    if target is None:
+        return None
+    module, _, attr = target.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ExperimentError(f"task {target!r} of model {model_name!r} cannot be loaded: {exc}") from exc
+    return obj() if isinstance(obj, type) else obj
 
 
 def get_runner(model_name: str):

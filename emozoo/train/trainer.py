@@ -35,7 +35,7 @@ from emozoo.models import build_model
 from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, ModelSelection, predict_logits, \
     read_backup, write_confusion_image
 from emozoo.train.data import Fold, finalize
-from emozoo.train.streaming import StreamedFold, fold_source
+from emozoo.train.streaming import StreamedFold
 from emozoo.utils import balanced_sample_weights, write_json_atomic
 from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
 from emozoo.train.tensorboard_utils import write_projector
@@ -328,11 +328,13 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
     if is_chief:
         _atomic_json(write_dir / "config.json", cfg.to_json())
         _atomic_json(run_json, placement)
-    from emozoo.experiments import get_runner
+    from emozoo.experiments import get_runner, get_task
     runner = get_runner(cfg.model.name)
-    if runner is not None:                        # the method's own runner (conversations, GANs, ...)
+    if runner is not None:                        # a method runner not yet moved onto a Task (issue 19)
         return runner(cfg, model_dir, strategy=strategy, seeds=seeds, data_root=data_root, verbose=verbose, log=log)
-    folds, classes = fold_source(cfg.data, root=data_root, log=log)   # in memory, or streamed (data.streaming)
+    from emozoo.train.task import FeatureVectorTask
+    task = get_task(cfg.model.name) or FeatureVectorTask()
+    folds, classes = task.build_folds(cfg, data_root=data_root, log=log)   # feature vectors: in memory or streamed
     n_seeds = int(seeds or cfg.trainer.seeds)
     log(f"[emozoo.train] {cfg.name}: {len(folds)} fold(s) x {n_seeds} seed(s), "
         f"{strategy.num_replicas_in_sync} replica(s), classes {list(classes)} -> {model_dir}")
@@ -342,16 +344,18 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
         seed_dir = write_dir / f"seed_{seed}"
         results = []
         for i, fold in enumerate(folds):
-            r = train_fold(cfg, fold, i, classes, seed, seed_dir / fold.slug, strategy,
-                           is_chief=is_chief, verbose=verbose)
+            done = seed_dir / fold.slug / "result.json"
+            r = json.loads(done.read_text()) if done.exists() else task.train_fold(
+                cfg, fold, i, classes, seed, seed_dir / fold.slug, strategy, is_chief=is_chief, verbose=verbose)
             results.append(r)
             t = r.get("test")
             chosen = (f"best epoch {r['best_epoch']} (val UAR {100 * r['best_val_uar']:.1f})"
-                      if r["best_val_uar"] is not None else
-                      f"no validation set: last epoch {r['best_epoch']} kept")
+                      if r.get("best_val_uar") is not None else
+                      f"no validation set: last epoch {r['best_epoch']} kept" if "best_epoch" in r else
+                      f"{r.get('epochs_run', '?')} epochs")
             log(f"  seed {seed} fold {fold.name}: {chosen}"
                 + (f", test ACC {100 * t['accuracy']:.1f} UAR {100 * t['uar']:.1f} F1 {100 * t['macro_f1']:.1f}"
-                   if t else "") + f" [{r['seconds']}s]")
+                   if t else "") + f" [{r.get('seconds', '?')}s]")
         pooled = _pool(results, classes)
         per_seed.append({"seed": seed, "folds": results, "test": pooled})
         if pooled is not None:
