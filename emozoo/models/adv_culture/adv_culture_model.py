@@ -448,7 +448,8 @@ class AdversarialCultureModel(keras.Model):
         if self.adversarial and culture is not None:   # diagnostics of C on held-out data
             per_cul, correct = self._per_example_culture_loss(culture, self.culture_classifier(z, training=False))
             onehot = tf.one_hot(culture, self.num_cultures)
-            cw = tf.reduce_sum(onehot / tf.maximum(tf.reduce_sum(onehot, 0), 1.0)[None, :], axis=1)
+            # per-culture means over the step's *global* counts (not each replica's own), as in training
+            cw = tf.reduce_sum(onehot / tf.maximum(_global_sum(tf.reduce_sum(onehot, 0)), 1.0)[None, :], axis=1)
             self.culture_loss_tracker.update_state(per_cul, sample_weight=cw)
             self.culture_accuracy_tracker.update_state(correct, sample_weight=cw)
         return self._results()
@@ -461,6 +462,15 @@ class AdversarialCultureModel(keras.Model):
         true = tf.one_hot(tf.where(weight > 0, y, 0), k) * weight[:, None]
         pred = tf.one_hot(tf.argmax(logits, -1), k)
         self.confusion.matrix.assign_add(tf.matmul(true, pred, transpose_a=True))
+
+    def get_metrics_result(self):
+        """Epoch logs from the metric states summed over the replicas (Keras's epoch-end read).
+
+        Keras takes the epoch logs from the metrics only when their keys equal the step's logs;
+        ``_results`` adds derived keys (``generator_loss``, the culture loss times K), so without
+        this the epoch logs were the last step's *per-replica* results averaged over the replicas
+        (a weighted mean over one replica's rows each), not the epoch's values, under a strategy."""
+        return {k: float(keras.ops.convert_to_numpy(v)) for k, v in self._results().items()}
 
     def _results(self):
         out = {"loss": self.loss_tracker.result(), "emotion_loss": self.emotion_loss_tracker.result()}

@@ -243,11 +243,18 @@ def train_conversations(fold: ConvFold, params: dict, *, epochs: int, batch_size
                         callbacks=(), verbose: int = 0):
     """Train one model on ``fold`` (all conversations, ``batch_size`` conversations per step)."""
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     model = build_conversation_model(fold, params)
-    hist = model.fit(LengthBucketBatches(fold.train, batch_size, seed).dataset(), epochs=epochs, shuffle=False, verbose=verbose,
-                     callbacks=list(callbacks))
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        # Keras builds a distributed model from the replicas' first batches averaged, which fails when
+        # a batch of conversations splits unevenly (3 = 2 + 1): build from one replica's batch instead
+        from emozoo.train.strategies import patch_multi_worker_build
+        patch_multi_worker_build(model)
+    batches = LengthBucketBatches(fold.train, batch_size, seed)
+    hist = model.fit(batches.dataset(epochs), epochs=epochs, steps_per_epoch=len(batches), shuffle=False,
+                     verbose=verbose, callbacks=list(callbacks))
     return model, hist.history
 
 
@@ -259,8 +266,9 @@ def run_conversation(fold: ConvFold, params: dict, *, epochs: int, batch_size: i
                                       callbacks=callbacks, verbose=verbose)
     rep = score_turns(model, fold.test, fold.classes)
     return {"fold": fold.name, "seed": seed, "report": rep, "sizes": fold.sizes, "epochs": epochs,
-            "final": {k: float(v[-1]) for k, v in hist.items()}, "seconds": round(time.time() - t0, 1),
-            "model": model}
+            "final": {k: float(v[-1]) for k, v in hist.items()},
+            "history": {k: [float(x) for x in v] for k, v in hist.items()},   # per-epoch logs (issue 19)
+            "seconds": round(time.time() - t0, 1), "model": model}
 
 
 def reinitialize(model, fold: ConvFold, params: dict, seed: int) -> None:
@@ -323,7 +331,12 @@ class LengthBucketBatches:
     batch order shuffled; each batch is cut to its longest conversation rounded up to
     ``multiple`` turns. Same examples and batch size as random batching, about half the padded
     GRU steps on IEMOCAP (sum of batch lengths 461 vs 8 x 110). :meth:`dataset` is a
-    ``tf.data.Dataset`` that draws a new plan every time it is iterated (every epoch of ``fit``)."""
+    ``tf.data.Dataset`` that draws a new plan every time it is iterated (every epoch of ``fit``);
+    ``dataset(epochs=E)`` draws the E plans up front (the same plans, in the same order) and is one
+    stream of ``E * len(self)`` batches that every iteration replays from its start: fit it with
+    ``steps_per_epoch=len(self)``. Under a distribution strategy Keras iterates the input once
+    more before training (to build the model), which shifted every epoch's plan by one with the
+    per-iteration draw."""
 
     def __init__(self, batch: Batch, batch_size: int, seed: int = 0, modality: str = "text", jitter: float = 10.0,
                  multiple: int = 16):
@@ -350,18 +363,28 @@ class LengthBucketBatches:
         for idx in self.plan():
             yield self.batch(idx)
 
-    def dataset(self):
+    def dataset(self, epochs: int | None = None):
         import tensorflow as tf
         D = self.b.x.shape[-1]
         sig = ({self.modality: tf.TensorSpec((None, None, D), tf.float32),
                 "mask": tf.TensorSpec((None, None), tf.float32), "domain": tf.TensorSpec((None, None), tf.int32)},
                tf.TensorSpec((None, None), tf.int32))
+        if epochs is None:
+            gen, n = self.__iter__, len(self)
+        else:
+            plans = [self.plan() for _ in range(int(epochs))]
+
+            def gen():
+                for plan in plans:
+                    for idx in plan:
+                        yield self.batch(idx)
+            n = len(self) * int(epochs)
         # the number of batches is known: saying so lets Keras count steps (and not warn that the
         # input "ran out of data" at the end of every epoch, which a generator of unknown length does)
-        ds = tf.data.Dataset.from_generator(self.__iter__, output_signature=sig)
+        ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
         from emozoo.train.data import finalize
-        # one iterator per epoch: with tf.data autotuning off its end does not wait (issue 21)
-        return finalize(ds.apply(tf.data.experimental.assert_cardinality(len(self))))
+        # one iterator per epoch (or per fit): with tf.data autotuning off its end does not wait (issue 21)
+        return finalize(ds.apply(tf.data.experimental.assert_cardinality(n)))
 
 
 def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:
@@ -388,7 +411,8 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     conversational DANN per seed (registered runner of ``dann_conversation``).
 
     Writes, like the generic trainer, ``<model_dir>/seed_<s>/{result.json, test.json/.md,
-    test_confusion.png, model.weights.h5}`` and ``summary.json``/``summary.md``; a seed with a
+    test_confusion.png, model.weights.h5}`` and ``summary.json``/``summary.md``; ``result.json``
+    keeps every epoch's logs under ``"history"`` (``loss``, ``domain_loss`` ...); a seed with a
     ``result.json`` is read back instead of retrained, so an interrupted run resumes.
     TensorBoard (``trainer.tensorboard``) logs every loss under ``seed_<s>/logs``.
     """
@@ -398,9 +422,13 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
 
     from emozoo.evaluation.metrics import summarise_runs
     from emozoo.evaluation.report import summary_markdown, write_report
+    from emozoo.train.strategies import task_info
     from emozoo.utils import write_json_atomic
 
     model_dir = Path(model_dir)
+    is_chief, task = task_info()
+    # multi-worker: every worker trains; only the chief writes the run, the others into scratch folders
+    write_dir = model_dir if is_chief else model_dir / ".workers" / task
     fold = experiment_fold(cfg, data_root)
     tr = cfg.trainer
     params = {**cfg.model.params, "learning_rate": float(cfg.optimizer.learning_rate)}
@@ -411,7 +439,7 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     reports, seeds_run = [], []
     for i in range(n_seeds):
         seed = tr.seed + i
-        seed_dir = model_dir / f"seed_{seed}"
+        seed_dir = write_dir / f"seed_{seed}"
         done = seed_dir / "result.json"
         if done.exists():
             result = json.loads(done.read_text())
@@ -437,8 +465,8 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     summary = {"experiment": cfg.name, "seeds": seeds_run, "classes": list(fold.classes), "folds": [fold.name],
                "strategy": type(strategy).__name__ if strategy is not None else None, "replicas": replicas,
                "test": summarise_runs(reports)}
-    write_json_atomic(model_dir / "summary.json", summary)
-    (model_dir / "summary.md").write_text(summary_markdown(summary["test"], f"{cfg.name}: test"))
+    write_json_atomic(write_dir / "summary.json", summary)
+    (write_dir / "summary.md").write_text(summary_markdown(summary["test"], f"{cfg.name}: test"))
     log("[emozoo.train] " + ", ".join(f"{k} {100 * summary['test'][k]['mean']:.2f} +- {100 * summary['test'][k]['std']:.2f}"
                                       for k in ("accuracy", "uar", "macro_f1")))
     return summary

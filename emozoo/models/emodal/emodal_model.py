@@ -18,6 +18,41 @@ VISUAL_BRANCHES = ("dense", "cnn")
 AUGMENTATION_KEYS = ("flip", "rotation", "translation", "contrast", "feature_noise")
 
 
+def _global_sum(values):
+    """Sum of ``values`` over the replicas of the step (identity outside a strategy)."""
+    ctx = tf.distribute.get_replica_context()
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, values) if ctx is not None else values
+
+
+def _num_replicas() -> int:
+    ctx = tf.distribute.get_replica_context()
+    return ctx.num_replicas_in_sync if ctx is not None else 1
+
+
+def global_soft_hgr_score(f, g) -> tf.Tensor:
+    """The H-score of :func:`emozoo.losses.soft_hgr.soft_hgr_score` over the step's *global* batch.
+
+    Under a strategy with R > 1 replicas each replica holds part of the batch; the means,
+    ``E[f^T g]`` and the covariances are sums over all replicas' rows (all-reduced), so every
+    replica gets the H-score of the whole batch, not of its part (which is a different
+    statistic). Outside a strategy, or with one replica, it is ``soft_hgr_score(f, g)``.
+    The all-reduce passes gradients back all-reduced, so each replica's gradient of the
+    returned value is R times its share: a replica adds ``H / R`` to its loss.
+    """
+    if _num_replicas() == 1:
+        return soft_hgr_score(f, g)
+    f = tf.cast(f, tf.float32)
+    g = tf.cast(g, tf.float32)
+    n = _global_sum(tf.cast(tf.shape(f)[0], tf.float32))
+    f0 = f - _global_sum(tf.reduce_sum(f, 0, keepdims=True)) / tf.maximum(n, 1.0)        # zero-mean f(X)
+    g0 = g - _global_sum(tf.reduce_sum(g, 0, keepdims=True)) / tf.maximum(n, 1.0)        # zero-mean g(Y)
+    corr = _global_sum(tf.reduce_sum(f0 * g0)) / tf.maximum(n, 1.0)                      # E[f(X)^T g(Y)]
+    n1 = tf.maximum(n - 1.0, 1.0)
+    cov_f = _global_sum(tf.matmul(f0, f0, transpose_a=True)) / n1
+    cov_g = _global_sum(tf.matmul(g0, g0, transpose_a=True)) / n1
+    return corr - 0.5 * tf.linalg.trace(tf.matmul(cov_f, cov_g))
+
+
 def _dense_stack(units, dropout, activation, feature_dim, feature_activation, name):
     layers = []
     for i, u in enumerate(units):
@@ -382,27 +417,41 @@ class EMODalModel(keras.Model):
 
     @staticmethod
     def _ce(y, logits, w):
+        """This replica's share of the weighted mean cross-entropy of the step's global batch
+        (its rows' sum over the global weight; the shares of the replicas sum to the mean)."""
         per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-        return tf.reduce_sum(per * w) / tf.maximum(tf.reduce_sum(w), 1e-8)
+        return tf.reduce_sum(per * w) / tf.maximum(_global_sum(tf.reduce_sum(w)), 1e-8)
 
     def compute_losses(self, inputs, y, w=None, training=False, augment=False):
         """All EMODal losses of one batch: dict with ``total``, ``common`` (= -H), ``classify``,
-        ``audio_specific``, ``visual_specific`` (zero when a term does not apply) and ``logits``."""
+        ``audio_specific``, ``visual_specific`` (zero when a term does not apply), ``logits`` and
+        ``replica_total``.
+
+        Under a strategy the losses are those of the step's *global* batch (the H-score from
+        all replicas' rows, the cross-entropies over the global weight); ``replica_total`` is the
+        replica's share whose gradients, summed over the replicas by the optimiser, are the
+        gradients of ``total`` (outside a strategy ``replica_total == total``)."""
         w = tf.ones_like(y, tf.float32) if w is None else w
         fa, fv = self.features(inputs, training=training, augment=augment)
         logits = self.heads(fa, fv, training)
         zero = tf.constant(0.0)
-        common = -soft_hgr_score(fv, fa) if self.modalities == "both" else zero      # L_common = -H(f, g)
+        r = float(_num_replicas())
+        common = -global_soft_hgr_score(fv, fa) if self.modalities == "both" else zero   # L_common = -H(f, g)
+        # replica shares of the cross-entropies (sums over the global weight)
         classify = self._ce(y, logits["classify"], w) if "classify" in logits else zero   # L_classify
         la = self._ce(y, logits["audio"], w) if "audio" in logits else zero           # L_audio (specific)
         lv = self._ce(y, logits["visual"], w) if "visual" in logits else zero         # L_visual (specific)
         if self.modalities == "both":
-            total = (self.classify_weight * classify + self.specific_weight * (la + lv)
-                     + (self.common_weight * common if self.use_common else 0.0))      # combined loss (sec. 2)
+            share = (self.classify_weight * classify + self.specific_weight * (la + lv)
+                     + (self.common_weight * common / r if self.use_common else 0.0))  # combined loss (sec. 2)
         else:
-            total = la if self.modalities == "audio" else lv                            # unimodal: its softmax CE
+            share = la if self.modalities == "audio" else lv                            # unimodal: its softmax CE
+        if r > 1:   # the global values (each replica: the same numbers)
+            classify, la, lv, total = (_global_sum(v) for v in (classify, la, lv, share))
+        else:
+            total = share
         return {"total": total, "common": common, "classify": classify, "audio_specific": la,
-                "visual_specific": lv, "logits": self._prediction(logits)}
+                "visual_specific": lv, "logits": self._prediction(logits), "replica_total": share}
 
     def train_step(self, data):
         """One Adam update of every weight on ``L`` (common + classify + the two specific losses)."""
@@ -410,7 +459,7 @@ class EMODalModel(keras.Model):
         with tf.GradientTape() as tape:
             losses = self.compute_losses(inputs, y, w, training=True, augment=bool(self.augmentation))
         variables = self.trainable_variables
-        grads = tape.gradient(losses["total"], variables)
+        grads = tape.gradient(losses["replica_total"], variables)
         self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
         return self._update_metrics(losses, y, w)
 
@@ -418,9 +467,13 @@ class EMODalModel(keras.Model):
         inputs, y, w = self._unpack(data)
         losses = self.compute_losses(inputs, y, w, training=False)
         ce = self._ce(y, losses["logits"], w)
+        if _num_replicas() > 1:
+            ce = _global_sum(ce)      # the replicas' shares: the global batch's cross-entropy
         return self._update_metrics({**losses, "total": ce}, y, w)
 
     def _update_metrics(self, losses, y, w):
+        # the losses are the global batch's; weighted by this replica's rows, the trackers (summed
+        # over the replicas) weigh every step by its global row count, as on one device
         n = tf.reduce_sum(w)
         self.loss_tracker.update_state(losses["total"], sample_weight=n)
         self.common_tracker.update_state(losses["common"], sample_weight=n)
@@ -431,12 +484,23 @@ class EMODalModel(keras.Model):
         true = tf.one_hot(y, k) * w[:, None]
         pred = tf.one_hot(tf.argmax(losses["logits"], -1), k)
         self.confusion.matrix.assign_add(tf.matmul(true, pred, transpose_a=True))
+        return self._results()
+
+    def _results(self):
         out = {"loss": self.loss_tracker.result(), "common_loss": self.common_tracker.result(),
                "hgr_score": -self.common_tracker.result(), "classify_loss": self.classify_tracker.result(),
                "audio_specific_loss": self.audio_tracker.result(),
                "visual_specific_loss": self.visual_tracker.result()}
         out.update(self.confusion.result())
         return out
+
+    def get_metrics_result(self):
+        """Epoch logs from the metric states summed over the replicas (Keras's epoch-end read).
+
+        Keras takes the epoch logs from the metrics only when their keys equal the step's logs;
+        ``hgr_score`` is derived, so without this the epoch logs under a strategy were the last
+        step's per-replica results averaged over the replicas, not the epoch's values."""
+        return {k: float(keras.ops.convert_to_numpy(v)) for k, v in self._results().items()}
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "input_dim": self.input_dim,
