@@ -111,11 +111,16 @@ def dann_conversation(root: Path, variant: str = "dann"):
 
 
 def epoch_records(model_dir: Path) -> list[dict]:
-    """Per-epoch logs of seed 0 of a finished run: the trainer's ``<fold>/selection.json`` "epochs"
-    (the one fold of the run), or the conversation runner's ``result.json`` "history"."""
+    """Per-epoch logs of seed 0 of a finished one-fold run: the generic trainer's
+    ``<fold>/selection.json`` "epochs", or the "history" (``{key: [per epoch]}``) of a
+    ``result.json`` (the conversation runner's ``seed_0/result.json``, or a fold's)."""
     seed = Path(model_dir) / "seed_0"
-    if (seed / "result.json").exists():
-        hist = json.loads((seed / "result.json").read_text())["history"]
-        return [{k: v[i] for k, v in hist.items()} for i in range(len(next(iter(hist.values()))))]
-    (fold,) = [p for p in seed.iterdir() if (p / "selection.json").exists()]
-    return json.loads((fold / "selection.json").read_text())["epochs"]
+    selections = sorted(seed.glob("*/selection.json"))
+    if selections:
+        assert len(selections) == 1, selections
+        return json.loads(selections[0].read_text())["epochs"]
+    for res in [seed / "result.json", *sorted(seed.glob("*/result.json"))]:
+        hist = json.loads(res.read_text()).get("history") if res.exists() else None
+        if hist:
+            return [{k: v[i] for k, v in hist.items()} for i in range(len(next(iter(hist.values()))))]
+    raise AssertionError(f"no per-epoch records (selection.json or a result.json with history) under {seed}")

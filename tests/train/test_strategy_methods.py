@@ -97,6 +97,9 @@ def test_multi_worker_two_processes_on_localhost(method, tmp_path):
     assert summary["replicas"] == 2, summary
     assert summary["strategy"] in ("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy"), summary
     assert 0 <= summary["test"]["uar"]["mean"] <= 1
+    # the non-chief worker wrote into its own scratch folder only
+    assert (tmp_path / "mw" / ".workers" / "worker_1").is_dir()
+    assert not (tmp_path / "mw" / ".workers" / "worker_0").exists()
     # two workers of one CPU replica each split the global batch like two logical CPUs: the
     # default strategy's losses
     _default_run(name, overrides, tmp_path / "default")

@@ -12,6 +12,7 @@ from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
 from emozoo.layers.gradient_reversal import GaninSchedule
 from emozoo.models import register_model
 from emozoo.models.adv_culture.culture_standardization import CultureStandardization
+from emozoo.train.strategies import step_logs
 
 MODES = ("adv", "bsl")
 GENERATOR_OBJECTIVES = ("paper", "confusion")
@@ -434,7 +435,7 @@ class AdversarialCultureModel(keras.Model):
             self.culture_accuracy_tracker.update_state(correct, sample_weight=cul_w)
             if per_conf is not None:
                 self.confusion_loss_tracker.update_state(per_conf, sample_weight=cul_w)
-        return self._results()
+        return step_logs(self._results())
 
     def test_step(self, data):
         x, culture, y, w = self._unpack(data)
@@ -452,7 +453,7 @@ class AdversarialCultureModel(keras.Model):
             cw = tf.reduce_sum(onehot / tf.maximum(_global_sum(tf.reduce_sum(onehot, 0)), 1.0)[None, :], axis=1)
             self.culture_loss_tracker.update_state(per_cul, sample_weight=cw)
             self.culture_accuracy_tracker.update_state(correct, sample_weight=cw)
-        return self._results()
+        return step_logs(self._results())
 
     def _update_confusion(self, y, logits, weight):
         """Add this batch to the confusion matrix (rows true, columns predicted; weight 0 for

@@ -14,6 +14,7 @@ from emozoo.layers.attention_fusion import AttentionFusion
 from emozoo.layers.gradient_reversal import GradientReversal
 from emozoo.layers.sa_gru import SelfAttentionGRU
 from emozoo.models import register_model
+from emozoo.train.strategies import step_logs
 
 
 def _global_sum(values):
@@ -177,13 +178,13 @@ class _DANNBase(keras.Model):
         grads = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, self.trainable_variables) if g is not None])
         self._track(stats)
-        return {m.name: m.result() for m in self.metrics}
+        return step_logs({m.name: m.result() for m in self.metrics})   # reducible under MultiWorkerMirroredStrategy
 
     def test_step(self, data):
         inputs, y = self._unpack(data)
         _, _, stats = self._dann_losses(inputs, y, False)
         self._track(stats)
-        return {m.name: m.result() for m in self.metrics}
+        return step_logs({m.name: m.result() for m in self.metrics})
 
     #: ``jit_compile`` of :meth:`compile` when the caller gives none (Keras's "auto": XLA on GPU only)
     default_jit_compile = "auto"

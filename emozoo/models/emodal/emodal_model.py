@@ -12,6 +12,7 @@ from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
 from emozoo.layers.standardization import FeatureStandardization
 from emozoo.losses.soft_hgr import soft_hgr_score
 from emozoo.models import register_model
+from emozoo.train.strategies import step_logs
 
 MODALITIES = ("both", "audio", "visual")
 VISUAL_BRANCHES = ("dense", "cnn")
@@ -484,7 +485,7 @@ class EMODalModel(keras.Model):
         true = tf.one_hot(y, k) * w[:, None]
         pred = tf.one_hot(tf.argmax(losses["logits"], -1), k)
         self.confusion.matrix.assign_add(tf.matmul(true, pred, transpose_a=True))
-        return self._results()
+        return step_logs(self._results())      # reducible under MultiWorkerMirroredStrategy
 
     def _results(self):
         out = {"loss": self.loss_tracker.result(), "common_loss": self.common_tracker.result(),
