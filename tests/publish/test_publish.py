@@ -115,7 +115,8 @@ def test_a_broken_recipe_target_is_a_clear_error(monkeypatch):
                          "options": ("seed",), "kwargs": {"corpus": "x"}})
     with pytest.raises(PresetError, match=r"no parameter\(s\) \['corpus'\]"):
         resolve(get_recipe("dann_speech"))
-    monkeypatch.setitem(dann_presets.RECIPES, "dann_speech", {**dann_presets.RECIPES["dann_speech"], "options": ("lr",)})
+    monkeypatch.setitem(dann_presets.RECIPES, "dann_speech",
+                        {**dann_presets.RECIPES["dann_speech"], "options": ("lr",)})
     with pytest.raises(PresetError, match="does not have"):
         get_recipe("dann_speech")
 
@@ -161,8 +162,9 @@ def _fixture_repo(root: Path) -> dict:
     for c in counts:
         for v in ("ci", "dann"):
             cell = {m: {"mean": 0.5, "std": 0.01} for m in ("accuracy", "uar", "macro_f1")}
-            (res / f"dann_speech_{c}_{v}.json").write_text(json.dumps(
-                {"test": {**cell, "num_runs": 3}, "folds": ["f0", "f1", "f2"], "experiment": f"dann/speech/{c}/is10/{v}"}))
+            (res / f"dann_speech_{c}_{v}.json").write_text(json.dumps({
+                "test": {**cell, "num_runs": 3}, "folds": ["f0", "f1", "f2"],
+                "experiment": f"dann/speech/{c}/is10/{v}"}))
     return counts
 
 

@@ -232,7 +232,6 @@ def train_and_publish(name: str, features: str, *, repo: Path, zoo_dir=None, com
         def build(d):
             export_features(model, Path(d), classes, fold.cultures, feature=features)
     entry = publish(name, build, card, zoo_dir)
-    print(f"published {entry['name']} -> {entry['path']} ({len(entry['files'])} files)", flush=True)
     return entry
 
 

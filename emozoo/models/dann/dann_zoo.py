@@ -45,7 +45,6 @@ def publish_conversation(name: str, model, fold, store, card: dict, cfg, zoo_dir
 
     card = {**card, "experiment_config": cfg.to_json(), "domains": list(fold.domains)}
     entry = publish(name, lambda folder: export_conversation(model, folder, fold, store), card, zoo_dir)
-    print(f"published {name} at {entry['path']}")
     return entry
 
 
@@ -252,7 +251,8 @@ def speech_training_fold(repo: Path):
             raise SchemaError(f"{c} has classes {t.classes}, {SPEECH_CORPORA[0]} has {tables[0].classes}")
     train = FeatureTable.concat(tables)
     counts = {c: len(t) for c, t in zip(SPEECH_CORPORA, tables)}
-    return Fold("all/" + "+".join(SPEECH_CORPORA), train, None, None, {"train": len(train)}), tuple(tables[0].classes), counts
+    fold = Fold("all/" + "+".join(SPEECH_CORPORA), train, None, None, {"train": len(train)})
+    return fold, tuple(tables[0].classes), counts
 
 
 def publish_speech(*, repo: Path, zoo_dir=None, command: str, seed: int = 0) -> dict:
@@ -332,5 +332,4 @@ def publish_speech(*, repo: Path, zoo_dir=None, command: str, seed: int = 0) -> 
                 experiment_config={**cfg.to_json(), "model": {"name": cfg.model.name, "params": params}},
                 domains=speakers)
     entry = publish(name, build, card, zoo_dir)
-    print(f"published {name} at {entry['path']} ({len(entry['files'])} files)", flush=True)
     return entry

@@ -1,4 +1,5 @@
-"""EMODal zoo recipe: retrain, export and publish ``emodal_ravdess_av`` (``python -m emozoo.publish emodal_ravdess_av``).
+"""EMODal zoo recipe: retrain, export and publish ``emodal_ravdess_av``
+(``python -m emozoo.publish emodal_ravdess_av``).
 
 :func:`publish_ravdess_av` trains :class:`~emozoo.models.emodal.emodal_model.EMODalModel` as the
 registered experiment ``emodal/ravdess_av/4class/both`` on the 4-class clips of 22 of the 24
@@ -99,7 +100,6 @@ def publish_ravdess_av(*, repo: Path, zoo_dir=None, command: str, seed: int = 0)
     pre = {"audio": PRESETS[NAME]["input"]["audio"], "visual": PRESETS[NAME]["input"]["visual"],
            "flat_order": "audio then visual"}
     entry = publish(NAME, lambda d: export_feature_model(model, Path(d), classes, preprocessing=pre), card, zoo_dir)
-    print(f"published {entry['name']} -> {entry['path']} ({len(entry['files'])} files)", flush=True)
     return entry
 
 

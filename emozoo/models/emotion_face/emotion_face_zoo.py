@@ -154,7 +154,7 @@ def train_and_publish(repo: Path | str = ".", design: str | None = None, seed: i
     """Train the chosen design on FER2013 train + CK+ + JAFFE and publish ``emotion_face`` (see module doc).
 
     Args:
-        repo: folder holding the trunk caches (``tfrecords/cache``) and ``benchmarks/results/emotion_face_*.json``.
+        repo: folder holding ``benchmarks/results/emotion_face_*.json`` (the trunk caches are read by :func:`fit`).
         design: override the design the benchmark chose (for experiments, not for publishing).
         seed: training seed.
         zoo_dir: zoo folder (default ``saved_models/``).
@@ -201,10 +201,11 @@ def publish_recipe(*, repo: Path, zoo_dir=None, command: str, seed: int = 0, des
                    threads: int = 1) -> dict:
     """Recipe of ``python -m emozoo.publish emotion_face``: TensorFlow on ``threads`` threads, the
     7-class JAFFE trunk cache built when it is missing (``EMOZOO_DATA_DIR`` needed then), then
-    :func:`train_and_publish`.
+    :func:`train_and_publish`. The trunk caches are those of this checkout
+    (``tfrecords/cache``, where :func:`fit` reads them).
 
     Args:
-        repo: folder holding the trunk caches and ``benchmarks/results/``.
+        repo: folder holding ``benchmarks/results/emotion_face_*.json``.
         zoo_dir: zoo folder (default ``saved_models/``).
         command: the command line recorded on the card.
         seed: training seed.
@@ -220,8 +221,8 @@ def publish_recipe(*, repo: Path, zoo_dir=None, command: str, seed: int = 0, des
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    if not (cache_root(Path(repo)) / CACHE_NAMES["jaffe7"] / "cache.json").exists():
-        build_jaffe7(Path(repo))
+    if not (cache_root() / CACHE_NAMES["jaffe7"] / "cache.json").exists():
+        build_jaffe7()
     return train_and_publish(repo, design=design, seed=seed, zoo_dir=zoo_dir, command=command)
 
 

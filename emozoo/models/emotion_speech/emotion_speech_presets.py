@@ -27,6 +27,7 @@ PRESETS = {
 RECIPES = {
     "emotion_speech": {"target": "emozoo.models.emotion_speech.emotion_speech_zoo:train_and_publish", "kwargs": {},
                        "options": ("seed",),
-                       "trains": "the head chosen by leave-one-corpus-out (benchmarks/results/emotion_speech_loco.json) "
-                                 "on every labelled clip of EmoDB + CASIA + RAVDESS"},
+                       "trains": "the head chosen by leave-one-corpus-out "
+                                 "(benchmarks/results/emotion_speech_loco.json) on every labelled clip of EmoDB + "
+                                 "CASIA + RAVDESS"},
 }

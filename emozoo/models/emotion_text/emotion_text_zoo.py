@@ -129,7 +129,8 @@ def train_and_publish(repo: Path | str = ".", head: str | None = None, seed: int
     (the recipe of ``python -m emozoo.publish emotion_text``).
 
     Args:
-        repo: folder holding ``tfrecords/{iemocap_text,meld}_mpnet`` and ``benchmarks/results/emotion_text_eval.json``.
+        repo: folder holding ``tfrecords/{iemocap_text,meld}_mpnet`` and
+            ``benchmarks/results/emotion_text_eval.json``.
         head: override the head the evaluation chose (for experiments, not for publishing).
         seed: training seed.
         zoo_dir: zoo folder (default ``saved_models/``).

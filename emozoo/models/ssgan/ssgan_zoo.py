@@ -299,11 +299,12 @@ def train_and_publish(setting: str, repo: Path | str = ".", *, zoo_dir=None, com
         build = lambda d: export_speech(model, stats[0], stats[1], d, r["classes"], pool=spec.pool)  # noqa: E731
     else:
         from emozoo.models.dface.dface_export import load_dface
-        from emozoo.zoo import zoo_dir
+        from emozoo.zoo import zoo_dir as default_zoo   # the backbone is read from the default zoo
         card["metrics"]["jaffe_transductive"] = _jaffe_check(model, stats, r["classes"])
         dface, dentry = load_dface()
         version = dentry["path"].split("/")[-1]
-        size = int(json.loads((zoo_dir() / dentry["path"] / "assets" / "preprocessing.json").read_text())["size"])
+        pre = json.loads((default_zoo() / dentry["path"] / "assets" / "preprocessing.json").read_text())
+        size = int(pre["size"])
         store = json.loads((repo / "tfrecords" / "ckplus_dface" / "extract.json").read_text())["features"]["dface"]
         if f"dface_fer2013/{version}" not in store:
             raise ExportError(f"the ckplus_dface store was written by another Dface ({store.split(';')[0]}) than the "
