@@ -45,5 +45,7 @@ setup(
         "emozoo-export=emozoo.export.__main__:main",
         "emozoo-predict=emozoo.predict.__main__:main",
         "emozoo-weights=emozoo.weights.__main__:main",
+        "emozoo-publish=emozoo.publish.__main__:main",
+        "emozoo-report=emozoo.report.__main__:main",
     ]},
 )
