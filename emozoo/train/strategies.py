@@ -104,3 +104,88 @@ def step_logs(logs: dict) -> dict:
     if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
         return {k: tf.reshape(v, [1]) for k, v in logs.items()}
     return logs
+
+
+# ------------------------------------------------------------------ strategies in the method runners
+def resolve(strategy) -> tf.distribute.Strategy:
+    """A strategy object from what a runner was given: ``None`` (the default strategy), a name of
+    :data:`STRATEGIES` (built by :func:`make_strategy`) or a ``tf.distribute.Strategy``."""
+    if strategy is None:
+        return tf.distribute.get_strategy()
+    return make_strategy(strategy) if isinstance(strategy, str) else strategy
+
+
+def is_distributed(strategy) -> bool:
+    """Whether ``strategy`` is anything but TensorFlow's default (no-distribution) strategy: a
+    runner then builds and compiles its models in ``strategy.scope()`` and scales its losses by
+    the global batch; on the default strategy it keeps its single-device code path unchanged."""
+    return strategy is not None and type(strategy).__name__ != "_DefaultDistributionStrategy"
+
+
+def scope(strategy):
+    """``strategy.scope()`` for a distributed strategy, a no-op context for the default one."""
+    import contextlib
+    return strategy.scope() if is_distributed(strategy) else contextlib.nullcontext()
+
+
+def placement(strategy) -> dict:
+    """``{"strategy": class name, "replicas": replicas in sync}``, what ``run.json`` and a
+    runner's ``summary.json`` record (``None``: the default strategy)."""
+    strategy = tf.distribute.get_strategy() if strategy is None else strategy
+    return {"strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync)}
+
+
+#: the placement of a folder written before runs recorded one by a runner that trained on the
+#: default strategy only (the ssgan and face_cnn runners refused or ignored every other one)
+SINGLE_DEVICE = {"strategy": "_DefaultDistributionStrategy", "replicas": 1}
+
+
+def check_placement(write_dir, model_dir, strategy, *, unrecorded=None) -> dict:
+    """Refuse to resume a run folder written under another strategy or replica count.
+
+    The distribution a run was trained under is part of its identity: the global batch is split
+    over the replicas, and a resumed or re-read fold must not silently come from another setting.
+    ``write_dir/run.json`` (written by the caller) holds the placement of the folder's run; without
+    it, ``unrecorded`` says what the folder holds: ``None`` (nothing to compare: a new run),
+    ``"refuse"`` (a run of an older emozoo whose placement is unknown) or a placement dict (e.g.
+    :data:`SINGLE_DEVICE`). Returns this command's :func:`placement`.
+
+    Example::
+
+        want = check_placement(write_dir, model_dir, strategy)
+        write_json_atomic(write_dir / "run.json", want)
+    """
+    from pathlib import Path
+    want = placement(strategy)
+    run_json = Path(write_dir) / "run.json"
+    if run_json.exists():
+        before = json.loads(run_json.read_text())
+    elif unrecorded == "refuse":
+        raise ExperimentError(f"{model_dir} holds a run that does not record its strategy and device count "
+                              "(an older emozoo): use another --model-dir")
+    else:
+        before = unrecorded
+    if before is not None and before != want:
+        raise ExperimentError(
+            f"{model_dir} holds a run trained with {before['strategy']} on {before['replicas']} replica(s); "
+            f"this command uses {want['strategy']} on {want['replicas']}: use another --model-dir "
+            f"(e.g. {model_dir}_{want['strategy'].lower()}{want['replicas']})")
+    return want
+
+
+def write_dir(model_dir):
+    """``(is_chief, folder this process writes to)``: ``model_dir`` for the chief, and
+    ``model_dir/.workers/<task>`` for every other worker of a multi-worker run (see :func:`task_info`)."""
+    from pathlib import Path
+    is_chief, task = task_info()
+    return is_chief, (Path(model_dir) if is_chief else Path(model_dir) / ".workers" / task)
+
+
+def log_scalars(model) -> None:
+    """Wrap ``model``'s built-in ``train_step``/``test_step`` so that their logs go through
+    :func:`step_logs` (needed under ``MultiWorkerMirroredStrategy`` for a model that keeps Keras'
+    own steps, e.g. the functional face CNN)."""
+    import types
+    cls = type(model)
+    model.train_step = types.MethodType(lambda self, data: step_logs(cls.train_step(self, data)), model)
+    model.test_step = types.MethodType(lambda self, data: step_logs(cls.test_step(self, data)), model)

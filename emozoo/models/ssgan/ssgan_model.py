@@ -1,6 +1,7 @@
 """SemiSupervisedGAN: K+1-class CT-GAN semi-supervised classifier, uni- or multi-modal (Algorithm 1)."""
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import keras
@@ -11,8 +12,33 @@ from emozoo.errors import ExperimentError, SchemaError
 from emozoo.losses.consistency import FORMS as CT_FORMS, consistency_term
 from emozoo.losses.kplus1 import classifier_loss, discriminator_loss, feature_matching_loss
 from emozoo.models import register_model
+from emozoo.train.strategies import step_logs
 
 MODES = ("ssgan", "fsbase")
+
+
+#: the noise draws traced so far in the running replica's step (each replica runs in its own thread)
+_DRAWS = threading.local()
+
+
+def _replica_context():
+    """The replica context of a step running on more than one replica, else ``None`` (the default
+    strategy, or a strategy with one replica: the single-device code path, unchanged)."""
+    ctx = tf.distribute.get_replica_context()
+    return ctx if ctx is not None and ctx.num_replicas_in_sync > 1 else None
+
+
+def _global_sum(ctx, value):
+    """Sum over the replicas of the step (differentiable: the gradient of an all-sum is an all-sum)."""
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def _global_share(ctx, mean, count):
+    """This replica's share of a global mean: its local ``mean`` x its row ``count`` / the rows of
+    all replicas; the shares (and their gradients, summed by the optimiser) add up to the mean
+    over the global batch. 0 for a replica without rows."""
+    n = tf.cast(count, tf.float32)
+    return tf.math.multiply_no_nan(mean, n / tf.maximum(_global_sum(ctx, n), 1.0))
 VARIANTS = ("conv", "dense")
 
 # Liang et al. 2019 sec. IV-B (paper-sized, for GPUs) and the CPU preset used for the tables here
@@ -75,7 +101,7 @@ def build_discriminator_trunk(spec: dict, dropout: float, name: str) -> keras.Se
     return keras.Sequential(layers, name=name)
 
 
-def build_generator(spec: dict, noise_dim: int, name: str) -> keras.Sequential:
+def build_generator(spec: dict, noise_dim: int, name: str, synchronized: bool = False) -> keras.Sequential:
     """G: noise ``z`` -> a sample shaped like the modality's input (DCGAN, Radford et al.).
 
     conv: ``Dense`` projection to ``[H/2^n, W/2^n, g_channels[0]]``, then ``n - 1`` fractionally
@@ -83,6 +109,8 @@ def build_generator(spec: dict, noise_dim: int, name: str) -> keras.Sequential:
     the input's channels (``n = len(g_channels)``; paper 512-256-128-64), batch norm + ReLU
     between, linear output (the inputs are z-normalised features, not pixels in [-1, 1]).
     dense: ``Dense(u) -> BN -> ReLU`` for ``u`` in ``g_units``, then a linear ``Dense(dim)``.
+    ``synchronized``: batch norm over the global batch of a multi-replica step (the statistics
+    all-reduced over the replicas) instead of each replica's part.
     """
     layers = [keras.Input((noise_dim,))]
     if spec["variant"] == "conv":
@@ -91,18 +119,18 @@ def build_generator(spec: dict, noise_dim: int, name: str) -> keras.Sequential:
         n = len(spec["g_channels"])
         h, w = shape[0] // 2 ** n, shape[1] // 2 ** n
         layers += [keras.layers.Dense(h * w * spec["g_channels"][0], name=f"{name}_projection"),
-                   keras.layers.BatchNormalization(), keras.layers.ReLU(),
+                   keras.layers.BatchNormalization(synchronized=synchronized), keras.layers.ReLU(),
                    keras.layers.Reshape((h, w, spec["g_channels"][0]))]
         for i, c in enumerate(spec["g_channels"][1:]):
             layers += [keras.layers.Conv2DTranspose(c, 5, strides=2, padding="same", name=f"{name}_deconv_{i}"),
-                       keras.layers.BatchNormalization(), keras.layers.ReLU()]
+                       keras.layers.BatchNormalization(synchronized=synchronized), keras.layers.ReLU()]
         layers.append(keras.layers.Conv2DTranspose(ch, 5, strides=2, padding="same", name=f"{name}_output"))
         if len(shape) == 2:
             layers.append(keras.layers.Reshape(shape))
     else:
         for i, u in enumerate(spec["g_units"]):
-            layers += [keras.layers.Dense(u, name=f"{name}_dense_{i}"), keras.layers.BatchNormalization(),
-                       keras.layers.ReLU()]
+            layers += [keras.layers.Dense(u, name=f"{name}_dense_{i}"),
+                       keras.layers.BatchNormalization(synchronized=synchronized), keras.layers.ReLU()]
         layers.append(keras.layers.Dense(spec["shape"][0], name=f"{name}_output"))
     return keras.Sequential(layers, name=name)
 
@@ -129,6 +157,13 @@ class SemiSupervisedGAN(keras.Model):
       reference code (the labelled rows when the batch has no ``"u"``);
     * then ``generator_steps`` (S_G) updates of ``theta_G`` with feature matching on the
       concatenated second-to-last layer (eq. 5/7), D and C fixed.
+
+    Under a ``tf.distribute`` strategy with several replicas (build and compile the model in
+    ``strategy.scope()``; each replica gets its part of the global batch) the step equals the
+    single-device one: every loss term is the replica's share of the mean over the *global*
+    batch (its rows' sum / all replicas' rows), feature matching compares the global means,
+    G's batch norm is synchronized, and the noise is the single-device draw split over the
+    replicas. Dropout masks are drawn per replica.
 
     ``mode="fsbase"`` is the fully supervised baseline (FSBase; MFSBase with two modalities): the
     same D (trunks + C) trained as a plain K-class classifier on the labelled batch only; no G
@@ -212,8 +247,10 @@ class SemiSupervisedGAN(keras.Model):
         feat = sum(int(np.prod(d.output_shape[1:])) for d in self.discriminators)
         self.classifier.build((None, feat))
         self.feature_dim = feat
-        self.generators = ([build_generator(m, self.noise_dim, f"generator_{m['name']}") for m in self.modalities]
-                           if self.mode == "ssgan" else [])
+        # built in a multi-replica strategy's scope: G's batch norm uses the global batch's statistics
+        sync = tf.distribute.get_strategy().num_replicas_in_sync > 1
+        self.generators = ([build_generator(m, self.noise_dim, f"generator_{m['name']}", synchronized=sync)
+                            for m in self.modalities] if self.mode == "ssgan" else [])
         self.d_optimizer = None
         self.g_optimizer = None
         self.trackers = {k: keras.metrics.Mean(name=k) for k in
@@ -296,16 +333,49 @@ class SemiSupervisedGAN(keras.Model):
             return xs
         return [tf.concat([a, b], axis=0) for a, b in zip(xs, self._split(u))]
 
-    def _noise(self, n):
-        return tf.random.normal((n, self.noise_dim))
+    def _noise(self, n, seed=None):
+        return tf.random.normal((n, self.noise_dim), seed=seed)
+
+    def _step_noise(self, n_real, ctx):
+        """The fake batch's noise: one draw per step of ``fake_batch`` rows (0: as many as real rows).
+
+        On several replicas every replica makes the same draw of the *global* fake batch and keeps
+        its own rows of it: replica ``r`` the rows after those of replicas ``0 .. r-1`` (its real
+        rows' count when ``fake_batch`` is 0, else an even split). The replicas' copies of the step
+        share one graph, where an op without a seed gets the next operation seed; so (when a global
+        seed is set) the ``i``-th draw of the step gets operation seed ``i`` in every replica, the
+        seed it has in the single-device step, whose graph holds only the one replica's draws.
+        """
+        if ctx is None:
+            return self._noise(self.fake_batch or n_real)
+        seed = None
+        if tf.compat.v1.get_default_graph().seed is not None:
+            seed = _DRAWS.count = getattr(_DRAWS, "count", -1) + 1
+        rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
+        reps = ctx.num_replicas_in_sync
+        if self.fake_batch:
+            n_all, start = self.fake_batch, rid * self.fake_batch // reps
+            stop = (rid + 1) * self.fake_batch // reps
+        else:
+            sizes = tf.cast(_global_sum(ctx, tf.one_hot(rid, reps) * tf.cast(n_real, tf.float32)), tf.int32)
+            n_all, start = tf.reduce_sum(sizes), tf.reduce_sum(sizes[:rid])
+            stop = start + tf.cast(n_real, tf.int32)
+        return self._noise(n_all, seed=seed)[start:stop]
 
     def discriminator_losses(self, x, y, u=None, z=None, training=True) -> dict:
-        """The terms of ``L_dis`` (eq. 4/6) on one batch; ``z`` fixes the noise (tests)."""
+        """The terms of ``L_dis`` (eq. 4/6) on one batch; ``z`` fixes the noise (tests).
+
+        On several replicas (a step of ``tf.distribute``) every term is this replica's share of the
+        mean over the global batch (its rows' sum / the rows of all replicas, per term: labelled,
+        real, fake and CT rows), so the shares' gradients, summed by the optimiser, are the
+        single-device ones.
+        """
+        ctx = _replica_context()
         real = self._real(x, u)
         n_lab = tf.shape(self._split(x)[0])[0]
         n_real = tf.shape(real[0])[0]
         if z is None:
-            z = self._noise(self.fake_batch or n_real)
+            z = self._step_noise(n_real, ctx)
         fake = self.generate(z, training=training)
         h1, l1 = self.discriminate(real, training=training)
         h2, l2 = self.discriminate(real, training=training)          # second dropout perturbation
@@ -313,16 +383,35 @@ class SemiSupervisedGAN(keras.Model):
         rows = slice(None) if u is None else slice(n_lab, None)      # CT on the unlabelled rows (reference code)
         ct = consistency_term(l1[rows], l2[rows], h1[rows], h2[rows], feature_weight=self.ct_feature_weight,
                               margin=self.ct_margin, form=self.ct_form)
-        return discriminator_loss(l1[:n_lab], y, l1, lf, ct, self.consistency_weight)
+        if ctx is None:
+            return discriminator_loss(l1[:n_lab], y, l1, lf, ct, self.consistency_weight)
+        terms = discriminator_loss(l1[:n_lab], y, l1, lf, 0.0, self.consistency_weight)
+        sup = _global_share(ctx, terms["supervised"], n_lab)
+        fake_t = _global_share(ctx, terms["fake"], tf.shape(lf)[0])
+        real_t = _global_share(ctx, terms["real"], n_real)
+        ct = _global_share(ctx, ct, n_real if u is None else n_real - n_lab)
+        return {"supervised": sup, "fake": fake_t, "real": real_t, "consistency": ct,
+                "total": sup + fake_t + real_t + self.consistency_weight * ct}
 
     def generator_loss(self, x, u=None, z=None, training=True):
-        """``L_gen`` (eq. 5/7): feature matching on the concatenated second-to-last layer."""
+        """``L_gen`` (eq. 5/7): feature matching on the concatenated second-to-last layer.
+
+        On several replicas both means are over the global batch (sums and counts all-reduced), so
+        every replica returns the single-device value; :meth:`generator_step` divides it by the
+        replica count before differentiating (the all-sum's gradient adds the replicas' parts).
+        """
+        ctx = _replica_context()
         real = self._real(x, u)
         if z is None:
-            z = self._noise(self.fake_batch or tf.shape(real[0])[0])
+            z = self._step_noise(tf.shape(real[0])[0], ctx)
         h_fake = self.features(self.generate(z, training=training), training=training)
         h_real = tf.stop_gradient(self.features(real, training=training))
-        return feature_matching_loss(h_fake, h_real)
+        if ctx is None:
+            return feature_matching_loss(h_fake, h_real)
+        counts = tf.cast(tf.stack([tf.shape(h_fake)[0], tf.shape(h_real)[0]]), tf.float32)
+        s_fake, s_real, counts = _global_sum(ctx, (tf.reduce_sum(h_fake, 0), tf.reduce_sum(h_real, 0), counts))
+        return feature_matching_loss((s_fake / tf.maximum(counts[0], 1.0))[None],
+                                     (s_real / tf.maximum(counts[1], 1.0))[None])
 
     # ------------------------------------------------------------------------------- train step
     @staticmethod
@@ -338,6 +427,15 @@ class SemiSupervisedGAN(keras.Model):
         yi = tf.cast(y, tf.int64) if y.shape.rank == 1 else tf.argmax(y, axis=-1)
         return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1), yi), tf.float32))
 
+    @staticmethod
+    def _global_values(ctx, values: dict) -> dict:
+        """The global-batch values of per-replica shares (what the step logs; identity on one replica)."""
+        if ctx is None:
+            return values
+        keys = sorted(values)
+        total = _global_sum(ctx, tf.stack([tf.convert_to_tensor(values[k], tf.float32) for k in keys]))
+        return {k: total[i] for i, k in enumerate(keys)}
+
     def discriminator_step(self, x, y, u=None, z=None) -> dict:
         """One Adam update of theta_D and theta_C on ``L_dis`` (Algorithm 1, inner loop over S_D)."""
         with tf.GradientTape() as tape:
@@ -348,16 +446,22 @@ class SemiSupervisedGAN(keras.Model):
 
     def generator_step(self, x, u=None, z=None):
         """One Adam update of theta_G on ``L_gen`` with D and C fixed (Algorithm 1, inner loop over S_G)."""
+        ctx = _replica_context()
         with tf.GradientTape() as tape:
             g_loss = self.generator_loss(x, u, z=z, training=True)
-        grads = tape.gradient(g_loss, self.generator_variables)
+            # several replicas: every one holds the global L_gen; 1/R each, as the optimiser sums them
+            scaled = g_loss if ctx is None else g_loss / ctx.num_replicas_in_sync
+        grads = tape.gradient(scaled, self.generator_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator_variables))
         return g_loss
 
     def supervised_step(self, x, y):
         """FSBase: one Adam update of D (trunks + C) as a plain K-class classifier."""
+        ctx = _replica_context()
         with tf.GradientTape() as tape:
             loss = classifier_loss(self.discriminate(x, training=True)[1], y)
+            if ctx is not None:                                     # this replica's share of the global mean
+                loss = _global_share(ctx, loss, tf.shape(y)[0])
         grads = tape.gradient(loss, self.discriminator_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator_variables))
         return loss
@@ -366,15 +470,18 @@ class SemiSupervisedGAN(keras.Model):
         """One batch of Algorithm 1: S_D updates of theta_D, theta_C on L_dis, then S_G of theta_G on L_gen."""
         x, y, u = self._unpack(data)
         y = tf.convert_to_tensor(y)
+        ctx = _replica_context()
+        _DRAWS.count = -1                                          # operation seeds of this step's draws
         if self.mode == "fsbase":
-            loss = self.supervised_step(x, y)
+            loss = self._global_values(ctx, {"loss": self.supervised_step(x, y)})["loss"]
             for k in ("loss", "supervised_loss"):
                 self.trackers[k].update_state(loss)
-            return {k: self.trackers[k].result() for k in ("loss", "supervised_loss")}
+            return step_logs({k: self.trackers[k].result() for k in ("loss", "supervised_loss")})
         for _ in range(self.discriminator_steps):                  # Algorithm 1: for iter = 0..S_D
             terms = self.discriminator_step(x, y, u)
         for _ in range(self.generator_steps):                      # Algorithm 1: for iter = 0..S_G
             g_loss = self.generator_step(x, u)
+        terms = self._global_values(ctx, terms)                    # every replica tracks the global values
         self.trackers["loss"].update_state(terms["total"])
         self.trackers["discriminator_loss"].update_state(terms["total"])
         self.trackers["supervised_loss"].update_state(terms["supervised"])
@@ -382,12 +489,16 @@ class SemiSupervisedGAN(keras.Model):
         self.trackers["real_loss"].update_state(terms["real"])
         self.trackers["consistency"].update_state(terms["consistency"])
         self.trackers["generator_loss"].update_state(g_loss)
-        return {k: t.result() for k, t in self.trackers.items()}
+        return step_logs({k: t.result() for k, t in self.trackers.items()})
 
     def test_step(self, data):
         x, y, _ = self._unpack(data)
-        loss = classifier_loss(self.discriminate(x, training=False)[1], tf.convert_to_tensor(y))
-        return {"loss": loss, "accuracy": self._accuracy(x, tf.convert_to_tensor(y))}
+        y = tf.convert_to_tensor(y)
+        out = {"loss": classifier_loss(self.discriminate(x, training=False)[1], y), "accuracy": self._accuracy(x, y)}
+        ctx = _replica_context()
+        if ctx is not None:                                         # means over the global batch
+            out = self._global_values(ctx, {k: _global_share(ctx, v, tf.shape(y)[0]) for k, v in out.items()})
+        return step_logs(out)
 
     @property
     def metrics(self):

@@ -84,7 +84,7 @@ def _cached(name: str, build):
             return {k: z[k] for k in z.files}
     data = build()
     CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")   # per process: workers may build one entry at once
     np.savez(tmp, **data)
     os.replace(tmp, path)
     return data
@@ -258,7 +258,12 @@ def _uar(model, pool: Pool, classes) -> float:
     return classification_report(pool.y, pred, classes)["uar"]
 
 
-def _dataset(labelled: Pool, unlabelled: Pool | None, batch: int, unlabelled_batch: int, seed: int):
+def _dataset(labelled: Pool, unlabelled: Pool | None, batch: int, unlabelled_batch: int, seed: int,
+             distributed: bool = False):
+    """Global batches ``{"x", "y"[, "u"]}``: the labelled and unlabelled streams, each shuffled with
+    its own seed and batched with ``drop_remainder``. Under a strategy (``distributed``) Keras splits
+    every global batch over the replicas (sharded by data across workers), so a replica sees its
+    part of the batch the single-device run trains on."""
     import tensorflow as tf
 
     def stream(pool: Pool, with_y: bool, b: int, s: int):
@@ -271,24 +276,54 @@ def _dataset(labelled: Pool, unlabelled: Pool | None, batch: int, unlabelled_bat
     else:
         unl = stream(unlabelled, False, unlabelled_batch, seed + 1)
         ds = tf.data.Dataset.zip((lab, unl)).map(lambda a, u: {"x": a[0], "y": a[1], "u": u})
+    if distributed:
+        opts = tf.data.Options()
+        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(opts)
     from emozoo.train.data import finalize
     return finalize(ds, prefetch=2)   # tf.data autotuning off: no stall when fit ends (issue 21)
 
 
+def _skip_symbolic_build(model, strategy) -> None:
+    """Before a distributed ``fit`` Keras builds the model symbolically from a batch it takes from a
+    first iterator of the dataset, then starts a new one: that would call the model on the dict
+    batch, and a new iterator of the reshuffling stream has another order than the single-device
+    run's. Every part of the model is built in ``__init__``, so only the two optimisers are left;
+    they are built here, in the strategy's scope, and the symbolic build is skipped."""
+    import types
+    with strategy.scope():
+        model.d_optimizer.build(model.discriminator_variables)
+        if model.generators:
+            model.g_optimizer.build(model.generator_variables)
+    model.built = True
+    model._maybe_symbolic_build = types.MethodType(lambda self, iterator=None, data_batch=None: None, model)
+
+
 def fit_select(model, labelled: Pool, unlabelled: Pool | None, valid: Pool, classes, *, steps: int,
-               eval_every: int, batch: int, unlabelled_batch: int, seed: int, log=None) -> dict:
+               eval_every: int, batch: int, unlabelled_batch: int, seed: int, log=None, strategy=None) -> dict:
     """Train ``model`` for ``steps`` batches, scoring validation UAR every ``eval_every`` steps and
-    keeping the best weights (model selection on validation UAR, sec. IV-C)."""
+    keeping the best weights (model selection on validation UAR, sec. IV-C).
+
+    ``model`` was built and compiled in ``strategy.scope()`` when a (distributed) ``strategy`` is
+    given: ``batch``/``unlabelled_batch`` are then global batches, split over the replicas. The
+    result holds ``curve`` (``[step, val UAR, loss]``) and ``history``: every evaluation's step,
+    validation UAR and all training losses (means over the ``eval_every`` steps before it).
+    """
     import keras
 
-    ds = _dataset(labelled, unlabelled, batch, unlabelled_batch, seed)
-    best = {"uar": -1.0, "step": 0, "weights": None, "curve": []}
+    from emozoo.train.strategies import is_distributed
+    ds = _dataset(labelled, unlabelled, batch, unlabelled_batch, seed, distributed=is_distributed(strategy))
+    if is_distributed(strategy):
+        _skip_symbolic_build(model, strategy)
+    best = {"uar": -1.0, "step": 0, "weights": None, "curve": [], "history": []}
 
     class Select(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             u = _uar(model, valid, classes)
             step = (epoch + 1) * eval_every
             best["curve"].append([step, round(u, 4)] + ([round(float(logs.get("loss", 0)), 4)] if logs else []))
+            best["history"].append({"step": step, "val_uar": float(u),
+                                    **{k: float(v) for k, v in (logs or {}).items()}})
             if u > best["uar"]:
                 best.update(uar=u, step=step, weights=[w.copy() for w in model.get_weights()])
             if log:
@@ -301,7 +336,7 @@ def fit_select(model, labelled: Pool, unlabelled: Pool | None, valid: Pool, clas
     if best["weights"] is not None:
         model.set_weights(best["weights"])
     return {"best_val_uar": best["uar"], "best_step": best["step"], "curve": best["curve"],
-            "seconds": round(time.time() - t0, 1)}
+            "history": best["history"], "seconds": round(time.time() - t0, 1)}
 
 
 def score(model, test: Pool, classes) -> dict:
@@ -408,11 +443,19 @@ CACHE_KEYS = ("setting", "feature", "fraction", "fold", "seed", "normalisation",
               "unlabelled_corpora", "steps", "unlabelled_ratio", "ct_form", "unlabelled_with_rest")
 
 
-def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str | None = None, log=print) -> dict:
-    """Train and score every model of ``spec.models`` on one fold/seed; cached in ``out``."""
+def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str | None = None, log=print,
+            strategy=None) -> dict:
+    """Train and score every model of ``spec.models`` on one fold/seed; cached in ``out``.
+
+    ``strategy``: a ``tf.distribute.Strategy`` (``None``: the default one); the models are built
+    and compiled in its scope and trained on global batches of ``spec.batch`` labelled +
+    ``spec.unlabelled_batch`` unlabelled rows (losses scaled by the global batch, see
+    :class:`~emozoo.models.ssgan.ssgan_model.SemiSupervisedGAN`).
+    """
     import keras
 
     from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
+    from emozoo.train.strategies import scope
     if out is not None and Path(out).exists():
         cached = json.loads(Path(out).read_text())
         # a cached fold is reused only for the same data and models (never another feature's or
@@ -434,22 +477,24 @@ def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str |
                         "valid": len(valid), "test": len(test)}, "models": {}}
     log(f"[ssgan] {spec.setting} frac {spec.fraction} fold {spec.fold} seed {spec.seed}: {result['sizes']}")
     kw = dict(steps=spec.steps, eval_every=spec.eval_every, batch=spec.batch,
-              unlabelled_batch=spec.unlabelled_batch, classes=classes)
+              unlabelled_batch=spec.unlabelled_batch, classes=classes, strategy=strategy)
     fs = None
     for name in spec.models:
         keras.utils.set_random_seed(1000 * spec.seed + 17 * spec.fold + 3)
         t0 = time.time()
         if name in ("fsbase", "mfsbase"):
-            fs = SemiSupervisedGAN(len(classes), mods, mode="fsbase", **common)
-            fs.compile()
+            with scope(strategy):
+                fs = SemiSupervisedGAN(len(classes), mods, mode="fsbase", **common)
+                fs.compile()
             sel = fit_select(fs, labelled, None, valid, seed=spec.seed, **kw)
             model = fs
         elif name == "ssbase":
             if fs is None:
                 raise SplitError("ssbase fine-tunes FSBase: list fsbase before ssbase in models")
             pseudo = pseudo_label(fs, unl, spec.ssbase_threshold)
-            model = SemiSupervisedGAN(len(classes), mods, mode="fsbase", **common)
-            model.compile()
+            with scope(strategy):
+                model = SemiSupervisedGAN(len(classes), mods, mode="fsbase", **common)
+                model.compile()
             model.set_weights(fs.get_weights())
             sel0 = _uar(model, valid, classes)
             if len(pseudo):
@@ -459,11 +504,12 @@ def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str |
                     model.set_weights(fs.get_weights())
                     sel["best_val_uar"], sel["best_step"] = sel0, 0
             else:
-                sel = {"best_val_uar": sel0, "best_step": 0, "curve": [], "seconds": 0.0}
+                sel = {"best_val_uar": sel0, "best_step": 0, "curve": [], "history": [], "seconds": 0.0}
             sel["pseudo_labelled"] = int(len(pseudo))
         elif name in ("ssgan", "mssgan"):
-            model = SemiSupervisedGAN(len(classes), mods, mode="ssgan", **common)
-            model.compile()
+            with scope(strategy):
+                model = SemiSupervisedGAN(len(classes), mods, mode="ssgan", **common)
+                model.compile()
             sel = fit_select(model, labelled, unl, valid, seed=spec.seed, **kw)
         else:
             raise SplitError(f"unknown model {name!r}: fsbase, ssbase, ssgan, mfsbase, mssgan")
@@ -516,24 +562,37 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     does; ``N`` = ``--seeds`` or ``trainer.seeds`` = the experiment's folds), each fold's models
     (e.g. FSBase, SSBase, SSGAN) with model selection on validation UAR. Writes
     ``<model_dir>/fold<k>.json`` (+ the selected weights) and ``summary.json``/``summary.md``
-    (test metrics per model, mean +- std over folds); finished folds are read back.
+    (test metrics per model, mean +- std over folds, the strategy and replica count); finished
+    folds are read back.
+
+    ``strategy`` (``None``, a name of :data:`emozoo.train.strategies.STRATEGIES` or a
+    ``tf.distribute.Strategy``): the models are built and compiled in its scope and the batches
+    are global batches split over its replicas. A folder trained under another strategy or replica
+    count is refused (``run.json``); a worker other than the chief of a multi-worker run writes
+    only under ``<model_dir>/.workers/<task>``.
     """
-    from emozoo.train.strategies import require_single_device
-    require_single_device(strategy, "ssgan")
+    from emozoo.train.strategies import SINGLE_DEVICE, check_placement, resolve, write_dir
+    from emozoo.utils import write_json_atomic
     spec = spec_of(cfg)
+    strategy = resolve(strategy)
     model_dir = Path(model_dir)
+    is_chief, out_dir = write_dir(model_dir)
+    placement = check_placement(out_dir, model_dir, strategy,
+                                unrecorded=SINGLE_DEVICE if any(out_dir.glob("fold*.json")) else None)
+    write_json_atomic(out_dir / "run.json", placement)
     n = int(seeds or cfg.trainer.seeds)
     log(f"[emozoo.train] {cfg.name}: {spec.setting}, labelled fraction {spec.fraction:g}, models "
-        f"{list(spec.models)}, {spec.steps} steps, {n} fold(s) -> {model_dir}")
+        f"{list(spec.models)}, {spec.steps} steps, {n} fold(s), {placement['replicas']} replica(s) -> {model_dir}")
     results = []
     for k in range(n):
-        r = run_one(dataclasses.replace(spec, fold=k, seed=k), model_dir / f"fold{k}.json", log=log)
+        r = run_one(dataclasses.replace(spec, fold=k, seed=k), out_dir / f"fold{k}.json", log=log, strategy=strategy)
         r.pop("_models", None)
         results.append(r)
         log(f"  fold {k}: " + ", ".join(f"{m} test UAR {100 * r['models'][m]['test']['uar']:.1f}" for m in spec.models))
     summary = {"experiment": cfg.name, "folds": list(range(n)), "classes": results[0]["classes"],
-               "models": {m: summarise(results, m) for m in spec.models}}
-    from emozoo.utils import write_json_atomic
+               "models": {m: summarise(results, m) for m in spec.models}, **placement}
+    if not is_chief:
+        return summary
     write_json_atomic(model_dir / "summary.json", summary)
     lines = [f"# {cfg.name}: test, mean ± std over {n} fold(s)", "",
              "| model | UAR | macro-F1 | accuracy |", "|---|---|---|---|"]

@@ -1,21 +1,138 @@
-"""The ssgan and face_cnn runners refuse a distribution strategy they do not honour (issue 17)."""
+"""The ssgan runner honours ``--strategy`` (issue 19, must-show 2): ``python -m emozoo.train
+--experiment ssgan/... --strategy mirrored --cpu-devices 2`` gives the per-evaluation losses and
+validation UAR of the default strategy (dropout 0; the same noise draws, losses over the global
+batch, G's batch norm synchronized); a 2-worker ``multi_worker`` run on localhost works and its
+second worker writes only under ``.workers/worker_1``; a folder trained under another strategy is
+refused.
+
+Generated fixtures: two tiny functionals stores (``tfrecords/<corpus>_egemaps`` under the test's
+working folder, where the runner looks for them); each run takes seconds.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from emozoo.errors import ExperimentError
-from emozoo.experiments import get_experiment
-from emozoo.models.face_cnn import face_cnn_experiments as FE
-from emozoo.models.ssgan import ssgan_task as T
+from tests.helpers import write_feature_store
+
+REPO = Path(__file__).resolve().parents[3]
+NAME = "ssgan/functionals/frac20"
+MODEL = {"dense": {"d_units": [16], "g_units": [16]}, "noise_dim": 8, "dropout": 0.0, "learning_rate": 0.005}
+OVERRIDES = ["model.params.run.labelled_corpus=synla", 'model.params.run.unlabelled_corpora=["synlb"]',
+             "model.params.run.folds=3", "model.params.run.fraction=0.5", "model.params.run.steps=12",
+             "model.params.run.eval_every=4", "model.params.run.ssbase_steps=4", "model.params.run.ssbase_threshold=0.3",
+             "model.params.run.batch=8", "model.params.run.unlabelled_batch=8",
+             'model.params.run.models=["fsbase","ssbase","ssgan"]', f"model.params.run.model={json.dumps(MODEL)}"]
+LOSSES = ("loss", "discriminator_loss", "supervised_loss", "fake_loss", "real_loss", "consistency",
+          "generator_loss")
 
 
-@pytest.mark.parametrize("runner,name", [(T.run_experiment, "ssgan/multimodal/frac20"),
-                                         (FE.run_experiment, "face_cnn/culture/jaffe/cpu")])
-def test_runner_refuses_a_strategy_it_does_not_honour(runner, name, tmp_path):
-    for strategy in ("mirrored", "multi_worker"):
-        with pytest.raises(ExperimentError, match="does not honour --strategy"):
-            runner(get_experiment(name), tmp_path / "m", strategy=strategy, log=lambda *a: None)
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A working folder with the two stores the functionals setting reads (``tfrecords/...``)."""
+    for name, seed in (("synla", 0), ("synlb", 1)):
+        write_feature_store(tmp_path / "tfrecords" / f"{name}_egemaps", corpus=name, speakers=6, per_class=4, dim=12,
+                            feature="egemaps", seed=seed)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _cli(args, cwd, env_extra=None, wait=True):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": "-1",
+           **(env_extra or {})}
+    cmd = [sys.executable, "-m", "emozoo.train", "--experiment", NAME, "--seeds", "1", "--override", *OVERRIDES,
+           *args]
+    if not wait:
+        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _default_run(model_dir):
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.train.trainer import run_experiment
+    run_experiment(apply_overrides(get_experiment(NAME), OVERRIDES), model_dir, seeds=1, log=lambda *a: None)
+
+
+def test_mirrored_two_cpu_devices_matches_default(workdir):
+    _default_run(workdir / "default")
+    run = _cli(["--model-dir", str(workdir / "mirrored"), "--strategy", "mirrored", "--cpu-devices", "2"], workdir)
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = json.loads((workdir / "mirrored" / "summary.json").read_text())
+    assert (summary["strategy"], summary["replicas"]) == ("MirroredStrategy", 2)
+    assert json.loads((workdir / "default" / "summary.json").read_text())["replicas"] == 1
+    a, b = (json.loads((workdir / d / "fold0.json").read_text())["models"] for d in ("default", "mirrored"))
+    assert a["ssbase"]["pseudo_labelled"] == b["ssbase"]["pseudo_labelled"] > 0
+    for model in ("fsbase", "ssbase", "ssgan"):
+        ha, hb = a[model]["history"], b[model]["history"]
+        assert len(ha) == len(hb) == (3 if model != "ssbase" else 1), (model, ha, hb)
+        for ea, eb in zip(ha, hb):
+            assert set(ea) == set(eb) and ea["step"] == eb["step"]
+            assert eb["val_uar"] == pytest.approx(ea["val_uar"], abs=1e-6), (model, ea, eb)
+            for key in set(LOSSES) & set(ea):
+                assert eb[key] == pytest.approx(ea[key], rel=2e-3, abs=2e-4), (model, key, ea, eb)
+        assert b[model]["test"]["uar"] == pytest.approx(a[model]["test"]["uar"], abs=1e-6)
+    assert set(a["ssgan"]["history"][0]) >= {"fake_loss", "real_loss", "generator_loss"}
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_multi_worker_two_processes_on_localhost(workdir):
+    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    procs = [_cli(["--model-dir", str(workdir / "mw"), "--strategy", "multi_worker"], workdir, wait=False,
+                  env_extra={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+             for i in range(2)]
+    outs = []
+    for p in procs:
+        try:
+            outs.append(p.communicate(timeout=300)[0])
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
+    summary = json.loads((workdir / "mw" / "summary.json").read_text())
+    assert summary["replicas"] == 2 and "MultiWorker" in summary["strategy"] or "Collective" in summary["strategy"]
+    assert set(summary["models"]) == {"fsbase", "ssbase", "ssgan"}
+    fold = json.loads((workdir / "mw" / "fold0.json").read_text())
+    assert len(fold["models"]["ssgan"]["history"]) == 3
+    worker = workdir / "mw" / ".workers" / "worker_1"
+    assert (worker / "fold0.json").exists() and not (worker / "summary.json").exists()
+    # the second worker trained the same models (variables in sync): the same selection and test scores
+    assert json.loads((worker / "fold0.json").read_text())["models"]["ssgan"]["test"] == fold["models"]["ssgan"]["test"]
+    top = {p.name for p in (workdir / "mw").iterdir()}
+    assert top <= {"config.json", "run.json", "summary.json", "summary.md", "fold0.json", ".workers"} | {
+        f"fold0_{m}.weights.h5" for m in ("fsbase", "ssbase", "ssgan")}, top
+
+
+def test_a_folder_of_another_strategy_is_refused(workdir):
     import tensorflow as tf
-    two = type("TwoReplicas", (), {"num_replicas_in_sync": 2})()
-    with pytest.raises(ExperimentError, match="does not honour --strategy TwoReplicas"):
-        runner(get_experiment(name), tmp_path / "m", strategy=two, log=lambda *a: None)
-    assert not (tmp_path / "m").exists()
-    assert tf.distribute.get_strategy().num_replicas_in_sync == 1      # the default strategy object passes
+
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.models.ssgan import ssgan_task as T
+    cfg = apply_overrides(get_experiment(NAME), OVERRIDES + ["model.params.run.steps=4"])
+    T.run_experiment(cfg, workdir / "run", seeds=1, log=lambda *a: None)
+    assert json.loads((workdir / "run" / "run.json").read_text()) == {"strategy": "_DefaultDistributionStrategy",
+                                                                       "replicas": 1}
+    one = tf.distribute.MirroredStrategy(devices=["/cpu:0"])
+    with pytest.raises(ExperimentError, match="trained with _DefaultDistributionStrategy on 1 replica.*"
+                                              "this command uses MirroredStrategy on 1: use another --model-dir"):
+        T.run_experiment(cfg, workdir / "run", strategy=one, seeds=1, log=lambda *a: None)
+    # a folder of an older emozoo (no run.json) was trained on the default strategy: read back, others refused
+    (workdir / "run" / "run.json").unlink()
+    with pytest.raises(ExperimentError, match="trained with _DefaultDistributionStrategy"):
+        T.run_experiment(cfg, workdir / "run", strategy=one, seeds=1, log=lambda *a: None)
+    assert T.run_experiment(cfg, workdir / "run", seeds=1, log=lambda *a: None)["replicas"] == 1
