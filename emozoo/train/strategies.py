@@ -71,7 +71,8 @@ def patch_multi_worker_build(model) -> None:
     ``strategy.reduce("MEAN", per_replica_batch)``; a collective strategy cannot reduce a
     per-replica value in eager mode ("Attempt to convert a value (PerReplica...) to a Tensor"),
     so ``fit`` fails at once. Only the batch's shapes matter for the build, so this takes the
-    local replica's batch instead. Applied to MultiWorkerMirroredStrategy runs only.
+    local replica's batch instead. The trainer applies it to every run on more than one replica
+    (MirroredStrategy too: Keras's reduced batch fails when an odd global batch splits unevenly).
     """
     import types
 

@@ -163,7 +163,7 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     with strategy.scope():
         model.compile(optimizer=make_optimizer(cfg.optimizer),
                       **compile_defaults(model, tr, steps, strategy, mid_epoch=bool(state and state["step"])))
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if strategy.num_replicas_in_sync > 1:      # build from one replica's batch: an odd global batch splits unevenly
         patch_multi_worker_build(model)
     backup = ExactBackup(backup_dir, seed=seed * 1009 + fold_index, every_steps=tr.backup_every_steps,
                          steps_per_epoch=steps)   # every worker backs up into its own folder
