@@ -99,39 +99,55 @@ def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", 
     """Train/test the experiment's allocations (culture) or seeds (FER2013) with
     :func:`~emozoo.models.face_cnn.face_cnn_task.run_culture` / ``run_benchmark``; writes their
     records under ``model_dir`` and ``summary.json``/``summary.md`` (accuracy, UAR, macro-F1 mean
-    +- std; cross-culture accuracy per other corpus). Finished allocations/seeds are read back."""
-    from emozoo.train.strategies import require_single_device
-    require_single_device(strategy, "face_cnn")
+    +- std; cross-culture accuracy per other corpus; the strategy and replica count). Finished
+    allocations/seeds are read back.
+
+    ``strategy`` (``None``, a name of :data:`emozoo.train.strategies.STRATEGIES` or a
+    ``tf.distribute.Strategy``): the CNN is built and compiled in its scope, ``trainer.batch_size``
+    is the global batch split over its replicas, the cross-entropy is scaled by the global batch
+    (:func:`~emozoo.models.face_cnn.face_cnn_task.global_batch_crossentropy`). A folder trained
+    under another strategy or replica count is refused (``run.json``); a worker other than the
+    chief of a multi-worker run writes only under ``<model_dir>/.workers/<task>``."""
     from emozoo.evaluation.metrics import summarise_runs
     from emozoo.utils import write_json_atomic
     from emozoo.models.face_cnn.face_cnn_data import load_faces
     from emozoo.models.face_cnn.face_cnn_task import run_benchmark, run_culture
+    from emozoo.train.strategies import SINGLE_DEVICE, check_placement, resolve, write_dir
 
     model_dir = Path(model_dir)
     tc = train_config(cfg)
     n = int(seeds or cfg.trainer.seeds)
+    strategy = resolve(strategy)
+    is_chief, out_dir = write_dir(model_dir)
+    finished = any(out_dir.glob("*/split*.json")) or any(out_dir.glob("*/seed*.json"))
+    placement = check_placement(out_dir, model_dir, strategy, unrecorded=SINGLE_DEVICE if finished else None)
+    write_json_atomic(out_dir / "run.json", placement)
 
     def store(c):
         path = Path(cfg.data.store_for(c))
         return load_faces(path if path.is_absolute() else Path(data_root) / path)
 
     protocol = cfg.data.protocol.lower()
-    log(f"[emozoo.train] {cfg.name}: {protocol}, {n} run(s), arch {tc.arch}, {tc.epochs} epochs -> {model_dir}")
+    log(f"[emozoo.train] {cfg.name}: {protocol}, {n} run(s), arch {tc.arch}, {tc.epochs} epochs, "
+        f"{placement['replicas']} replica(s) -> {model_dir}")
     if protocol == "subject_split":
         stores = {c: store(c) for c in cfg.data.corpora}
         corpus = cfg.data.corpora[0]
         fractions = tuple(cfg.data.protocol_kwargs.get("fractions", (0.6, 0.2, 0.2)))
-        records = run_culture(stores, corpus, tc, n_splits=n, out=model_dir, fractions=fractions, verbose=verbose)
+        records = run_culture(stores, corpus, tc, n_splits=n, out=out_dir, fractions=fractions, verbose=verbose,
+                              strategy=strategy)
     elif protocol == "official":
         records = run_benchmark(store(cfg.data.corpora[0]), tc, seeds=range(cfg.trainer.seed, cfg.trainer.seed + n),
-                                out=model_dir / cfg.data.corpora[0], verbose=verbose)
+                                out=out_dir / cfg.data.corpora[0], verbose=verbose, strategy=strategy)
     else:
         raise ExperimentError(f"{cfg.name}: face_cnn protocols are subject_split and official, not {protocol!r}")
     summary = {"experiment": cfg.name, "runs": len(records), "classes": records[0]["classes"],
-               "test": summarise_runs([r["test"]["report"] for r in records])}
+               "test": summarise_runs([r["test"]["report"] for r in records]), **placement}
     cross = sorted({o for r in records for o in r.get("cross", {})})
     if cross:
         summary["cross"] = {o: summarise_runs([r["cross"][o]["report"] for r in records]) for o in cross}
+    if not is_chief:
+        return summary
     write_json_atomic(model_dir / "summary.json", summary)
     rows = [("test", summary["test"])] + [(f"cross: {o}", s) for o, s in summary.get("cross", {}).items()]
     lines = [f"# {cfg.name}: mean ± std over {len(records)} run(s)", "", "| tested on | accuracy | UAR | macro-F1 |",

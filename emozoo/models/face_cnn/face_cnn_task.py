@@ -11,7 +11,10 @@
 * :func:`run_benchmark` trains on FER2013's official splits over seeds (the paper's TFD check).
 
 Imports numpy, Keras and :mod:`emozoo.evaluation.metrics` only: runs under Keras' TensorFlow or
-JAX backend (``KERAS_BACKEND=jax`` on a GPU machine without TensorFlow).
+JAX backend (``KERAS_BACKEND=jax`` on a GPU machine without TensorFlow). A ``tf.distribute``
+strategy (``strategy=``, TensorFlow only) builds and compiles the model in its scope; the batches
+are global batches split over its replicas and the cross-entropy is scaled by the global batch
+(:func:`global_batch_crossentropy`).
 """
 from __future__ import annotations
 
@@ -71,6 +74,75 @@ class TrainConfig:
         return cfg
 
 
+def global_batch_crossentropy():
+    """Sparse categorical cross-entropy for a multi-replica ``tf.distribute`` step.
+
+    Keras divides each replica's *mean* by the replica count, which is the global mean only when
+    the replicas hold equally many rows (not for a last, uneven batch). This loss is each
+    replica's *sum* divided by the rows of all replicas (all-reduced), so the gradients the
+    optimiser sums over the replicas are those of the mean over the global batch. Its *value* is
+    the replica's mean / replica count (Keras multiplies it back and weights it by the replica's
+    rows when it logs the loss), so the logged loss is the global mean too. The L2 terms of the
+    kernels are Keras' (added once per replica, divided by the replica count). Outside a replica
+    context (Keras' symbolic build) it is the plain mean.
+
+    Example::
+
+        with strategy.scope():
+            model = build_face_cnn(6)
+            model.compile(optimizer="sgd", loss=global_batch_crossentropy(), metrics=["accuracy"])
+    """
+    import keras
+    import tensorflow as tf
+
+    class GlobalBatchCrossentropy(keras.losses.Loss):
+        def __init__(self):
+            super().__init__(name="sparse_categorical_crossentropy", reduction="sum")
+
+        def call(self, y_true, y_pred):
+            per = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+            ctx = tf.distribute.get_replica_context()
+            if ctx is None:
+                return tf.reduce_mean(per)
+            n = tf.cast(tf.shape(per)[0], per.dtype)
+            total = tf.reduce_sum(per)
+            share = total / tf.maximum(ctx.all_reduce(tf.distribute.ReduceOp.SUM, n), 1.0)   # the gradient
+            shown = tf.math.divide_no_nan(total, n * ctx.num_replicas_in_sync)              # the logged value
+            return share + tf.stop_gradient(shown - share)
+
+    return GlobalBatchCrossentropy()
+
+
+def _distributed(strategy) -> bool:
+    """Whether ``strategy`` distributes (imports TensorFlow only when a strategy is given: the
+    single-device path also runs under Keras' JAX backend)."""
+    if strategy is None:
+        return False
+    from emozoo.train.strategies import is_distributed
+    return is_distributed(strategy)
+
+
+def _eval_batch(n: int, batch: int, replicas: int, what: str) -> int:
+    """A batch size >= ``batch`` whose last batch of ``n`` rows gives every replica a row (oneDNN's
+    CPU convolution fails on a replica's empty batch)."""
+    if replicas <= 1:
+        return batch
+    if n < replicas:
+        raise ExperimentError(f"the {what} rows ({n}) are fewer than the {replicas} replicas")
+    return next(b for b in range(batch, n + 1) if n % b == 0 or n % b >= replicas) if n > batch else batch
+
+
+def _predict(model, x, batch_size: int = 256, distributed: bool = False) -> np.ndarray:
+    """Probabilities of ``x``: ``model.predict`` (the single-device path), or, for a model trained
+    under a strategy, the model called on chunks outside the replicas (every row scored once,
+    on every worker, with no batch split over replicas)."""
+    if not distributed:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    import keras
+    return np.concatenate([keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)])
+
+
 def _best_weights_callback():
     import keras
 
@@ -95,7 +167,7 @@ def _best_weights_callback():
     return BestWeights()
 
 
-def _step_curve_callback(every: int, xv, yv):
+def _step_curve_callback(every: int, xv, yv, distributed: bool = False):
     import keras
 
     class StepCurve(keras.callbacks.Callback):
@@ -118,7 +190,7 @@ def _step_curve_callback(every: int, xv, yv):
                 n0, a0 = self._mark
                 n = self._seen - n0
                 window = (self._acc * self._seen - a0 * n0) / n if n > 0 else self._acc
-                pv = np.asarray(self.model.predict(xv, batch_size=256, verbose=0)).argmax(-1)
+                pv = _predict(self.model, xv, 256, distributed).argmax(-1)
                 self.points.append({"step": self.step, "train_error": 1.0 - window,
                                     "val_error": float((pv != yv).mean())})
                 self._mark = (self._seen, self._acc)
@@ -126,34 +198,62 @@ def _step_curve_callback(every: int, xv, yv):
     return StepCurve()
 
 
-def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed: int = 0, verbose: int = 0):
+def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed: int = 0, verbose: int = 0,
+               strategy=None):
     """Train one model on ``x[parts["train"]]``, select the epoch on ``parts["valid"]``.
 
     Returns ``(model, record)``: the model with the selected weights and a dict with the
     per-epoch ``history`` (``train_error``, ``val_error``, ``train_loss``, ``val_loss``),
     ``best_epoch``, ``epoch_seconds`` and the model config.
+
+    ``strategy``: a ``tf.distribute.Strategy`` (``None``: the default one). Under a distributed
+    strategy the model is built and compiled in its scope with :func:`global_batch_crossentropy`,
+    ``config.batch_size`` is the global batch (Keras splits it over the replicas; the same batches
+    as on one device), and every batch must give each replica a row: a training set whose last
+    batch has fewer rows than replicas is refused, validation batches are enlarged to avoid one.
+    The flip/rotation draws and dropout masks are each replica's own.
     """
     import keras
+
+    import contextlib
 
     for part in ("train", "valid"):
         if len(parts.get(part, ())) == 0:
             raise ExperimentError(f"the fold has no {part} rows")
+    dist = _distributed(strategy)
+    replicas = int(strategy.num_replicas_in_sync) if dist else 1
+    left = len(parts["train"]) % config.batch_size
+    if dist and 0 < left < replicas:
+        raise ExperimentError(f"the last training batch would hold {left} row(s) for {replicas} replicas "
+                              f"({len(parts['train'])} rows, batch {config.batch_size}): choose a batch size that "
+                              "leaves no rows or at least one per replica")
     keras.utils.set_random_seed(int(seed))
     mcfg = config.model_config(num_classes)
-    model = build_face_cnn(**mcfg)
     steps = int(np.ceil(len(parts["train"]) / config.batch_size))
-    model.compile(optimizer=sgd_exponential(config.learning_rate, steps, config.decay_rate, config.momentum),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    with strategy.scope() if dist else contextlib.nullcontext():
+        model = build_face_cnn(**mcfg)
+        model.compile(optimizer=sgd_exponential(config.learning_rate, steps, config.decay_rate, config.momentum),
+                      loss=global_batch_crossentropy() if dist else "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    fit = {}
+    if dist:
+        from emozoo.train.strategies import log_scalars, patch_multi_worker_build
+        fit["validation_batch_size"] = _eval_batch(len(parts["valid"]), config.batch_size, replicas, "validation")
+        # Keras' symbolic build before a distributed fit averages the replicas' first batches, which
+        # fails when they differ in size (7 rows: 4 + 3); the build needs only one replica's shapes
+        patch_multi_worker_build(model)
+        if "MultiWorker" in type(strategy).__name__:
+            log_scalars(model)
     xt, yt = x[parts["train"]].astype("float32"), y[parts["train"]]
     xv, yv = x[parts["valid"]].astype("float32"), y[parts["valid"]]
     best = _best_weights_callback()
     callbacks = [best]
     if config.eval_every_steps:
         sub = np.sort(np.random.default_rng(0).permutation(len(yv))[:config.eval_subset])   # fixed random subset
-        curve = _step_curve_callback(config.eval_every_steps, xv[sub], yv[sub])
+        curve = _step_curve_callback(config.eval_every_steps, xv[sub], yv[sub], dist)
         callbacks.append(curve)
     hist = model.fit(xt, yt, validation_data=(xv, yv), epochs=config.epochs, batch_size=config.batch_size,
-                     shuffle=True, callbacks=callbacks, verbose=verbose)
+                     shuffle=True, callbacks=callbacks, verbose=verbose, **fit)
     model.set_weights(best.weights)
     h = hist.history
     record = {"history": {"train_error": [1.0 - float(v) for v in h["accuracy"]],
@@ -169,9 +269,10 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
     return model, record
 
 
-def test_report(model, x, y, classes, batch_size: int = 256) -> dict:
-    """Probabilities, confusion matrix and the classification report of ``model`` on ``(x, y)``."""
-    probs = np.asarray(model.predict(x.astype("float32"), batch_size=batch_size, verbose=0))
+def test_report(model, x, y, classes, batch_size: int = 256, distributed: bool = False) -> dict:
+    """Probabilities, confusion matrix and the classification report of ``model`` on ``(x, y)``
+    (``distributed``: a model trained under a strategy, see :func:`_predict`)."""
+    probs = _predict(model, x.astype("float32"), batch_size, distributed)
     pred = probs.argmax(-1)
     rep = classification_report(y, pred, list(classes))
     rep["confusion"] = confusion_matrix(y, pred, len(classes)).tolist()
@@ -190,13 +291,14 @@ def misclassification_rates(confusion) -> dict:
 
 
 def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int = 5, out: str | Path,
-                fractions=(0.6, 0.2, 0.2), verbose: int = 0) -> list[dict]:
+                fractions=(0.6, 0.2, 0.2), verbose: int = 0, strategy=None) -> list[dict]:
     """Section 4.1.1 on ``stores[corpus]``: ``n_splits`` subject-disjoint allocations (seed = split).
 
     Each split's model is tested on its own test subjects and on every image of each other
     corpus in ``stores`` (cross-culture). Writes ``split{k}.weights.h5`` and ``split{k}.json`` to
-    ``out/<corpus>/`` and returns the records.
+    ``out/<corpus>/`` and returns the records. ``strategy``: as in :func:`train_fold`.
     """
+    dist = _distributed(strategy)
     data = stores[corpus]
     classes = [str(c) for c in data["classes"]]
     folder = Path(out) / corpus
@@ -209,19 +311,21 @@ def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int
             continue
         parts = subject_disjoint_split(data["subject"], seed=k, fractions=fractions)
         t0 = time.perf_counter()
-        model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=k, verbose=verbose)
+        model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=k, verbose=verbose,
+                                strategy=strategy)
         rec["train_seconds"] = time.perf_counter() - t0
         rec.update(corpus=corpus, split=k, classes=classes,
                    parts={p: [int(i) for i in v] for p, v in parts.items()},
                    test_subjects=sorted(set(str(s) for s in data["subject"][parts["test"]])))
-        rec["test"] = test_report(model, data["x"][parts["test"]], data["y"][parts["test"]], classes)
+        rec["test"] = test_report(model, data["x"][parts["test"]], data["y"][parts["test"]], classes,
+                                  distributed=dist)
         rec["cross"] = {}
         for other, od in stores.items():
             if other == corpus:
                 continue
             if [str(c) for c in od["classes"]] != classes:
                 raise ExperimentError(f"{corpus} and {other} have different classes; cross-culture tests need the same")
-            rec["cross"][other] = test_report(model, od["x"], od["y"], classes)
+            rec["cross"][other] = test_report(model, od["x"], od["y"], classes, distributed=dist)
         model.save_weights(folder / f"split{k}.weights.h5")
         write_json_atomic(folder / f"split{k}.json", rec, indent=None)
         records.append(rec)
@@ -231,8 +335,11 @@ def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int
     return records
 
 
-def run_benchmark(data: dict, config: TrainConfig, *, seeds=(0, 1, 2), out: str | Path, verbose: int = 0) -> list[dict]:
-    """FER2013 official splits (Section 4.1, the paper's TFD check), one run per seed."""
+def run_benchmark(data: dict, config: TrainConfig, *, seeds=(0, 1, 2), out: str | Path, verbose: int = 0,
+                  strategy=None) -> list[dict]:
+    """FER2013 official splits (Section 4.1, the paper's TFD check), one run per seed
+    (``strategy``: as in :func:`train_fold`)."""
+    dist = _distributed(strategy)
     classes = [str(c) for c in data["classes"]]
     parts = official_split(data["split"])
     folder = Path(out)
@@ -244,11 +351,13 @@ def run_benchmark(data: dict, config: TrainConfig, *, seeds=(0, 1, 2), out: str 
             records.append(json.loads(done.read_text()))
             continue
         t0 = time.perf_counter()
-        model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=seed, verbose=verbose)
+        model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=seed, verbose=verbose,
+                                strategy=strategy)
         rec["train_seconds"] = time.perf_counter() - t0
         rec.update(corpus="fer2013", classes=classes)
-        rec["test"] = test_report(model, data["x"][parts["test"]], data["y"][parts["test"]], classes)
-        rec["valid"] = test_report(model, data["x"][parts["valid"]], data["y"][parts["valid"]], classes)
+        rec["test"] = test_report(model, data["x"][parts["test"]], data["y"][parts["test"]], classes, distributed=dist)
+        rec["valid"] = test_report(model, data["x"][parts["valid"]], data["y"][parts["valid"]], classes,
+                                   distributed=dist)
         for r in (rec["test"], rec["valid"]):
             r.pop("pred")
         model.save_weights(folder / f"seed{seed}.weights.h5")

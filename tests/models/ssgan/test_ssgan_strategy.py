@@ -79,6 +79,56 @@ def test_mirrored_two_cpu_devices_matches_default(workdir):
     assert set(a["ssgan"]["history"][0]) >= {"fake_loss", "real_loss", "generator_loss"}
 
 
+STEP_SCRIPT = """
+import json, sys
+import numpy as np, tensorflow as tf, keras
+from emozoo.train.strategies import make_strategy, set_cpu_devices
+set_cpu_devices(2)
+from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
+
+rng = np.random.default_rng(0)
+batch = {"x": rng.normal(size=(8, 6)).astype("float32"), "y": np.arange(8) % 3,
+         "u": rng.normal(size=(10, 6)).astype("float32")}
+
+
+def train(strategy, mode):
+    keras.utils.set_random_seed(4)
+    with strategy.scope():
+        m = SemiSupervisedGAN(3, [{"name": "f", "shape": (6,), "d_units": (16,), "g_units": (16,)}], mode=mode,
+                              noise_dim=5, dropout=0.0)
+        # SGD: unlike Adam, its update scales with the gradient, so a loss scaled wrongly shows
+        m.compile(d_optimizer=keras.optimizers.SGD(0.2), g_optimizer=keras.optimizers.SGD(0.2))
+    init = [w.copy() for w in m.get_weights()]
+    ds = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat(3))
+    step = tf.function(lambda b: strategy.run(m.train_step, args=(b,)))
+    logs = [{k: float(strategy.experimental_local_results(v)[0]) for k, v in step(b).items()} for b in ds]
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(init, m.get_weights()))
+    return [w.copy() for w in m.get_weights()], logs, moved
+
+
+out = {}
+for mode in ("ssgan", "fsbase"):
+    (wa, la, moved), (wb, lb, _) = train(tf.distribute.get_strategy(), mode), train(make_strategy("mirrored"), mode)
+    out[mode] = {"weights": max(float(np.abs(a - b).max()) for a, b in zip(wa, wb)), "moved": moved,
+                 "logs": max(abs(la[i][k] - lb[i][k]) / max(abs(la[i][k]), 1e-3) for i in range(3) for k in la[i])}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_mirrored_train_step_equals_the_single_device_step_with_sgd(tmp_path):
+    """Three train_steps on two replicas (4 + 4 labelled, 5 + 5 unlabelled rows) give the
+    single-device weights and logs: with SGD the update is proportional to the gradient, so every
+    term's global-batch scaling (D's four terms, feature matching's 1/R, FSBase's loss), the
+    synchronized batch norm of G and the split noise draw are checked."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": "-1"}
+    run = subprocess.run([sys.executable, "-c", STEP_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    for mode in ("ssgan", "fsbase"):
+        assert out[mode]["moved"] > 1e-2 and out[mode]["weights"] < 1e-5 and out[mode]["logs"] < 1e-5, (mode, out)
+
+
 def _free_ports(n):
     socks = [socket.socket() for _ in range(n)]
     try:

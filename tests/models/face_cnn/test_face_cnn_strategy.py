@@ -1,0 +1,78 @@
+"""The face_cnn runner honours ``--strategy`` (issue 19, must-show 2): ``python -m emozoo.train
+--experiment face_cnn/... --strategy mirrored --cpu-devices 2`` gives the per-epoch losses and
+errors of the default strategy (dropout, flip and rotation off; batch 7, so the replicas hold 4
+and 3 rows: the loss must be scaled by the global batch, not by Keras' per-replica mean / 2);
+a folder trained under another strategy is refused; a last batch with fewer rows than replicas
+is a clear error. (The 2-worker ``multi_worker`` run on localhost is the ssgan runner's:
+tests/models/ssgan/test_ssgan_strategy.py.)
+
+Generated fixtures: two tiny synthetic face stores; each run takes seconds.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from emozoo.errors import ExperimentError
+from emozoo.experiments import apply_overrides, get_experiment
+from emozoo.models.face_cnn import face_cnn_experiments as FE
+from emozoo.models.face_cnn.face_cnn_data import save_faces
+from tests.models.face_cnn.test_face_cnn import synthetic_store
+from tests.train.conftest import run_train
+
+NAME = "face_cnn/culture/jaffe/cpu"
+ARCH = {"filters": [4, 4, 8], "kernel_size": 3, "dense_units": 8, "dropout": 0.0, "flip": False}
+
+
+def _overrides(root, *extra):
+    stores = {"a": save_faces(root / "face_cnn_a", synthetic_store(n_subjects=5, seed=0), {}),
+              "b": save_faces(root / "face_cnn_b", synthetic_store(n_subjects=3, seed=1), {})}
+    return ['data.corpora=["a","b"]', f"data.stores={json.dumps({k: str(v) for k, v in stores.items()})}",
+            "trainer.epochs=4", "trainer.batch_size=7", "optimizer.learning_rate=0.05",
+            "model.params.rotation_degrees=0.0", f"model.params.arch_overrides={json.dumps(ARCH)}", *extra]
+
+
+def test_mirrored_two_cpu_devices_matches_default(tmp_path):
+    over = _overrides(tmp_path)
+    FE.run_experiment(apply_overrides(get_experiment(NAME), over), tmp_path / "default", seeds=1, log=lambda *a: None)
+    run = run_train(["--experiment", NAME, "--seeds", "1", "--override", *over, "--model-dir", str(tmp_path / "mirrored"),
+                     "--strategy", "mirrored", "--cpu-devices", "2"])
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = json.loads((tmp_path / "mirrored" / "summary.json").read_text())
+    assert (summary["strategy"], summary["replicas"]) == ("MirroredStrategy", 2)
+    assert json.loads((tmp_path / "default" / "summary.json").read_text())["replicas"] == 1
+    a, b = (json.loads((tmp_path / d / "a" / "split0.json").read_text()) for d in ("default", "mirrored"))
+    assert a["sizes"]["train"] % 7 and a["sizes"]["train"] == 18          # batches of 7, 7, 4 rows
+    for key in ("train_loss", "val_loss", "train_error", "val_error"):
+        assert len(a["history"][key]) == len(b["history"][key]) == 4
+        np.testing.assert_allclose(b["history"][key], a["history"][key], rtol=2e-3, atol=2e-4, err_msg=key)
+    assert a["history"]["train_loss"][-1] < a["history"]["train_loss"][0] - 0.05      # it trained
+    assert b["best_epoch"] == a["best_epoch"]
+    assert b["test"]["report"]["accuracy"] == pytest.approx(a["test"]["report"]["accuracy"])
+    assert b["cross"]["b"]["report"]["accuracy"] == pytest.approx(a["cross"]["b"]["report"]["accuracy"])
+
+
+def test_a_folder_of_another_strategy_is_refused(tmp_path):
+    import tensorflow as tf
+
+    cfg = apply_overrides(get_experiment(NAME), _overrides(tmp_path, "trainer.epochs=1"))
+    FE.run_experiment(cfg, tmp_path / "run", seeds=1, log=lambda *a: None)
+    one = tf.distribute.MirroredStrategy(devices=["/cpu:0"])
+    with pytest.raises(ExperimentError, match="trained with _DefaultDistributionStrategy on 1 replica.*"
+                                              "this command uses MirroredStrategy on 1: use another --model-dir"):
+        FE.run_experiment(cfg, tmp_path / "run", strategy=one, seeds=1, log=lambda *a: None)
+    (tmp_path / "run" / "run.json").unlink()           # a folder of an older emozoo: trained on one device
+    with pytest.raises(ExperimentError, match="trained with _DefaultDistributionStrategy"):
+        FE.run_experiment(cfg, tmp_path / "run", strategy=one, seeds=1, log=lambda *a: None)
+    assert FE.run_experiment(cfg, tmp_path / "run", seeds=1, log=lambda *a: None)["replicas"] == 1
+    # the one-device mirrored run trains in its own folder (the model built and compiled in the scope)
+    s = FE.run_experiment(cfg, tmp_path / "mirrored1", strategy=one, seeds=1, log=lambda *a: None)
+    assert (s["strategy"], s["replicas"]) == ("MirroredStrategy", 1)
+
+
+def test_a_last_batch_without_a_row_per_replica_is_refused(tmp_path):
+    over = _overrides(tmp_path, "trainer.batch_size=17", "trainer.epochs=1")      # 18 rows: 17 + 1
+    run = run_train(["--experiment", NAME, "--seeds", "1", "--override", *over, "--model-dir", str(tmp_path / "m"),
+                     "--strategy", "mirrored", "--cpu-devices", "2"])
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "last training batch would hold 1 row(s) for 2 replicas (18 rows, batch 17)" in run.stderr
