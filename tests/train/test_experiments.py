@@ -57,16 +57,18 @@ def test_cli_errors_are_clear(capsys):
 def test_every_registered_experiment_has_a_way_to_run():
     """``python -m emozoo.train --experiment NAME`` runs every listed name: its model is built by
     the generic trainer (a registered model) or its method registered a runner."""
-    from emozoo.experiments import get_runner
+    from emozoo.experiments import get_runner, get_task
     from emozoo.models import registered_models
 
     names = list_experiments()
     assert len(names) > 100
     models = registered_models()
     orphans = [n for n in names if get_experiment(n).model.name not in models
-               and get_runner(get_experiment(n).model.name) is None]
+               and get_runner(get_experiment(n).model.name) is None and get_task(get_experiment(n).model.name) is None]
     assert not orphans, orphans
-    for prefix in ("dann/iemocap/", "dann/meld/", "ssgan/", "face_cnn/"):
+    for prefix in ("dann/iemocap/", "dann/meld/"):         # a Task inside the one trainer's loop
+        assert get_task(get_experiment(list_experiments(prefix)[0]).model.name) is not None, prefix
+    for prefix in ("ssgan/", "face_cnn/"):                  # runners not yet moved onto a Task
         assert get_runner(get_experiment(list_experiments(prefix)[0]).model.name) is not None, prefix
 
 

@@ -10,11 +10,12 @@ emotion recognition").
 * :mod:`.dann_presets`: zoo model cards; :mod:`.dann_predictor`: ``emozoo.load('dann_iemocap')``.
 """
 
-from emozoo.experiments import register_runner as _register_runner
+from emozoo.experiments import register_task as _register_task
 from emozoo.zoo.predictor import register_predictor as _register_predictor
 
-# conversations are not one feature vector per clip: dann/iemocap/... and dann/meld/... run here
-_register_runner("dann_conversation", "emozoo.models.dann.dann_task:run_experiment")
+# conversations are not one feature vector per clip: dann/iemocap/... and dann/meld/... train through this
+# Task inside the one trainer's loop
+_register_task("dann_conversation", "emozoo.models.dann.dann_task:ConversationTask")
 
 _register_predictor("conversation", "emozoo.models.dann.dann_predictor:ConversationPredictor")
 

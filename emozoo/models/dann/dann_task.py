@@ -125,6 +125,11 @@ class ConvFold:
     domains: tuple
     sizes: dict
 
+    @property
+    def slug(self) -> str:
+        """The fold's folder name in a run (``iemocap/ts_123`` -> ``iemocap_ts_123``)."""
+        return self.name.replace("/", "_")
+
 
 def pad(dialogues: Sequence[Dialogue], y_of, dom_of, max_len: int | None = None) -> Batch:
     L = max_len or max(len(d.clip_ids) for d in dialogues)
@@ -406,67 +411,44 @@ def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:
     raise SplitError(f"protocol {data.protocol!r} is not a conversation protocol (ts_1234 ... ts_23, official)")
 
 
-def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", verbose=0, log=print) -> dict:
-    """``python -m emozoo.train --experiment dann/{iemocap,meld}/...``: train and score one
-    conversational DANN per seed (registered runner of ``dann_conversation``).
+class ConversationTask:
+    """The conversational DANN as a :class:`emozoo.train.task.Task`: ``python -m emozoo.train
+    --experiment dann/{iemocap,meld}/...`` runs it inside the one trainer's loop (seeds, strategy,
+    resume, pooled reports and the summary over seeds, as for every method).
 
-    Writes, like the generic trainer, ``<model_dir>/seed_<s>/{result.json, test.json/.md,
-    test_confusion.png, model.weights.h5}`` and ``summary.json``/``summary.md``; ``result.json``
-    keeps every epoch's logs under ``"history"`` (``loss``, ``domain_loss`` ...); a seed with a
-    ``result.json`` is read back instead of retrained, so an interrupted run resumes.
-    TensorBoard (``trainer.tensorboard``) logs every loss under ``seed_<s>/logs``.
+    * :meth:`build_folds`: the experiment's one conversation fold (:func:`experiment_fold`: an
+      IEMOCAP TS setting or MELD's official splits) and its classes;
+    * :meth:`train_fold`: builds :class:`DANNConversationModel` in the strategy's scope, trains it
+      with :func:`run_conversation` (``trainer.epochs`` epochs, ``trainer.batch_size`` conversations
+      per step, no model selection: the paper's protocol), scores the labelled test turns and writes
+      ``<fold>/model.weights.h5``, ``<fold>/logs`` (TensorBoard, every loss) and ``<fold>/result.json``
+      (the test report, every epoch's logs under ``"history"``, the final epoch's under ``"final"``).
     """
-    import contextlib
 
-    import keras
+    def build_folds(self, cfg, *, data_root=".", log=print):
+        fold = experiment_fold(cfg, data_root)
+        log(f"[emozoo.train] {cfg.name}: {fold.name}, {fold.sizes}, {len(fold.domains)} domains")
+        return [fold], tuple(fold.classes)
 
-    from emozoo.evaluation.metrics import summarise_runs
-    from emozoo.evaluation.report import summary_markdown, write_report
-    from emozoo.train.strategies import task_info
-    from emozoo.utils import write_json_atomic
+    def train_fold(self, cfg, fold, fold_index, classes, seed, fold_dir, strategy, *, is_chief=True, verbose=0):
+        import keras
 
-    model_dir = Path(model_dir)
-    is_chief, task = task_info()
-    # multi-worker: every worker trains; only the chief writes the run, the others into scratch folders
-    write_dir = model_dir if is_chief else model_dir / ".workers" / task
-    fold = experiment_fold(cfg, data_root)
-    tr = cfg.trainer
-    params = {**cfg.model.params, "learning_rate": float(cfg.optimizer.learning_rate)}
-    n_seeds = int(seeds or tr.seeds)
-    replicas = getattr(strategy, "num_replicas_in_sync", 1)
-    log(f"[emozoo.train] {cfg.name}: {fold.name}, {fold.sizes}, {n_seeds} seed(s), {replicas} replica(s), "
-        f"classes {list(fold.classes)}, {len(fold.domains)} domains -> {model_dir}")
-    reports, seeds_run = [], []
-    for i in range(n_seeds):
-        seed = tr.seed + i
-        seed_dir = write_dir / f"seed_{seed}"
-        done = seed_dir / "result.json"
-        if done.exists():
-            result = json.loads(done.read_text())
-        else:
-            callbacks = []
-            if tr.tensorboard:
-                callbacks.append(keras.callbacks.TensorBoard(str(seed_dir / "logs"), write_graph=False))
-            with (strategy.scope() if strategy is not None else contextlib.nullcontext()):
-                run = run_conversation(fold, params, epochs=tr.epochs, batch_size=tr.batch_size, seed=seed,
-                                       callbacks=callbacks, verbose=verbose)
-            model, rep = run.pop("model"), run.pop("report")
-            seed_dir.mkdir(parents=True, exist_ok=True)
-            model.save_weights(str(seed_dir / "model.weights.h5"))
-            write_report(rep, seed_dir, stem="test", title=f"{cfg.name} seed {seed}")
-            result = {**run, "grl_lambda": float(params.get("grl_lambda", 1.0)), "domains": list(fold.domains),
-                      "test": rep}
-            write_json_atomic(done, result)
-        t = result["test"]
-        log(f"  seed {seed} {fold.name}: test WA {100 * t['accuracy']:.2f} UAR {100 * t['uar']:.2f} "
-            f"F1 {100 * t['macro_f1']:.2f} [{result['seconds']}s]")
-        reports.append(t)
-        seeds_run.append(seed)
-    summary = {"experiment": cfg.name, "seeds": seeds_run, "classes": list(fold.classes), "folds": [fold.name],
-               "strategy": type(strategy).__name__ if strategy is not None else None, "replicas": replicas,
-               "test": summarise_runs(reports)}
-    write_json_atomic(write_dir / "summary.json", summary)
-    (write_dir / "summary.md").write_text(summary_markdown(summary["test"], f"{cfg.name}: test"))
-    log("[emozoo.train] " + ", ".join(f"{k} {100 * summary['test'][k]['mean']:.2f} +- {100 * summary['test'][k]['std']:.2f}"
-                                      for k in ("accuracy", "uar", "macro_f1")))
-    return summary
+        from emozoo.utils import write_json_atomic
+
+        tr = cfg.trainer
+        params = {**cfg.model.params, "learning_rate": float(cfg.optimizer.learning_rate)}
+        callbacks = []
+        if tr.tensorboard and is_chief:
+            callbacks.append(keras.callbacks.TensorBoard(str(Path(fold_dir) / "logs"), write_graph=False))
+        with strategy.scope():
+            run = run_conversation(fold, params, epochs=tr.epochs, batch_size=tr.batch_size, seed=seed,
+                                   callbacks=callbacks, verbose=verbose)
+        model, rep = run.pop("model"), run.pop("report")
+        result = {**run, "fold_index": fold_index, "grl_lambda": float(params.get("grl_lambda", 1.0)),
+                  "domains": list(fold.domains), "epochs_run": tr.epochs, "test": rep}
+        fold_dir = Path(fold_dir)
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        model.save_weights(str(fold_dir / "model.weights.h5"))
+        if is_chief:
+            write_json_atomic(fold_dir / "result.json", result)
+        return result
