@@ -242,7 +242,8 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
         # Keras' symbolic build before a distributed fit averages the replicas' first batches, which
         # fails when they differ in size (7 rows: 4 + 3); the build needs only one replica's shapes
         patch_multi_worker_build(model)
-        if "MultiWorker" in type(strategy).__name__:
+        import tensorflow as tf
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             log_scalars(model)
     xt, yt = x[parts["train"]].astype("float32"), y[parts["train"]]
     xv, yv = x[parts["valid"]].astype("float32"), y[parts["valid"]]

@@ -3,12 +3,13 @@
 errors of the default strategy (dropout, flip and rotation off; batch 7, so the replicas hold 4
 and 3 rows: the loss must be scaled by the global batch, not by Keras' per-replica mean / 2);
 a folder trained under another strategy is refused; a last batch with fewer rows than replicas
-is a clear error. (The 2-worker ``multi_worker`` run on localhost is the ssgan runner's:
-tests/models/ssgan/test_ssgan_strategy.py.)
+is a clear error; a 2-worker ``multi_worker`` run on localhost gives the default's losses too, and
+its second worker writes only under ``.workers/worker_1``.
 
 Generated fixtures: two tiny synthetic face stores; each run takes seconds.
 """
 import json
+import socket
 
 import numpy as np
 import pytest
@@ -50,6 +51,46 @@ def test_mirrored_two_cpu_devices_matches_default(tmp_path):
     assert b["best_epoch"] == a["best_epoch"]
     assert b["test"]["report"]["accuracy"] == pytest.approx(a["test"]["report"]["accuracy"])
     assert b["cross"]["b"]["report"]["accuracy"] == pytest.approx(a["cross"]["b"]["report"]["accuracy"])
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_multi_worker_two_processes_on_localhost(tmp_path):
+    over = _overrides(tmp_path, "trainer.epochs=2")
+    FE.run_experiment(apply_overrides(get_experiment(NAME), over), tmp_path / "default", seeds=1, log=lambda *a: None)
+    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    procs = [run_train(["--experiment", NAME, "--seeds", "1", "--override", *over, "--model-dir", str(tmp_path / "mw"),
+                        "--strategy", "multi_worker"], wait=False,
+                       env_extra={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+             for i in range(2)]
+    outs = []
+    for p in procs:
+        try:
+            outs.append(p.communicate(timeout=300)[0])
+        except Exception:
+            for q in procs:
+                q.kill()
+            raise
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
+    summary = json.loads((tmp_path / "mw" / "summary.json").read_text())
+    assert summary["replicas"] == 2 and summary["strategy"] in ("MultiWorkerMirroredStrategy",
+                                                                "CollectiveAllReduceStrategy")
+    a, b = (json.loads((tmp_path / d / "a" / "split0.json").read_text()) for d in ("default", "mw"))
+    for key in ("train_loss", "val_loss", "train_error", "val_error"):
+        np.testing.assert_allclose(b["history"][key], a["history"][key], rtol=2e-3, atol=2e-4, err_msg=key)
+    worker = tmp_path / "mw" / ".workers" / "worker_1"
+    assert (worker / "a" / "split0.json").exists() and not (worker / "summary.json").exists()
+    assert {p.name for p in (tmp_path / "mw").iterdir()} == {"config.json", "run.json", "summary.json", "summary.md",
+                                                            "a", ".workers"}
 
 
 def test_a_folder_of_another_strategy_is_refused(tmp_path):
