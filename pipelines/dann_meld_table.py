@@ -4,25 +4,26 @@
     python pipelines/dann_meld_table.py --seeds 5
     python pipelines/dann_meld_table.py --preset paper   # Adam 1e-4, 200 epochs
 
-Runs the registered experiments ``dann/meld/text/{7class,4class}/{ci,dann}`` (MiniLM sentence
-embeddings of the utterances in ``tfrecords/meld_minilm``, 7basic; conversations = MELD dialogues
-by ``dialogue_id``/``turn_index``; speaker domain behind the GRL: speakers with >= 50 turns, the
-rest pooled as ``other``; dev and test dialogues are unlabelled target data of the domain
-classifier) with :func:`emozoo.models.dann.dann_task.meld_fold`, trains on the labelled train
-turns, scores the official test turns (WA = accuracy, UAR, weighted F1 = MELD's usual metric;
-dev scores are stored too) and writes
+Runs the registered experiments ``dann/meld/text/{7class,4class}/{ci,dann}`` (the group
+``dann/meld_table``: MiniLM sentence embeddings of the utterances in ``tfrecords/meld_minilm``,
+7basic; conversations = MELD dialogues by ``dialogue_id``/``turn_index``; speaker domain behind the
+GRL: speakers with >= 50 turns, the rest pooled as ``other``; dev and test dialogues are unlabelled
+target data of the domain classifier) through the one trainer,
+:func:`emozoo.train.trainer.run_experiment` with the conversational DANN's Task
+(:class:`emozoo.models.dann.dann_task.ConversationTask`), into the run folders that
+``python -m emozoo.train --experiment dann/meld_table --seeds 5`` uses (``<runs-dir>/<experiment with
+/ as _>``; either command resumes the other's finished seeds). Each seed trains on the labelled
+train turns and scores the official test turns (WA = accuracy, UAR, weighted F1 = MELD's usual
+metric) and the official dev turns (``extra_tests``); this script writes
 
-* ``benchmarks/results/dann_meld.json``: every run's test + dev report, mean +- std over seeds;
+* ``benchmarks/results/dann_meld.json``: the test and dev summaries (mean +- std over seeds, the
+  per-seed values) and the run folders they came from;
 * ``docs/methods/dann_meld.md``: the table, between its ``<!-- table -->`` / ``<!-- /table -->`` markers
   (the rest of the page is kept).
-
-Finished (experiment, seed) runs are kept in the JSON and skipped when the command is re-run,
-so an interrupted run resumes (``--merge-only`` just rewrites the table from the JSON).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,7 +33,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emozoo.evaluation.metrics import summarise_runs  # noqa: E402
 from emozoo.experiments import get_experiment  # noqa: E402
 from emozoo.models.dann import dann_experiments as E  # noqa: E402
 from emozoo.models.dann import dann_task as T  # noqa: E402
@@ -54,17 +54,12 @@ def meld_folds(subset: str, params: dict, dialogues=None, classes=None):
     return _meld_folds(subset, params, dialogues, classes, store=STORE)
 
 
-score = T.score_turns        # (model, batch, classes) -> report
-
-
-def summarise(results: dict) -> dict:
-    out = {}
-    for name, runs in results["runs"].items():
-        reps = [r["report"] for r in runs.values()]
-        if reps:
-            out[name] = summarise_runs(reps, KEYS)
-            out[name]["dev"] = summarise_runs([r["dev_report"] for r in runs.values()], KEYS)
-    return out
+def summary_cells(summary: dict) -> dict:
+    """The table's cells of one trainer summary: the test metrics over seeds and, under ``dev``, the
+    official dev turns' (``extra_tests``)."""
+    keep = ("num_runs",) + tuple(KEYS)
+    return {**{k: v for k, v in summary["test"].items() if k in keep},
+            "dev": {k: v for k, v in summary["extra_tests"]["dev"].items() if k in keep}}
 
 
 def _cell(s, key):
@@ -111,56 +106,55 @@ def main(argv=None) -> int:
     ap.add_argument("--subsets", nargs="*", default=list(SUBSETS), choices=SUBSETS)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/dann_meld.json"))
     ap.add_argument("--table", default=str(ROOT / "docs/methods/dann_meld.md"))
-    ap.add_argument("--merge-only", action="store_true", help="only rewrite the summary/table from the JSON")
+    ap.add_argument("--runs-dir", help="the trainer's run folders (default runs/, runs/dann_meld_paper/ with "
+                                       "--preset paper); finished seeds are kept and skipped")
+    ap.add_argument("--merge-only", action="store_true", help="only rewrite the table from the finished runs")
     args = ap.parse_args(argv)
+    from emozoo.experiments import apply_overrides
+    from emozoo.train.trainer import load_run, run_experiment
+
     preset = E.PAPER_PRESET if args.preset == "paper" else E.CPU_PRESET
     epochs = args.epochs or preset["epochs"]
     lr = preset["learning_rate"]
+    runs_dir = Path(args.runs_dir or (ROOT / "runs" / ("dann_meld_paper" if args.preset == "paper" else "")))
+    overrides = [f"trainer.epochs={epochs}", f"optimizer.learning_rate={lr}", f"trainer.batch_size={preset['batch_size']}"]
     command = "python pipelines/dann_meld_table.py" + (" --preset paper" if args.preset == "paper" else "") + \
         (f" --seeds {args.seeds}" if args.seeds != 3 else "") + (f" --epochs {args.epochs}" if args.epochs else "")
-    out = Path(args.out)
-    results = json.loads(out.read_text()) if out.exists() else {"runs": {}}
-    cfg0 = {"epochs": epochs, "learning_rate": lr, "batch_size": preset["batch_size"], "batching": "length_buckets"}
-    if results.get("config") and {k: results["config"].get(k) for k in cfg0} != cfg0:
-        results = {"runs": {}}          # a different preset: start over
-    results["config"] = {**cfg0, "seeds": args.seeds}
     t0 = time.time()
-    dialogues, classes = T.load_dialogues(STORE)
-    folds = {}
+    results = {"config": {"epochs": epochs, "learning_rate": lr, "batch_size": preset["batch_size"],
+                          "batching": "length_buckets", "seeds": args.seeds}, "summary": {}, "run_dirs": {}}
     for sub in SUBSETS:
-        cfg = get_experiment(f"dann/meld/text/{sub}/dann")
-        folds[sub] = meld_folds(sub, cfg.data.protocol_kwargs, dialogues, classes)
-    models = {}
-    for s in ([] if args.merge_only else range(args.seeds)):
-        for sub in args.subsets:
-            fold, dev = folds[sub]
-            for v in VARIANTS:
-                name = f"dann/meld/text/{sub}/{v}"
-                if str(s) in results["runs"].setdefault(name, {}):
-                    continue
-                params = {**get_experiment(name).model.params, "learning_rate": lr}
-                models[sub], res = T.run_many(fold, [((name, s), params, s)], epochs=epochs,
-                                              batch_size=preset["batch_size"], model=models.get(sub))
-                res = res[(name, s)]
-                res["dev_report"] = score(models[sub], dev, fold.classes)
-                results["runs"][name][str(s)] = res
-                results["seconds"] = results.get("seconds", 0) + res["seconds"]
-                _atomic_json(out, results)
-                r = res["report"]
-                print(f"[{time.time() - t0:6.0f}s] {name} seed {s}: WA {100 * r['accuracy']:.2f} UAR "
-                      f"{100 * r['uar']:.2f} wF1 {100 * r['weighted_f1']:.2f} dev wF1 "
-                      f"{100 * res['dev_report']['weighted_f1']:.2f} dom_acc {res['final'].get('domain_accuracy', 0):.3f} "
-                      f"({res['seconds']} s)", flush=True)
-    summary = summarise(results)
-    seeds_done = min((len(r) for r in results["runs"].values()), default=0)
+        for v in VARIANTS:
+            name = f"dann/meld/text/{sub}/{v}"
+            model_dir = runs_dir / name.replace("/", "_")
+            if not args.merge_only and sub in args.subsets:
+                run_experiment(apply_overrides(get_experiment(name), overrides), model_dir, seeds=args.seeds,
+                               log=lambda *a: None)
+            if not (model_dir / "summary.json").exists():
+                continue
+            run = load_run(model_dir)
+            results["summary"][name] = summary_cells(run["summary"])
+            results["run_dirs"][name] = os.path.relpath(model_dir, ROOT)
+            for seed in run["seeds"]:
+                (res,) = seed["folds"]
+                r, d = res["test"], res["extra_tests"]["dev"]
+                print(f"[{time.time() - t0:6.0f}s] {name} seed {seed['seed']}: WA {100 * r['accuracy']:.2f} UAR "
+                      f"{100 * r['uar']:.2f} wF1 {100 * r['weighted_f1']:.2f} dev wF1 {100 * d['weighted_f1']:.2f} "
+                      f"dom_acc {res['final'].get('domain_accuracy', 0):.3f} ({res['seconds']} s)", flush=True)
+            results["seconds"] = results.get("seconds", 0) + sum(f["seconds"] for s_ in run["seeds"] for f in s_["folds"])
+    summary = results["summary"]
+    dialogues, classes = T.load_dialogues(STORE)
+    folds = {sub: meld_folds(sub, get_experiment(f"dann/meld/text/{sub}/dann").data.protocol_kwargs, dialogues,
+                             classes) for sub in SUBSETS}
+    seeds_done = min((s["num_runs"] for s in summary.values()), default=0)
     meta = {"command": command, "seeds": seeds_done, "epochs": epochs, "learning_rate": lr,
             "batch_size": preset["batch_size"], "cpus": os.cpu_count(), "seconds": results.get("seconds", 0),
             "domains": len(folds["7class"][0].domains), "domain_names": list(folds["7class"][0].domains),
             "sizes": {sub: folds[sub][0].sizes for sub in SUBSETS},
             "test_labelled": {sub: folds[sub][0].sizes["test_labelled"] for sub in SUBSETS},
             "dev_labelled": {sub: int((folds[sub][1].y >= 0).sum()) for sub in SUBSETS}}
-    results.update(summary=summary, meta=meta)
-    _atomic_json(out, results)
+    results["meta"] = meta
+    _atomic_json(Path(args.out), results)
     write_table(Path(args.table), markdown(summary, meta))
     print(markdown(summary, meta))
     return 0

@@ -296,6 +296,11 @@ def _pool(results: list[dict], classes) -> dict | None:
     by_corpus = corpus_reports(results, classes)
     if len(by_corpus) > 1 or any("test_by_corpus" in r for r in results):
         rep["by_corpus"] = by_corpus
+    extra = sorted({name for r in results for name in r.get("extra_tests", {})})
+    if extra:              # further labelled sides a task scored (e.g. MELD dev), pooled over folds likewise
+        rep["extra_tests"] = {name: _pooled_report([r["extra_tests"][name]["confusion_matrix"] for r in results
+                                                    if name in r.get("extra_tests", {})], classes)
+                              for name in extra}
     return rep
 
 
@@ -368,6 +373,9 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
     if seed_reports:
         summary["test"] = summarise_runs(seed_reports)
         summary["test_fold_mean"] = summarise_runs([r["fold_mean"] for r in seed_reports])
+        if all("extra_tests" in r for r in seed_reports):
+            names = sorted(set.intersection(*(set(r["extra_tests"]) for r in seed_reports)))
+            summary["extra_tests"] = {n: summarise_runs([r["extra_tests"][n] for r in seed_reports]) for n in names}
         if all("by_corpus" in r for r in seed_reports):    # several test corpora: each one over the seeds
             corpora = sorted(set.intersection(*(set(r["by_corpus"]) for r in seed_reports)))
             summary["test_by_corpus"] = {c: summarise_runs([r["by_corpus"][c] for r in seed_reports])

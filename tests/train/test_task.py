@@ -41,7 +41,10 @@ class ToyTask:
         pred = fold.y.copy()
         pred[:: 2 + seed] = (pred[:: 2 + seed] + 1) % 4
         result = {"fold": fold.name, "seed": seed, "test": classification_report(fold.y, pred, classes),
-                  "history": {"loss": [1.0 / (seed + 1)]}}
+                  "history": {"loss": [1.0 / (seed + 1)]},
+                  # a further labelled side (MELD's dev turns): every prediction right on fold 0, none on fold 1
+                  "extra_tests": {"dev": classification_report(fold.y, fold.y if fold_index == 0 else (fold.y + 1) % 4,
+                                                               classes)}}
         fold_dir.mkdir(parents=True, exist_ok=True)
         (fold_dir / "result.json").write_text(json.dumps(result))
         return result
@@ -75,6 +78,9 @@ def test_a_registered_task_runs_in_the_one_loop_and_resumes(toy, tmp_path):
         assert json.loads((tmp_path / "run" / f"seed_{seed}" / "test.json").read_text())["num_examples"] == 20
     assert json.loads((tmp_path / "run" / "run.json").read_text()) == {"strategy": "_DefaultDistributionStrategy",
                                                                          "replicas": 1}
+    # the extra side is pooled over the folds per seed like the test side: 8 right of 20 rows
+    dev = summary["extra_tests"]["dev"]
+    assert dev["accuracy"]["values"] == pytest.approx([8 / 20, 8 / 20]) and dev["num_runs"] == 2
     # re-running reads every finished fold back: no training
     toy.calls.clear()
     again = run_experiment(cfg, tmp_path / "run", seeds=2, log=lambda *a: None)

@@ -124,6 +124,8 @@ class ConvFold:
     classes: tuple
     domains: tuple
     sizes: dict
+    #: further labelled sides scored with the test side (name -> padded batch), e.g. MELD's official dev
+    extra: dict = dataclasses.field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -218,6 +220,15 @@ def meld_fold(dialogues: Sequence[Dialogue], classes, *, subset: str = "7class",
     sizes = {"train_labelled": int((train.y >= 0).sum()), "domain_rows": int((train.domain >= 0).sum()),
              "test_labelled": int((test.y >= 0).sum()), "dialogues": len(dialogues), "test_dialogues": len(test_d)}
     return ConvFold(f"meld/{subset}", train, test, out_classes, names, sizes)
+
+
+def meld_dev(dialogues: Sequence[Dialogue], classes, *, subset: str = "7class", domain: str = "speaker",
+             min_speaker_turns: int = 50) -> Batch:
+    """MELD's official dev dialogues padded with their labels through :func:`meld_fold`'s own label
+    mapping (a fold whose "test" is the dev split): the dev scores of the MELD table."""
+    dev_side = [Dialogue(d.dialogue_id, d.clip_ids, d.x, d.emotion, d.speaker, d.session,
+                         {"valid": "test", "test": "valid"}.get(d.split, d.split)) for d in dialogues]
+    return meld_fold(dev_side, classes, subset=subset, domain=domain, min_speaker_turns=min_speaker_turns).test
 
 
 def build_conversation_model(fold: ConvFold, params: dict, modality: str = "text"):
@@ -406,8 +417,11 @@ def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:
     if p.startswith("ts_"):
         return iemocap_fold(dialogues, classes, p.upper(), domain=kw.get("domain", "speaker"))
     if p == "official":
-        return meld_fold(dialogues, classes, subset=kw.get("subset", "7class"), domain=kw.get("domain", "speaker"),
-                         min_speaker_turns=int(kw.get("min_speaker_turns", 50)))
+        opts = dict(subset=kw.get("subset", "7class"), domain=kw.get("domain", "speaker"),
+                    min_speaker_turns=int(kw.get("min_speaker_turns", 50)))
+        fold = meld_fold(dialogues, classes, **opts)
+        fold.extra["dev"] = meld_dev(dialogues, classes, **opts)     # scored beside the test side
+        return fold
     raise SplitError(f"protocol {data.protocol!r} is not a conversation protocol (ts_1234 ... ts_23, official)")
 
 
@@ -420,7 +434,8 @@ class ConversationTask:
       IEMOCAP TS setting or MELD's official splits) and its classes;
     * :meth:`train_fold`: builds :class:`DANNConversationModel` in the strategy's scope, trains it
       with :func:`run_conversation` (``trainer.epochs`` epochs, ``trainer.batch_size`` conversations
-      per step, no model selection: the paper's protocol), scores the labelled test turns and writes
+      per step, no model selection: the paper's protocol), scores the labelled test turns (and the
+      fold's ``extra`` sides, MELD's dev turns, as ``"extra_tests"``) and writes
       ``<fold>/model.weights.h5``, ``<fold>/logs`` (TensorBoard, every loss) and ``<fold>/result.json``
       (the test report, every epoch's logs under ``"history"``, the final epoch's under ``"final"``).
     """
@@ -446,6 +461,8 @@ class ConversationTask:
         model, rep = run.pop("model"), run.pop("report")
         result = {**run, "fold_index": fold_index, "grl_lambda": float(params.get("grl_lambda", 1.0)),
                   "domains": list(fold.domains), "epochs_run": tr.epochs, "test": rep}
+        if fold.extra:          # e.g. MELD's dev turns: scored with the same weights as the test turns
+            result["extra_tests"] = {name: score_turns(model, batch, fold.classes) for name, batch in fold.extra.items()}
         fold_dir = Path(fold_dir)
         fold_dir.mkdir(parents=True, exist_ok=True)
         model.save_weights(str(fold_dir / "model.weights.h5"))

@@ -129,11 +129,8 @@ def meld_folds(subset: str, params: dict, dialogues=None, classes=None, store=ME
         dialogues, classes = T.load_dialogues(store)
     fold = T.meld_fold(dialogues, classes, subset=subset, domain=params.get("domain", "speaker"),
                        min_speaker_turns=params.get("min_speaker_turns", 50))
-    # the dev labels through meld_fold's own label mapping: a fold whose "test" is the dev split
-    dev_side = [T.Dialogue(d.dialogue_id, d.clip_ids, d.x, d.emotion, d.speaker, d.session,
-                           {"valid": "test", "test": "valid"}.get(d.split, d.split)) for d in dialogues]
-    dev = T.meld_fold(dev_side, classes, subset=subset, domain=params.get("domain", "speaker"),
-                      min_speaker_turns=params.get("min_speaker_turns", 50)).test
+    dev = T.meld_dev(dialogues, classes, subset=subset, domain=params.get("domain", "speaker"),
+                     min_speaker_turns=params.get("min_speaker_turns", 50))
     return fold, dev
 
 

@@ -58,6 +58,10 @@ def test_meld_experiment_fold_and_bad_protocol(tmp_path):
                           [f'data.stores={json.dumps({"meld": str(store)})}', "data.protocol_kwargs.min_speaker_turns=1"])
     fold = T.experiment_fold(cfg)
     assert fold.name == "meld/7class" and fold.sizes["test_dialogues"] == 2
+    # the official dev dialogues are scored beside the test side (the MELD table's dev column)
+    dl, classes = T.load_dialogues(store)
+    dev_turns = sum(1 for d in dl if d.split == "valid" for e in d.emotion if e)
+    assert set(fold.extra) == {"dev"} and int((fold.extra["dev"].y >= 0).sum()) == dev_turns > 0
     bad = apply_overrides(cfg, ["data.protocol=loso"])
     with pytest.raises(SplitError, match="not a conversation protocol"):
         T.experiment_fold(bad)
