@@ -87,15 +87,17 @@ set_cpu_devices(2)
 from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
 
 rng = np.random.default_rng(0)
-batch = {"x": rng.normal(size=(8, 6)).astype("float32"), "y": np.arange(8) % 3,
-         "u": rng.normal(size=(10, 6)).astype("float32")}
+SPECS = {"dense": {"name": "f", "shape": (6,), "d_units": (16,), "g_units": (16,)},
+         "conv": {"name": "f", "shape": (8, 8), "d_channels": (4, 8), "g_channels": (8, 4)}}
 
 
-def train(strategy, mode):
+def train(strategy, mode, variant):
+    spec = SPECS[variant]
+    batch = {"x": rng.normal(size=(8, *spec["shape"])).astype("float32"), "y": np.arange(8) % 3,
+             "u": rng.normal(size=(10, *spec["shape"])).astype("float32")}
     keras.utils.set_random_seed(4)
     with strategy.scope():
-        m = SemiSupervisedGAN(3, [{"name": "f", "shape": (6,), "d_units": (16,), "g_units": (16,)}], mode=mode,
-                              noise_dim=5, dropout=0.0)
+        m = SemiSupervisedGAN(3, [spec], mode=mode, noise_dim=5, dropout=0.0)
         # SGD: unlike Adam, its update scales with the gradient, so a loss scaled wrongly shows
         m.compile(d_optimizer=keras.optimizers.SGD(0.2), g_optimizer=keras.optimizers.SGD(0.2))
     init = [w.copy() for w in m.get_weights()]
@@ -107,8 +109,12 @@ def train(strategy, mode):
 
 
 out = {}
-for mode in ("ssgan", "fsbase"):
-    (wa, la, moved), (wb, lb, _) = train(tf.distribute.get_strategy(), mode), train(make_strategy("mirrored"), mode)
+for mode in ("ssgan", "fsbase", "ssgan_conv"):
+    args = (mode.split("_")[0], "conv" if mode.endswith("conv") else "dense")
+    rng = np.random.default_rng(0)
+    (wa, la, moved) = train(tf.distribute.get_strategy(), *args)
+    rng = np.random.default_rng(0)
+    (wb, lb, _) = train(make_strategy("mirrored"), *args)
     out[mode] = {"weights": max(float(np.abs(a - b).max()) for a, b in zip(wa, wb)), "moved": moved,
                  "logs": max(abs(la[i][k] - lb[i][k]) / max(abs(la[i][k]), 1e-3) for i in range(3) for k in la[i])}
 print("RESULT " + json.dumps(out))
@@ -119,13 +125,13 @@ def test_mirrored_train_step_equals_the_single_device_step_with_sgd(tmp_path):
     """Three train_steps on two replicas (4 + 4 labelled, 5 + 5 unlabelled rows) give the
     single-device weights and logs: with SGD the update is proportional to the gradient, so every
     term's global-batch scaling (D's four terms, feature matching's 1/R, FSBase's loss), the
-    synchronized batch norm of G and the split noise draw are checked."""
+    synchronized batch norm of G (dense and conv) and the split noise draw are checked."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": "-1"}
     run = subprocess.run([sys.executable, "-c", STEP_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     out = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
-    for mode in ("ssgan", "fsbase"):
+    for mode in ("ssgan", "fsbase", "ssgan_conv"):
         assert out[mode]["moved"] > 1e-2 and out[mode]["weights"] < 1e-5 and out[mode]["logs"] < 1e-5, (mode, out)
 
 
