@@ -37,7 +37,7 @@ from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, 
 from emozoo.train.data import Fold, finalize
 from emozoo.train.streaming import StreamedFold
 from emozoo.utils import balanced_sample_weights, write_json_atomic
-from emozoo.train.strategies import make_strategy, patch_multi_worker_build, task_info
+from emozoo.train.strategies import check_placement, make_strategy, patch_multi_worker_build, task_info
 from emozoo.train.tensorboard_utils import write_projector
 
 
@@ -318,18 +318,9 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
                               "folds would be mixed with the new settings: use another --model-dir")
     # the distribution a run was trained under is part of its identity: the global batch is split over the
     # replicas and a resumed or re-read fold must not silently come from another setting
-    placement = {"strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync)}
     run_json = write_dir / "run.json"
-    if run_json.exists():
-        before = json.loads(run_json.read_text())
-        if before != placement:
-            raise ExperimentError(
-                f"{model_dir} holds a run trained with {before['strategy']} on {before['replicas']} replica(s); "
-                f"this command uses {placement['strategy']} on {placement['replicas']}: use another --model-dir "
-                f"(e.g. {model_dir}_{placement['strategy'].lower()}{placement['replicas']})")
-    elif previous.exists() and any(write_dir.glob("seed_*")):
-        raise ExperimentError(f"{model_dir} holds a run that does not record its strategy and device count "
-                              "(an older emozoo): use another --model-dir")
+    placement = check_placement(write_dir, model_dir, strategy,
+                                unrecorded="refuse" if previous.exists() and any(write_dir.glob("seed_*")) else None)
     if is_chief:
         _atomic_json(write_dir / "config.json", cfg.to_json())
         _atomic_json(run_json, placement)
