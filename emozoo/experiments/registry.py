@@ -185,31 +185,29 @@ def register_task(model_name: str, target: str) -> None:
     _TASKS[model_name] = target
 
 
-def get_task(model_name: str):
-    """The :class:`emozoo.train.task.Task` of ``model_name`` (an instance), or None."""
+def _resolve(table: dict, kind: str, model_name: str):
+    """The object a ``"module:attribute"`` target of ``table`` names for ``model_name`` (imported
+    now), or None when the model has none."""
     _load_all()
-    target = _TASKS.get(model_name)
+    target = table.get(model_name)
     if target is None:
         return None
     module, _, attr = target.partition(":")
     try:
-        obj = getattr(importlib.import_module(module), attr)
+        return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
-        raise ExperimentError(f"task {target!r} of model {model_name!r} cannot be loaded: {exc}") from exc
+        raise ExperimentError(f"{kind} {target!r} of model {model_name!r} cannot be loaded: {exc}") from exc
+
+
+def get_task(model_name: str):
+    """The :class:`emozoo.train.task.Task` of ``model_name`` (an instance), or None."""
+    obj = _resolve(_TASKS, "task", model_name)
     return obj() if isinstance(obj, type) else obj
 
 
 def get_runner(model_name: str):
     """The registered runner function of ``model_name``, or None (the generic trainer)."""
-    _load_all()
-    target = _RUNNERS.get(model_name)
-    if target is None:
-        return None
-    module, _, fn = target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), fn)
-    except (ImportError, AttributeError) as exc:
-        raise ExperimentError(f"runner {target!r} of model {model_name!r} cannot be loaded: {exc}") from exc
+    return _resolve(_RUNNERS, "runner", model_name)
 
 
 def register_store_builder(features: str, command: str) -> None:

@@ -43,3 +43,39 @@ def assert_rerun_reads_back(args, record, key="test", env_extra=None):
     assert again.returncode == 0, again.stdout + again.stderr
     assert record.stat().st_mtime == mtime
     assert json.loads(summary.read_text())[key] == before
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free TCP ports on localhost (the sockets are held until all are bound)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def run_two_workers(launch, timeout: int = 240) -> list[str]:
+    """Start a 2-worker ``--strategy multi_worker`` run on localhost and wait for both workers.
+
+    ``launch(env_extra)`` starts one worker without waiting (e.g. ``lambda env: run_train(args,
+    env_extra=env, wait=False)``); each gets its ``TF_CONFIG`` (same cluster, its own index). A worker
+    left running when the other fails or the timeout passes is killed. Asserts that both exited 0
+    and returns their outputs."""
+    cluster = {"worker": [f"localhost:{p}" for p in free_ports(2)]}
+    procs = [launch({"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+             for i in range(2)]
+    outs = []
+    try:
+        for p in procs:
+            outs.append(p.communicate(timeout=timeout)[0])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o or "" for o in outs)
+    return outs

@@ -1,11 +1,10 @@
 """Strategies: MirroredStrategy on two logical CPU devices matches the default strategy (loss
 scaled by the global batch); a 2-worker MultiWorkerMirroredStrategy run on localhost works."""
 import json
-import socket
 
 import pytest
 
-from tests.train.conftest import run_train, tiny_overrides
+from tests.train.conftest import run_train, run_two_workers, tiny_overrides
 
 # dropout 0 so the two runs differ only by how the batch is split over replicas
 COMMON = ["--experiment", "baseline/emodb/is10/loso", "--seeds", "1"]
@@ -42,30 +41,10 @@ def test_mirrored_two_cpu_devices_matches_default(synth_store, tmp_path):
         assert rb["test"][key] == pytest.approx(ra["test"][key], abs=1 / 24 + 1e-6)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def test_multi_worker_two_processes_on_localhost(synth_store, tmp_path):
-    ports = [_free_port(), _free_port()]
-    cluster = {"worker": [f"localhost:{p}" for p in ports]}
-    procs = []
-    for i in range(2):
-        env = {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
-        procs.append(run_train(COMMON + _over(synth_store, "trainer.epochs=2") +
-                               ["--model-dir", str(tmp_path / "mw"), "--strategy", "multi_worker"],
-                               env_extra=env, wait=False))
-    outs = []
-    for p in procs:
-        try:
-            outs.append(p.communicate(timeout=240)[0])
-        except Exception:
-            for q in procs:
-                q.kill()
-            raise
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
+    run_two_workers(lambda env: run_train(COMMON + _over(synth_store, "trainer.epochs=2") +
+                                          ["--model-dir", str(tmp_path / "mw"), "--strategy", "multi_worker"],
+                                          env_extra=env, wait=False))
     summary = json.loads((tmp_path / "mw" / "summary.json").read_text())
     assert summary["replicas"] == 2 and summary["strategy"] in ("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy")
     assert 0 <= summary["test"]["uar"]["mean"] <= 1

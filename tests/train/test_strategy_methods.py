@@ -11,12 +11,11 @@ mirrored one in a fresh ``python -m emozoo.train`` (logical devices must be set 
 starts).
 """
 import json
-import socket
 
 import pytest
 
 from tests.train import method_fixtures as F
-from tests.train.conftest import run_train
+from tests.train.conftest import run_train, run_two_workers
 
 # per method: the fixture, and the per-epoch log keys that must agree (losses of every part, and
 # the metrics whose aggregation over replicas could differ)
@@ -66,37 +65,13 @@ def test_mirrored_two_cpu_devices_matches_default(method, tmp_path):
     assert_same_epochs(a, b, keys)
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("localhost", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.mark.parametrize("method", ["adv_culture_cross_adv", "dann_conversation"])
 def test_multi_worker_two_processes_on_localhost(method, tmp_path):
     build, keys = METHODS[method]
     name, overrides = build(tmp_path)
-    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
-    procs = []
-    for i in range(2):
-        env = {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
-        procs.append(run_train(["--experiment", name, "--seeds", "1", "--override", *overrides,
-                                "--model-dir", str(tmp_path / "mw"), "--strategy", "multi_worker"],
-                               env_extra=env, wait=False))
-    outs = []
-    try:
-        for p in procs:
-            outs.append(p.communicate(timeout=240)[0])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
+    run_two_workers(lambda env: run_train(["--experiment", name, "--seeds", "1", "--override", *overrides,
+                                           "--model-dir", str(tmp_path / "mw"), "--strategy", "multi_worker"],
+                                          env_extra=env, wait=False))
     summary = json.loads((tmp_path / "mw" / "summary.json").read_text())
     assert summary["replicas"] == 2, summary
     assert summary["strategy"] in ("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy"), summary

@@ -9,7 +9,6 @@ its second worker writes only under ``.workers/worker_1``.
 Generated fixtures: two tiny synthetic face stores; each run takes seconds.
 """
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from emozoo.experiments import apply_overrides, get_experiment
 from emozoo.models.face_cnn import face_cnn_experiments as FE
 from emozoo.models.face_cnn.face_cnn_data import save_faces
 from tests.models.face_cnn.test_face_cnn import synthetic_store
-from tests.train.conftest import run_train
+from tests.train.conftest import run_train, run_two_workers
 
 NAME = "face_cnn/culture/jaffe/cpu"
 ARCH = {"filters": [4, 4, 8], "kernel_size": 3, "dense_units": 8, "dropout": 0.0, "flip": False}
@@ -53,34 +52,12 @@ def test_mirrored_two_cpu_devices_matches_default(tmp_path):
     assert b["cross"]["b"]["report"]["accuracy"] == pytest.approx(a["cross"]["b"]["report"]["accuracy"])
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("localhost", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def test_multi_worker_two_processes_on_localhost(tmp_path):
     over = _overrides(tmp_path, "trainer.epochs=2")
     FE.run_experiment(apply_overrides(get_experiment(NAME), over), tmp_path / "default", seeds=1, log=lambda *a: None)
-    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
-    procs = [run_train(["--experiment", NAME, "--seeds", "1", "--override", *over, "--model-dir", str(tmp_path / "mw"),
-                        "--strategy", "multi_worker"], wait=False,
-                       env_extra={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
-             for i in range(2)]
-    outs = []
-    for p in procs:
-        try:
-            outs.append(p.communicate(timeout=300)[0])
-        except Exception:
-            for q in procs:
-                q.kill()
-            raise
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
+    run_two_workers(lambda env: run_train(["--experiment", NAME, "--seeds", "1", "--override", *over, "--model-dir",
+                                           str(tmp_path / "mw"), "--strategy", "multi_worker"], wait=False,
+                                          env_extra=env), timeout=300)
     summary = json.loads((tmp_path / "mw" / "summary.json").read_text())
     assert summary["replicas"] == 2 and summary["strategy"] in ("MultiWorkerMirroredStrategy",
                                                                 "CollectiveAllReduceStrategy")

@@ -10,7 +10,6 @@ working folder, where the runner looks for them); each run takes seconds.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from emozoo.errors import ExperimentError
 from tests.helpers import write_feature_store
+from tests.train.conftest import run_two_workers
 
 REPO = Path(__file__).resolve().parents[3]
 NAME = "ssgan/functionals/frac20"
@@ -135,31 +135,9 @@ def test_mirrored_train_step_equals_the_single_device_step_with_sgd(tmp_path):
         assert out[mode]["moved"] > 1e-2 and out[mode]["weights"] < 1e-5 and out[mode]["logs"] < 1e-5, (mode, out)
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("localhost", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def test_multi_worker_two_processes_on_localhost(workdir):
-    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
-    procs = [_cli(["--model-dir", str(workdir / "mw"), "--strategy", "multi_worker"], workdir, wait=False,
-                  env_extra={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
-             for i in range(2)]
-    outs = []
-    for p in procs:
-        try:
-            outs.append(p.communicate(timeout=300)[0])
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
-            raise
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
+    run_two_workers(lambda env: _cli(["--model-dir", str(workdir / "mw"), "--strategy", "multi_worker"], workdir,
+                                     wait=False, env_extra=env), timeout=300)
     summary = json.loads((workdir / "mw" / "summary.json").read_text())
     assert summary["replicas"] == 2 and "MultiWorker" in summary["strategy"] or "Collective" in summary["strategy"]
     assert set(summary["models"]) == {"fsbase", "ssbase", "ssgan"}
