@@ -1,7 +1,9 @@
 """Registered experiments of the semi-supervised CT-GAN method (Liang, Chen, Jin 2019).
 
-Names (``python pipelines/ssgan_table.py --experiment NAME`` runs one; ``--setting`` runs the
-table of a setting over its fractions):
+Names (``python -m emozoo.train --experiment NAME`` runs one through the ``ssgan`` runner, folds
+``0..N-1`` with seeds ``0..N-1``, and honours ``--strategy``; the groups ``ssgan/table/<setting>``
+run a setting's three fractions, ``python -m emozoo.report ssgan/table/<setting>`` tables them;
+``python pipelines/ssgan_table.py --setting S`` makes the published tables and ablation curves):
 
 * ``ssgan/speech/frac{10,20,50}``: RAVDESS labelled fraction, EmoDB + CASIA unlabelled,
   128-frame Fbank crops, conv G/D; FSBase, SSBase, SSGAN (Tables II/IV shape);
@@ -22,8 +24,8 @@ table of a setting over its fractions):
 ``model.params["run"]`` holds the :class:`emozoo.models.ssgan.ssgan_task.RunSpec` fields; the
 CPU preset (D 16-32-64, G 64-32-16 on 2x2-pooled 64x64 crops, batch 32 labelled + 32
 unlabelled, 300 steps with validation UAR every 25) is what the tables in
-``benchmarks/RESULTS.md`` were measured with. These experiments need unlabelled pools and
-labelled fractions that ``python -m emozoo.train`` does not build: run them with the pipeline.
+``benchmarks/RESULTS.md`` were measured with. The runner builds the unlabelled pools and labelled
+fractions itself (:func:`emozoo.models.ssgan.ssgan_task.run_one`).
 """
 from __future__ import annotations
 
