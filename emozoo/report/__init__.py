@@ -109,6 +109,8 @@ def table_rows(found: dict) -> list[tuple[str, int, dict | None]]:
             continue
         rows.append((name, runs, s.get("test")))
         rows += [(f"{name} · tested on {other}", runs, t) for other, t in s.get("cross", {}).items()]
+        rows += [(f"{name} · {corpus} only", runs, t) for corpus, t in s.get("test_by_corpus", {}).items()]
+        rows += [(f"{name} · {side}", runs, t) for side, t in s.get("extra_tests", {}).items()]
     return rows
 
 

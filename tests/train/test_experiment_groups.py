@@ -165,3 +165,21 @@ def test_member_folders_are_unique_and_short():
     assert member_folder("dann/meld/", "dann/meld/text/7class/ci") == "7class_ci"
     with pytest.raises(ExperimentError, match="is not a member"):
         member_folder("dann/meld_table", "dann/speech/emodb/is10/ci")
+
+
+def test_report_rows_for_each_test_corpus_and_extra_side(tmp_path):
+    from emozoo.report import report
+
+    runs = tmp_path / "runs"
+    cells = {k: _cell(0.5) for k in ("accuracy", "uar", "macro_f1")}
+    _write(runs, "adv_culture/multi/emodb+casia+ravdess/is10/bsl",
+           {"seeds": [0, 1], "test": cells, "test_by_corpus": {
+               "casia": {k: _cell(0.4) for k in ("accuracy", "uar", "macro_f1")},
+               "emodb": {k: _cell(0.7) for k in ("accuracy", "uar", "macro_f1")}}})
+    text = report("adv_culture/table4/is10", runs_root=runs, out_dir=tmp_path / "o")["text"]
+    assert "| adv_culture/multi/emodb+casia+ravdess/is10/bsl · emodb only | 2 | 70.0 ± 1.0 |" in text
+    assert "| adv_culture/multi/emodb+casia+ravdess/is10/bsl · casia only | 2 | 40.0 ± 1.0 |" in text
+    _write(runs, "dann/meld/text/7class/ci", {"seeds": [0], "test": cells,
+                                              "extra_tests": {"dev": {k: _cell(0.3) for k in ("accuracy", "uar")}}})
+    text = report("dann/meld_table", runs_root=runs, out_dir=tmp_path / "o")["text"]
+    assert "| dann/meld/text/7class/ci · dev | 1 | 30.0 ± 1.0 | 30.0 ± 1.0 | - |" in text
