@@ -17,9 +17,11 @@ CLASSES_4 = ("neutral", "happy", "angry", "sad")
 
 def write_feature_store(path, *, corpus: str = "synth", culture: str = "synthetic", speakers: int = 4,
                         per_class: int = 6, dim: int = 16, feature: str = "is10", seed: int = 0,
-                        separation: float = 2.0, unlabelled: int = 2) -> Path:
+                        separation: float = 2.0, unlabelled: int = 2, uneven: bool = False) -> Path:
     """Write a store at ``path``: ``speakers`` x 4 classes x ``per_class`` clips plus a few
-    unlabelled (label -1) clips per speaker, class means ``separation`` apart."""
+    unlabelled (label -1) clips per speaker, class means ``separation`` apart. With ``uneven``
+    speaker ``s`` has ``per_class - (s % 2)`` clips of its last class, so that sums of speakers'
+    clip counts can be odd (an odd batch splits unevenly over 2 replicas)."""
     from emozoo.data.tfrecord import FeatureSpec, StoreSpec, write_store
 
     rng = np.random.default_rng(seed)
@@ -28,7 +30,7 @@ def write_feature_store(path, *, corpus: str = "synth", culture: str = "syntheti
     for s in range(speakers):
         offset = rng.normal(0, 0.3, dim).astype(np.float32)
         for k, emo in enumerate(CLASSES_4):
-            for i in range(per_class):
+            for i in range(per_class - (s % 2 if uneven and k == len(CLASSES_4) - 1 else 0)):
                 examples.append(_ex(corpus, culture, f"spk{s}", f"{corpus}_{s}_{emo}_{i}", emo, k,
                                     centres[k] + offset + rng.normal(0, 1, dim).astype(np.float32) + 5.0,
                                     feature))

@@ -23,25 +23,10 @@ DANN_L2 = "model.params.l2=0.01"
 
 def uneven_store(path, *, corpus: str, speakers: int, per_class: int, dim: int, feature: str = "is10",
                  seed: int = 0, separation: float = 2.0) -> Path:
-    """A store like :func:`tests.helpers.write_feature_store` (4 separable classes, a speaker
-    offset each) in which speaker ``s`` has ``per_class - (s % 2)`` clips of its last class, so
-    that sums of speakers' clip counts can be odd (an odd batch splits unevenly over 2 replicas)."""
-    import numpy as np
-
-    from emozoo.data.tfrecord import FeatureSpec, StoreSpec, write_store
-    from tests.helpers import CLASSES_4, _ex
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, separation, (len(CLASSES_4), dim)).astype(np.float32)
-    examples = []
-    for s in range(speakers):
-        offset = rng.normal(0, 0.3, dim).astype(np.float32)
-        for k, emo in enumerate(CLASSES_4):
-            for i in range(per_class - (s % 2 if k == len(CLASSES_4) - 1 else 0)):
-                x = centres[k] + offset + rng.normal(0, 1, dim).astype(np.float32) + 5.0
-                examples.append(_ex(corpus, corpus, f"spk{s}", f"{corpus}_{s}_{emo}_{i}", emo, k, x, feature))
-    spec = StoreSpec.with_meta([FeatureSpec(feature, "float32", (dim,))], classes=CLASSES_4, label_set="4class")
-    write_store(examples, path, spec, split="all")
-    return Path(path)
+    """:func:`tests.helpers.write_feature_store` with ``uneven=True`` (speaker ``s`` has ``per_class -
+    (s % 2)`` clips of its last class: odd batch sums), no unlabelled clips, the corpus as culture."""
+    return write_feature_store(path, corpus=corpus, culture=corpus, speakers=speakers, per_class=per_class, dim=dim,
+                               feature=feature, seed=seed, separation=separation, unlabelled=0, uneven=True)
 
 
 def _stores(mapping: dict) -> str:
