@@ -45,14 +45,12 @@ functions_of() {   # mutmut mutant-name patterns of the train-step / loss code (
                  for f in _real _noise discriminator_losses generator_loss _unpack _accuracy discriminator_step \
                           generator_step supervised_step train_step test_step; do echo "${m}${f}__mutmut_*"; done ;;
     adv_culture) m='emozoo.models.adv_culture.adv_culture_model.'
-                 echo "${m}x__global_sum__mutmut_*"
                  for f in _unpack _labelled_mask _per_example_culture_loss _per_example_confusion_loss _emotion_terms \
                           _prepare culture_update generator_update train_step test_step _update_confusion _results \
                           set_alpha; do
                    echo "${m}xǁAdversarialCultureModelǁ${f}__mutmut_*"; done ;;   # (input parsing, the
                  # normalisation layer, the alpha schedule and the split helper are not step code: not selected)
     dann)        m='emozoo.models.dann.dann_model.'
-                 echo "${m}x__global_sum__mutmut_*"
                  for f in _unpack _dann_losses _track train_step test_step set_lambda; do
                    echo "${m}xǁ_DANNBaseǁ${f}__mutmut_*"; done ;;
     emodal)      m='emozoo.models.emodal.emodal_model.xǁEMODalModelǁ'

@@ -29,6 +29,21 @@ def require_single_device(strategy, runner: str) -> None:
                               "(single-device) strategy only; drop --strategy")
 
 
+def global_sum(values):
+    """Sum of ``values`` (a tensor or a nest of tensors) over the replicas of the running step;
+    identity outside a replica context. Differentiable: the gradient of an all-sum is an all-sum.
+    What the method models use to turn per-replica sums into the step's global ones."""
+    ctx = tf.distribute.get_replica_context()
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, values) if ctx is not None else values
+
+
+def num_replicas() -> int:
+    """Replicas in sync of the running step (1 outside a replica context): a term every replica adds
+    once (an L2 penalty) is divided by it, since the optimiser sums the replicas' gradients."""
+    ctx = tf.distribute.get_replica_context()
+    return ctx.num_replicas_in_sync if ctx is not None else 1
+
+
 def make_strategy(name: str = "default") -> tf.distribute.Strategy:
     """``default``: no distribution; ``mirrored``: ``MirroredStrategy`` over the local GPUs, or the
     logical CPU devices when there is no GPU (``--cpu-devices 2``); ``multi_worker``:

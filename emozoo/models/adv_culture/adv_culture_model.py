@@ -12,7 +12,7 @@ from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
 from emozoo.layers.gradient_reversal import GaninSchedule
 from emozoo.models import register_model
 from emozoo.models.adv_culture.culture_standardization import CultureStandardization
-from emozoo.train.strategies import step_logs
+from emozoo.train.strategies import global_sum, step_logs
 
 MODES = ("adv", "bsl")
 GENERATOR_OBJECTIVES = ("paper", "confusion")
@@ -24,12 +24,6 @@ def _mlp(units, dropout, activation, name):
         layers.append(keras.layers.Dense(u, activation=activation, name=f"{name}_dense_{i}"))
         layers.append(keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}"))
     return layers
-
-
-def _global_sum(values):
-    """Sum of ``values`` over all replicas of the step (identity outside a strategy)."""
-    ctx = tf.distribute.get_replica_context()
-    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, values) if ctx is not None else values
 
 
 @keras.saving.register_keras_serializable(package="emozoo")
@@ -371,7 +365,7 @@ class AdversarialCultureModel(keras.Model):
         mask = self._labelled_mask(y, culture)
         c_lab = culture if culture is not None else tf.zeros_like(y)
         onehot = tf.one_hot(c_lab, self.num_cultures)                          # [B, K]
-        counts = _global_sum(tf.concat([tf.reduce_sum(mask)[None], tf.reduce_sum(onehot, 0)], 0))
+        counts = global_sum(tf.concat([tf.reduce_sum(mask)[None], tf.reduce_sum(onehot, 0)], 0))
         n_lab = tf.maximum(counts[0], 1.0)
         # eq. 4: one mean per culture, summed -> example i weighs 1 / (global count of its culture)
         cul_w = tf.reduce_sum(onehot / tf.maximum(counts[1:], 1.0)[None, :], axis=1)
@@ -450,7 +444,7 @@ class AdversarialCultureModel(keras.Model):
             per_cul, correct = self._per_example_culture_loss(culture, self.culture_classifier(z, training=False))
             onehot = tf.one_hot(culture, self.num_cultures)
             # per-culture means over the step's *global* counts (not each replica's own), as in training
-            cw = tf.reduce_sum(onehot / tf.maximum(_global_sum(tf.reduce_sum(onehot, 0)), 1.0)[None, :], axis=1)
+            cw = tf.reduce_sum(onehot / tf.maximum(global_sum(tf.reduce_sum(onehot, 0)), 1.0)[None, :], axis=1)
             self.culture_loss_tracker.update_state(per_cul, sample_weight=cw)
             self.culture_accuracy_tracker.update_state(correct, sample_weight=cw)
         return step_logs(self._results())

@@ -7,7 +7,7 @@ import tensorflow as tf
 from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
 from emozoo.layers.standardization import FeatureStandardization
 from emozoo.models import register_model
-from emozoo.train.strategies import step_logs
+from emozoo.train.strategies import global_sum, num_replicas, step_logs
 
 
 @keras.saving.register_keras_serializable(package="emozoo")
@@ -124,13 +124,10 @@ class BaselineClassifier(keras.Model):
         per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
         # Divide by the global number of examples of this step (all replicas), not the local one:
         # gradients are summed over replicas, so this gives the single-device mean.
-        ctx = tf.distribute.get_replica_context()
-        local = tf.cast(tf.shape(y)[0], tf.float32)
-        global_n = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local) if ctx is not None else local
+        global_n = global_sum(tf.cast(tf.shape(y)[0], tf.float32))
         emotion_loss = tf.reduce_sum(per_example * w) / tf.maximum(global_n, 1.0)   # L_emo (eq. 2)
         reg = tf.add_n([tf.cast(v, tf.float32) for v in self.losses]) if self.losses else tf.constant(0.0)
-        n_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-        reg = reg / n_replicas   # added once per replica, summed by the optimizer
+        reg = reg / num_replicas()   # added once per replica, summed by the optimizer
         return logits, per_example, emotion_loss, reg, global_n
 
     def train_step(self, data):
@@ -148,8 +145,7 @@ class BaselineClassifier(keras.Model):
         return self._update_metrics(y, w, logits, per_example, reg)
 
     def _update_metrics(self, y, w, logits, per_example, reg):
-        ctx = tf.distribute.get_replica_context()
-        n_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        n_replicas = num_replicas()
         # Means over all examples of all replicas: the trackers' totals and counts are summed.
         self.emotion_loss_tracker.update_state(per_example, sample_weight=w)
         self.regularization_loss_tracker.update_state(reg * n_replicas)

@@ -14,13 +14,7 @@ from emozoo.layers.attention_fusion import AttentionFusion
 from emozoo.layers.gradient_reversal import GradientReversal
 from emozoo.layers.sa_gru import SelfAttentionGRU
 from emozoo.models import register_model
-from emozoo.train.strategies import step_logs
-
-
-def _global_sum(values):
-    """Sum over the replicas of the step (identity outside a strategy)."""
-    ctx = tf.distribute.get_replica_context()
-    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, values) if ctx is not None else values
+from emozoo.train.strategies import global_sum, num_replicas, step_logs
 
 
 def _mlp(units, activation, dropout, reg, name):
@@ -146,8 +140,8 @@ class _DANNBase(keras.Model):
         labf, dmf = tf.cast(lab, tf.float32), tf.cast(dmask, tf.float32)
         ce_y = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(y, 0), tf.cast(logits, tf.float32))
         ce_d = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(dom, 0), tf.cast(dlogits, tf.float32))
-        n = tf.maximum(_global_sum(tf.reduce_sum(labf)), 1.0)
-        nm = tf.maximum(_global_sum(tf.reduce_sum(dmf)), 1.0)
+        n = tf.maximum(global_sum(tf.reduce_sum(labf)), 1.0)
+        nm = tf.maximum(global_sum(tf.reduce_sum(dmf)), 1.0)
         l_y = tf.reduce_sum(ce_y * labf) / n
         l_d = tf.reduce_sum(ce_d * dmf) / nm
         pred = tf.argmax(logits, -1, output_type=tf.int32)
@@ -173,8 +167,7 @@ class _DANNBase(keras.Model):
             l_y, l_d, stats = self._dann_losses(inputs, y, True)
             reg = tf.add_n([tf.cast(l, tf.float32) for l in self.losses]) if self.losses else 0.0
             # every replica adds the L2 term and the optimiser sums the replicas' gradients: 1/R each
-            ctx = tf.distribute.get_replica_context()
-            total = l_y + l_d + reg / (ctx.num_replicas_in_sync if ctx is not None else 1)
+            total = l_y + l_d + reg / num_replicas()
         grads = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, self.trainable_variables) if g is not None])
         self._track(stats)

@@ -12,22 +12,11 @@ from emozoo.evaluation.keras_metrics import ConfusionMatrixMetric
 from emozoo.layers.standardization import FeatureStandardization
 from emozoo.losses.soft_hgr import soft_hgr_score
 from emozoo.models import register_model
-from emozoo.train.strategies import step_logs
+from emozoo.train.strategies import global_sum, num_replicas, step_logs
 
 MODALITIES = ("both", "audio", "visual")
 VISUAL_BRANCHES = ("dense", "cnn")
 AUGMENTATION_KEYS = ("flip", "rotation", "translation", "contrast", "feature_noise")
-
-
-def _global_sum(values):
-    """Sum of ``values`` over the replicas of the step (identity outside a strategy)."""
-    ctx = tf.distribute.get_replica_context()
-    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, values) if ctx is not None else values
-
-
-def _num_replicas() -> int:
-    ctx = tf.distribute.get_replica_context()
-    return ctx.num_replicas_in_sync if ctx is not None else 1
 
 
 def global_soft_hgr_score(f, g) -> tf.Tensor:
@@ -40,17 +29,17 @@ def global_soft_hgr_score(f, g) -> tf.Tensor:
     The all-reduce passes gradients back all-reduced, so each replica's gradient of the
     returned value is R times its share: a replica adds ``H / R`` to its loss.
     """
-    if _num_replicas() == 1:
+    if num_replicas() == 1:
         return soft_hgr_score(f, g)
     f = tf.cast(f, tf.float32)
     g = tf.cast(g, tf.float32)
-    n = _global_sum(tf.cast(tf.shape(f)[0], tf.float32))
-    f0 = f - _global_sum(tf.reduce_sum(f, 0, keepdims=True)) / tf.maximum(n, 1.0)        # zero-mean f(X)
-    g0 = g - _global_sum(tf.reduce_sum(g, 0, keepdims=True)) / tf.maximum(n, 1.0)        # zero-mean g(Y)
-    corr = _global_sum(tf.reduce_sum(f0 * g0)) / tf.maximum(n, 1.0)                      # E[f(X)^T g(Y)]
+    n = global_sum(tf.cast(tf.shape(f)[0], tf.float32))
+    f0 = f - global_sum(tf.reduce_sum(f, 0, keepdims=True)) / tf.maximum(n, 1.0)        # zero-mean f(X)
+    g0 = g - global_sum(tf.reduce_sum(g, 0, keepdims=True)) / tf.maximum(n, 1.0)        # zero-mean g(Y)
+    corr = global_sum(tf.reduce_sum(f0 * g0)) / tf.maximum(n, 1.0)                      # E[f(X)^T g(Y)]
     n1 = tf.maximum(n - 1.0, 1.0)
-    cov_f = _global_sum(tf.matmul(f0, f0, transpose_a=True)) / n1
-    cov_g = _global_sum(tf.matmul(g0, g0, transpose_a=True)) / n1
+    cov_f = global_sum(tf.matmul(f0, f0, transpose_a=True)) / n1
+    cov_g = global_sum(tf.matmul(g0, g0, transpose_a=True)) / n1
     return corr - 0.5 * tf.linalg.trace(tf.matmul(cov_f, cov_g))
 
 
@@ -421,7 +410,7 @@ class EMODalModel(keras.Model):
         """This replica's share of the weighted mean cross-entropy of the step's global batch
         (its rows' sum over the global weight; the shares of the replicas sum to the mean)."""
         per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-        return tf.reduce_sum(per * w) / tf.maximum(_global_sum(tf.reduce_sum(w)), 1e-8)
+        return tf.reduce_sum(per * w) / tf.maximum(global_sum(tf.reduce_sum(w)), 1e-8)
 
     def compute_losses(self, inputs, y, w=None, training=False, augment=False):
         """All EMODal losses of one batch: dict with ``total``, ``common`` (= -H), ``classify``,
@@ -436,7 +425,7 @@ class EMODalModel(keras.Model):
         fa, fv = self.features(inputs, training=training, augment=augment)
         logits = self.heads(fa, fv, training)
         zero = tf.constant(0.0)
-        r = float(_num_replicas())
+        r = float(num_replicas())
         common = -global_soft_hgr_score(fv, fa) if self.modalities == "both" else zero   # L_common = -H(f, g)
         # replica shares of the cross-entropies (sums over the global weight)
         classify = self._ce(y, logits["classify"], w) if "classify" in logits else zero   # L_classify
@@ -448,7 +437,7 @@ class EMODalModel(keras.Model):
         else:
             share = la if self.modalities == "audio" else lv                            # unimodal: its softmax CE
         if r > 1:   # the global values (each replica: the same numbers)
-            classify, la, lv, total = (_global_sum(v) for v in (classify, la, lv, share))
+            classify, la, lv, total = (global_sum(v) for v in (classify, la, lv, share))
         else:
             total = share
         return {"total": total, "common": common, "classify": classify, "audio_specific": la,
@@ -468,8 +457,8 @@ class EMODalModel(keras.Model):
         inputs, y, w = self._unpack(data)
         losses = self.compute_losses(inputs, y, w, training=False)
         ce = self._ce(y, losses["logits"], w)
-        if _num_replicas() > 1:
-            ce = _global_sum(ce)      # the replicas' shares: the global batch's cross-entropy
+        if num_replicas() > 1:
+            ce = global_sum(ce)      # the replicas' shares: the global batch's cross-entropy
         return self._update_metrics({**losses, "total": ce}, y, w)
 
     def _update_metrics(self, losses, y, w):

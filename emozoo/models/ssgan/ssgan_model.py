@@ -12,7 +12,7 @@ from emozoo.errors import ExperimentError, SchemaError
 from emozoo.losses.consistency import FORMS as CT_FORMS, consistency_term
 from emozoo.losses.kplus1 import classifier_loss, discriminator_loss, feature_matching_loss
 from emozoo.models import register_model
-from emozoo.train.strategies import step_logs
+from emozoo.train.strategies import global_sum, step_logs
 
 MODES = ("ssgan", "fsbase")
 
@@ -28,17 +28,14 @@ def _replica_context():
     return ctx if ctx is not None and ctx.num_replicas_in_sync > 1 else None
 
 
-def _global_sum(ctx, value):
-    """Sum over the replicas of the step (differentiable: the gradient of an all-sum is an all-sum)."""
-    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-
-def _global_share(ctx, mean, count):
+def _global_share(mean, count):
     """This replica's share of a global mean: its local ``mean`` x its row ``count`` / the rows of
     all replicas; the shares (and their gradients, summed by the optimiser) add up to the mean
     over the global batch. 0 for a replica without rows."""
     n = tf.cast(count, tf.float32)
-    return tf.math.multiply_no_nan(mean, n / tf.maximum(_global_sum(ctx, n), 1.0))
+    return tf.math.multiply_no_nan(mean, n / tf.maximum(global_sum(n), 1.0))
+
+
 VARIANTS = ("conv", "dense")
 
 # Liang et al. 2019 sec. IV-B (paper-sized, for GPUs) and the CPU preset used for the tables here
@@ -357,7 +354,7 @@ class SemiSupervisedGAN(keras.Model):
             n_all, start = self.fake_batch, rid * self.fake_batch // reps
             stop = (rid + 1) * self.fake_batch // reps
         else:
-            sizes = tf.cast(_global_sum(ctx, tf.one_hot(rid, reps) * tf.cast(n_real, tf.float32)), tf.int32)
+            sizes = tf.cast(global_sum(tf.one_hot(rid, reps) * tf.cast(n_real, tf.float32)), tf.int32)
             n_all, start = tf.reduce_sum(sizes), tf.reduce_sum(sizes[:rid])
             stop = start + tf.cast(n_real, tf.int32)
         return self._noise(n_all, seed=seed)[start:stop]
@@ -386,10 +383,10 @@ class SemiSupervisedGAN(keras.Model):
         if ctx is None:
             return discriminator_loss(l1[:n_lab], y, l1, lf, ct, self.consistency_weight)
         terms = discriminator_loss(l1[:n_lab], y, l1, lf, 0.0, self.consistency_weight)
-        sup = _global_share(ctx, terms["supervised"], n_lab)
-        fake_t = _global_share(ctx, terms["fake"], tf.shape(lf)[0])
-        real_t = _global_share(ctx, terms["real"], n_real)
-        ct = _global_share(ctx, ct, n_real if u is None else n_real - n_lab)
+        sup = _global_share(terms["supervised"], n_lab)
+        fake_t = _global_share(terms["fake"], tf.shape(lf)[0])
+        real_t = _global_share(terms["real"], n_real)
+        ct = _global_share(ct, n_real if u is None else n_real - n_lab)
         return {"supervised": sup, "fake": fake_t, "real": real_t, "consistency": ct,
                 "total": sup + fake_t + real_t + self.consistency_weight * ct}
 
@@ -409,7 +406,7 @@ class SemiSupervisedGAN(keras.Model):
         if ctx is None:
             return feature_matching_loss(h_fake, h_real)
         counts = tf.cast(tf.stack([tf.shape(h_fake)[0], tf.shape(h_real)[0]]), tf.float32)
-        s_fake, s_real, counts = _global_sum(ctx, (tf.reduce_sum(h_fake, 0), tf.reduce_sum(h_real, 0), counts))
+        s_fake, s_real, counts = global_sum((tf.reduce_sum(h_fake, 0), tf.reduce_sum(h_real, 0), counts))
         return feature_matching_loss((s_fake / tf.maximum(counts[0], 1.0))[None],
                                      (s_real / tf.maximum(counts[1], 1.0))[None])
 
@@ -433,7 +430,7 @@ class SemiSupervisedGAN(keras.Model):
         if ctx is None:
             return values
         keys = sorted(values)
-        total = _global_sum(ctx, tf.stack([tf.convert_to_tensor(values[k], tf.float32) for k in keys]))
+        total = global_sum(tf.stack([tf.convert_to_tensor(values[k], tf.float32) for k in keys]))
         return {k: total[i] for i, k in enumerate(keys)}
 
     def discriminator_step(self, x, y, u=None, z=None) -> dict:
@@ -461,7 +458,7 @@ class SemiSupervisedGAN(keras.Model):
         with tf.GradientTape() as tape:
             loss = classifier_loss(self.discriminate(x, training=True)[1], y)
             if ctx is not None:                                     # this replica's share of the global mean
-                loss = _global_share(ctx, loss, tf.shape(y)[0])
+                loss = _global_share(loss, tf.shape(y)[0])
         grads = tape.gradient(loss, self.discriminator_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator_variables))
         return loss
@@ -497,7 +494,7 @@ class SemiSupervisedGAN(keras.Model):
         out = {"loss": classifier_loss(self.discriminate(x, training=False)[1], y), "accuracy": self._accuracy(x, y)}
         ctx = _replica_context()
         if ctx is not None:                                         # means over the global batch
-            out = self._global_values(ctx, {k: _global_share(ctx, v, tf.shape(y)[0]) for k, v in out.items()})
+            out = self._global_values(ctx, {k: _global_share(v, tf.shape(y)[0]) for k, v in out.items()})
         return step_logs(out)
 
     @property
