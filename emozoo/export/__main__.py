@@ -72,19 +72,11 @@ def main(argv=None) -> int:
 
     try:
         discover()
-        import importlib
-        import pkgutil
-        import emozoo.models as models
-        card = None
-        for info in pkgutil.iter_modules(models.__path__):
-            try:
-                mod = importlib.import_module(f"emozoo.models.{info.name}.{info.name}_presets")
-            except ModuleNotFoundError:
-                continue
-            if args.preset in getattr(mod, "PRESETS", {}):
-                card = dict(mod.PRESETS[args.preset])
+        from emozoo.publish import all_presets
+        card = all_presets().get(args.preset)
         if card is None:
             raise ExportError(f"no preset {args.preset!r} in any emozoo/models/*/*_presets.py")
+        card = dict(card)
         if args.metrics:
             s = json.loads(Path(args.metrics).read_text())
             if "test" not in s:

@@ -37,7 +37,8 @@ from emozoo.train.callbacks import ConfusionImage, ExactBackup, FaultInjection, 
 from emozoo.train.data import Fold, finalize
 from emozoo.train.streaming import StreamedFold
 from emozoo.utils import balanced_sample_weights, write_json_atomic
-from emozoo.train.strategies import check_placement, make_strategy, patch_multi_worker_build, task_info
+from emozoo.train.strategies import check_placement, make_strategy, patch_multi_worker_build
+from emozoo.train.strategies import write_dir as worker_dir
 from emozoo.train.tensorboard_utils import write_projector
 
 
@@ -212,16 +213,15 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
               if selection.state["best"] != -np.inf else None,
               "epochs_run": len(selection.state["epochs"]), "starts": selection.state["starts"]}
     if fold.test is not None and len(fold.test):
-        result["test_corpora"] = sorted(set(fold.test.meta["corpus"].astype(str)))
-    if fold.test is not None and len(fold.test):
         logits = predict_logits(model, arrays(fold, "test")[0])
         prob = tf.nn.softmax(logits).numpy()
         pred = prob.argmax(-1).astype(np.int64)
-        result["test"] = classification_report(fold.test.y, pred, classes)
         corpora = fold.test.meta["corpus"].astype(str)
-        if len(set(corpora)) > 1:      # a test side of several corpora (cultures): each one's report too
+        result["test_corpora"] = sorted(set(corpora))
+        result["test"] = classification_report(fold.test.y, pred, classes)
+        if len(result["test_corpora"]) > 1:      # a test side of several corpora (cultures): each one's report too
             result["test_by_corpus"] = {c: classification_report(fold.test.y[corpora == c], pred[corpora == c],
-                                                                 classes) for c in sorted(set(corpora))}
+                                                                 classes) for c in result["test_corpora"]}
         if is_chief:
             fold_dir.mkdir(parents=True, exist_ok=True)
             np.savez(fold_dir / "predictions.npz", y_true=fold.test.y, y_pred=pred, prob=prob.astype(np.float32),
@@ -308,9 +308,8 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
                    data_root: str | os.PathLike = ".", verbose: int = 0, log=print) -> dict:
     """Run every seed and fold of ``cfg``; returns the summary (also in ``summary.json``)."""
     strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
-    is_chief, task = task_info()
     model_dir = Path(model_dir)
-    write_dir = model_dir if is_chief else model_dir / ".workers" / task
+    is_chief, write_dir = worker_dir(model_dir)
     previous = write_dir / "config.json"
     from emozoo.errors import ExperimentError
     if previous.exists() and json.loads(previous.read_text()) != json.loads(json.dumps(cfg.to_json())):
