@@ -384,7 +384,7 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
 def load_run(model_dir: str | os.PathLike) -> dict:
     """A finished run folder of :func:`run_experiment`, read back for the table scripts:
     ``{"summary": summary.json, "seeds": [{"seed", "test" (pooled over folds: seed_<s>/test.json),
-    "folds": [each fold's result.json, in fold order]}]}``. A seed is listed only when its pooled
+    "folds": [each fold's result.json, in the order of the summary's folds]}]}``. A seed is listed only when its pooled
     test report exists; a missing summary is an :class:`~emozoo.errors.ExperimentError` naming the
     command to run."""
     from emozoo.errors import ExperimentError
@@ -401,6 +401,8 @@ def load_run(model_dir: str | os.PathLike) -> dict:
         if not test.exists():
             continue
         folds = [json.loads(p.read_text()) for p in (model_dir / f"seed_{seed}").glob("*/result.json")]
+        order = summary.get("folds", [])           # the folds' names in the experiment's order
         seeds.append({"seed": seed, "test": json.loads(test.read_text()),
-                      "folds": sorted(folds, key=lambda r: r.get("fold_index", 0))})
+                      "folds": sorted(folds, key=lambda r: order.index(r["fold"]) if r.get("fold") in order
+                                      else len(order))})
     return {"summary": summary, "seeds": seeds}

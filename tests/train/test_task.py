@@ -103,3 +103,19 @@ def test_task_registration_errors(monkeypatch):
     with pytest.raises(ExperimentError, match="cannot be loaded"):
         R.get_task("broken")
     assert R.get_task("baseline") is None
+
+
+def test_load_run_reads_a_finished_run_and_refuses_an_unfinished_folder(toy, tmp_path):
+    from emozoo.train.trainer import load_run, run_experiment
+
+    with pytest.raises(ExperimentError, match="has no finished run \\(no summary.json\\)"):
+        load_run(tmp_path / "nothing")
+    cfg = ExperimentConfig(name="toy/exp", model=ModelConfig("toy_model", {}))
+    summary = run_experiment(cfg, tmp_path / "run", seeds=2, log=lambda *a: None)
+    run = load_run(tmp_path / "run")
+    assert run["summary"] == summary
+    assert [s["seed"] for s in run["seeds"]] == [0, 1]
+    assert [f["fold"] for f in run["seeds"][0]["folds"]] == ["toy/0", "toy/1"]
+    # a seed whose pooled report is missing (an interrupted write) is left out, not guessed
+    (tmp_path / "run" / "seed_1" / "test.json").unlink()
+    assert [s["seed"] for s in load_run(tmp_path / "run")["seeds"]] == [0]
