@@ -304,6 +304,15 @@ def _pool(results: list[dict], classes) -> dict | None:
     return rep
 
 
+def model_summary(reports: list[dict]) -> dict:
+    """Mean +- std over runs (every fold of every seed) of one model's test reports, for a task that
+    trains several models per fold (``result["models"][name]["test"]``): each metric of
+    :data:`~emozoo.evaluation.metrics.SCALARS` the reports all carry; ``n`` is the number of runs."""
+    out = summarise_runs(reports, keys=[k for k in SCALARS if all(k in r for r in reports)])
+    out["n"] = out["num_runs"]
+    return out
+
+
 def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strategy="default", seeds: int | None = None,
                    data_root: str | os.PathLike = ".", verbose: int = 0, log=print) -> dict:
     """Run every seed and fold of ``cfg``; returns the summary (also in ``summary.json``)."""
@@ -370,6 +379,11 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
             corpora = sorted(set.intersection(*(set(r["by_corpus"]) for r in seed_reports)))
             summary["test_by_corpus"] = {c: summarise_runs([r["by_corpus"][c] for r in seed_reports])
                                          for c in corpora}
+    runs = [r for p in per_seed for r in p["folds"]]
+    names = list(dict.fromkeys(m for r in runs for m in r.get("models", {})))
+    if names:            # a task that trains several models per fold (SSGAN: FSBase, SSBase, SSGAN)
+        summary["models"] = {m: model_summary([r["models"][m]["test"] for r in runs if m in r.get("models", {})])
+                             for m in names}
     if is_chief:
         _atomic_json(model_dir / "summary.json", summary)
         if seed_reports:

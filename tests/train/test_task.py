@@ -119,3 +119,33 @@ def test_load_run_reads_a_finished_run_and_refuses_an_unfinished_folder(toy, tmp
     # a seed whose pooled report is missing (an interrupted write) is left out, not guessed
     (tmp_path / "run" / "seed_1" / "test.json").unlink()
     assert [s["seed"] for s in load_run(tmp_path / "run")["seeds"]] == [0]
+
+
+class TwoModelTask(ToyTask):
+    """Trains two models per fold (as SSGAN's FSBase and SSGAN): ``a`` is always right, ``b`` is right on
+    fold 0 and wrong everywhere on fold 1."""
+
+    def train_fold(self, cfg, fold, fold_index, classes, seed, fold_dir, strategy, *, is_chief=True, verbose=0):
+        result = super().train_fold(cfg, fold, fold_index, classes, seed, fold_dir, strategy)
+        wrong = (fold.y + 1) % 4
+        result["models"] = {"a": {"test": classification_report(fold.y, fold.y, classes)},
+                            "b": {"test": classification_report(fold.y, fold.y if fold_index == 0 else wrong, classes)}}
+        return result
+
+
+def test_models_of_a_fold_are_summarised_over_every_run(monkeypatch, tmp_path):
+    """A task with several models per fold gets, per model, mean +- std over every (seed, fold) run: the
+    SSGAN tables report the spread over folds, which pooling per seed would hide."""
+    from emozoo.train.trainer import run_experiment
+
+    task = TwoModelTask()
+    monkeypatch.setattr(R, "_TASKS", {**R._TASKS, "toy_model": "tests.train.test_task:TWO"})
+    monkeypatch.setitem(globals(), "TWO", task)
+    cfg = ExperimentConfig(name="toy/two", model=ModelConfig("toy_model", {}))
+    summary = run_experiment(cfg, tmp_path / "run", seeds=2, log=lambda *a: None)
+    assert list(summary["models"]) == ["a", "b"]
+    assert summary["models"]["a"]["uar"]["values"] == [1.0] * 4 and summary["models"]["a"]["n"] == 4
+    assert summary["models"]["b"]["uar"]["values"] == [1.0, 0.0, 1.0, 0.0]
+    assert summary["models"]["b"]["uar"]["std"] == pytest.approx(np.std([1, 0, 1, 0], ddof=1))
+    assert "macro_f1_uar_map" in summary["models"]["b"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["models"]["b"]["n"] == 4
