@@ -355,6 +355,8 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
             t = r.get("test")
             chosen = (f"best epoch {r['best_epoch']} (val UAR {100 * r['best_val_uar']:.1f})"
                       if r.get("best_val_uar") is not None else
+                      f"best epoch {r['best_epoch']} (val accuracy {100 * r['best_val_accuracy']:.1f})"
+                      if r.get("best_val_accuracy") is not None else      # a task selecting on accuracy (face CNN)
                       f"no validation set: last epoch {r['best_epoch']} kept" if "best_epoch" in r else
                       f"{r.get('epochs_run', '?')} epochs")
             log(f"  seed {seed} fold {fold.name}: {chosen}"

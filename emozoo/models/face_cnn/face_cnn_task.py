@@ -1,34 +1,34 @@
-"""Training and testing the face CNN: one fold (Section 4.1), per-culture splits, cross-culture tests.
+"""The face CNN as a Task of the one trainer (Yousefi et al., Section 4.1): per-culture
+allocations with cross-culture tests, and FER2013.
 
-* :func:`train_fold` trains :func:`build_face_cnn` on the ``train`` rows with SGD + momentum and
+* :func:`fit_face_cnn` trains :func:`build_face_cnn` on the ``train`` rows with SGD + momentum and
   exponential decay (Section 2.1), the flip/rotation augmentation (Section 3.3), and keeps the
-  epoch with the best validation accuracy (ties: lower validation loss); it records the training
-  and validation error of every epoch (the curves of Fig. 4).
-* :func:`run_culture` repeats it over ``n_splits`` random subject-disjoint allocations of one
-  culture's corpus (Section 4.1.1) and tests each model on its own test subjects (confusion
-  matrices of Tables 2-3, misclassification of Table 4) and on every image of the other culture
-  (cross-culture testing, beyond the paper).
-* :func:`run_benchmark` trains on FER2013's official splits over seeds (the paper's TFD check).
+  epoch with the best validation accuracy (ties: lower validation loss) through the trainer's
+  :class:`~emozoo.train.callbacks.ModelSelection`; it records the training and validation error
+  of every epoch (the curves of Fig. 4).
+* :class:`FaceCNNTask` is what ``python -m emozoo.train --experiment face_cnn/...`` runs inside
+  :func:`emozoo.train.trainer.run_experiment` (seeds, strategy, resume, pooled reports, summary):
+  protocol ``subject_split`` is one fold whose train/validation/test allocation of subjects is
+  drawn from the trainer's seed (seed ``k`` = allocation ``k``, Section 4.1.1), tested on its own
+  test subjects (Tables 2-4) and on every image of the other culture (``extra_tests``,
+  cross-culture testing, beyond the paper); protocol ``official`` is FER2013's Training /
+  PublicTest / PrivateTest (the paper's TFD check), one run per seed.
 
-Imports numpy, Keras and :mod:`emozoo.evaluation.metrics` only: runs under Keras' TensorFlow or
-JAX backend (``KERAS_BACKEND=jax`` on a GPU machine without TensorFlow). A ``tf.distribute``
-strategy (``strategy=``, TensorFlow only) builds and compiles the model in its scope; the batches
-are global batches split over its replicas and the cross-entropy is scaled by the global batch
+A ``tf.distribute`` strategy builds and compiles the model in its scope; the batches are global
+batches split over its replicas and the cross-entropy is scaled by the global batch
 (:func:`global_batch_crossentropy`).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from emozoo.errors import ExperimentError
-from emozoo.evaluation.metrics import classification_report, confusion_matrix
+from emozoo.evaluation.metrics import classification_report
 from emozoo.models.face_cnn.face_cnn_data import official_split, subject_disjoint_split
-from emozoo.utils import write_json_atomic
 from emozoo.models.face_cnn.face_cnn_model import ARCH_PRESETS, build_face_cnn, sgd_exponential
 
 
@@ -143,30 +143,6 @@ def _predict(model, x, batch_size: int = 256, distributed: bool = False) -> np.n
                            for i in range(0, len(x), batch_size)])
 
 
-def _best_weights_callback():
-    import keras
-
-    class BestWeights(keras.callbacks.Callback):
-        """Keep the weights of the epoch with the best validation accuracy (ties: lower loss)."""
-
-        def __init__(self):
-            super().__init__()
-            self.best, self.best_epoch, self.weights, self.times = None, -1, None, []
-            self._t0 = None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self._t0)
-            key = (float(logs["val_accuracy"]), -float(logs["val_loss"]))
-            if self.best is None or key > self.best:
-                self.best, self.best_epoch = key, epoch
-                self.weights = [w.copy() for w in self.model.get_weights()]
-
-    return BestWeights()
-
-
 def _step_curve_callback(every: int, xv, yv, distributed: bool = False):
     import keras
 
@@ -198,13 +174,42 @@ def _step_curve_callback(every: int, xv, yv, distributed: bool = False):
     return StepCurve()
 
 
-def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed: int = 0, verbose: int = 0,
-               strategy=None):
+def _epoch_timer_callback():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Wall seconds of every epoch (training and validation pass)."""
+
+        def __init__(self):
+            super().__init__()
+            self.times, self._t0 = [], None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self._t0)
+
+    return EpochTimer()
+
+
+def fit_face_cnn(x, y, parts: dict, config: TrainConfig, num_classes: int, *, fold_dir, seed: int = 0,
+                 verbose: int = 0, strategy=None, patience: int = 0, min_epochs: int = 0, callbacks=()):
     """Train one model on ``x[parts["train"]]``, select the epoch on ``parts["valid"]``.
+
+    The epoch kept is the one with the best validation accuracy, ties broken by the lower
+    validation loss: :class:`emozoo.train.callbacks.ModelSelection` (``monitor="val_accuracy"``,
+    ``tie_break="val_loss"``, no early stopping) writes its weights to
+    ``fold_dir/best.weights.h5`` and its per-epoch record to ``fold_dir/selection.json``; the model
+    returned holds them. ``patience`` > 0 stops after that many epochs without improvement (not
+    before ``min_epochs``; the experiments use 0: every epoch runs). ``callbacks``: further Keras
+    callbacks (e.g. TensorBoard). A ``selection.json`` left by an interrupted attempt is replayed from
+    epoch 0 (the fold is trained again from its start).
 
     Returns ``(model, record)``: the model with the selected weights and a dict with the
     per-epoch ``history`` (``train_error``, ``val_error``, ``train_loss``, ``val_loss``),
-    ``best_epoch``, ``epoch_seconds`` and the model config.
+    ``best_epoch``, ``epoch_seconds``, the model and training configs, the sizes and, with
+    ``config.eval_every_steps``, the Fig. 4 ``step_curve``.
 
     ``strategy``: a ``tf.distribute.Strategy`` (``None``: the default one). Under a distributed
     strategy the model is built and compiled in its scope with :func:`global_batch_crossentropy`,
@@ -212,10 +217,18 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
     as on one device), and every batch must give each replica a row: a training set whose last
     batch has fewer rows than replicas is refused, validation batches are enlarged to avoid one.
     The flip/rotation draws and dropout masks are each replica's own.
+
+    Example::
+
+        parts = subject_disjoint_split(store["subject"], seed=0)
+        model, record = fit_face_cnn(store["x"], store["y"], parts, TrainConfig(arch="cpu", epochs=80), 6,
+                                     fold_dir="runs/x/seed_0/jaffe", seed=0)
     """
+    import contextlib
+
     import keras
 
-    import contextlib
+    from emozoo.train.callbacks import ModelSelection
 
     for part in ("train", "valid"):
         if len(parts.get(part, ())) == 0:
@@ -247,21 +260,26 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
             log_scalars(model)
     xt, yt = x[parts["train"]].astype("float32"), y[parts["train"]]
     xv, yv = x[parts["valid"]].astype("float32"), y[parts["valid"]]
-    best = _best_weights_callback()
-    callbacks = [best]
+    timer = _epoch_timer_callback()
+    # every worker writes the selected weights into its own fold folder (a non-chief's is under .workers/)
+    selection = ModelSelection(fold_dir, monitor="val_accuracy", tie_break="val_loss", patience=patience,
+                               min_epochs=min_epochs, write=True)
+    selection.resume_at = 0            # no mid-fold resume: records of an interrupted attempt are dropped
+    callbacks = [timer, selection, *callbacks]
     if config.eval_every_steps:
         sub = np.sort(np.random.default_rng(0).permutation(len(yv))[:config.eval_subset])   # fixed random subset
         curve = _step_curve_callback(config.eval_every_steps, xv[sub], yv[sub], dist)
         callbacks.append(curve)
     hist = model.fit(xt, yt, validation_data=(xv, yv), epochs=config.epochs, batch_size=config.batch_size,
                      shuffle=True, callbacks=callbacks, verbose=verbose, **fit)
-    model.set_weights(best.weights)
+    model.load_weights(selection.weights_path)
     h = hist.history
     record = {"history": {"train_error": [1.0 - float(v) for v in h["accuracy"]],
                           "val_error": [1.0 - float(v) for v in h["val_accuracy"]],
                           "train_loss": [float(v) for v in h["loss"]],
                           "val_loss": [float(v) for v in h["val_loss"]]},
-              "best_epoch": int(best.best_epoch), "epoch_seconds": [float(t) for t in best.times],
+              "best_epoch": int(selection.state["best_epoch"]), "best_val_accuracy": float(selection.state["best"]),
+              "best_val_loss": float(selection.state["best_tie"]), "epoch_seconds": [float(t) for t in timer.times],
               "model_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in mcfg.items()},
               "train_config": dataclasses.asdict(config), "seed": int(seed),
               "sizes": {k: int(len(v)) for k, v in parts.items()}}
@@ -270,15 +288,15 @@ def train_fold(x, y, parts: dict, config: TrainConfig, num_classes: int, *, seed
     return model, record
 
 
-def test_report(model, x, y, classes, batch_size: int = 256, distributed: bool = False) -> dict:
-    """Probabilities, confusion matrix and the classification report of ``model`` on ``(x, y)``
-    (``distributed``: a model trained under a strategy, see :func:`_predict`)."""
+def test_report(model, x, y, classes, batch_size: int = 256, distributed: bool = False) -> tuple[dict, np.ndarray]:
+    """``(report, probabilities)`` of ``model`` on ``(x, y)``: the
+    :func:`~emozoo.evaluation.metrics.classification_report` (with ``confusion_matrix``) plus the
+    Table 4 ``misclassification`` rates (``distributed``: a model trained under a strategy, see
+    :func:`_predict`)."""
     probs = _predict(model, x.astype("float32"), batch_size, distributed)
-    pred = probs.argmax(-1)
-    rep = classification_report(y, pred, list(classes))
-    rep["confusion"] = confusion_matrix(y, pred, len(classes)).tolist()
-    rep["misclassification"] = misclassification_rates(rep["confusion"])
-    return {"report": rep, "pred": pred.tolist()}
+    rep = classification_report(y, probs.argmax(-1), list(classes))
+    rep["misclassification"] = misclassification_rates(rep["confusion_matrix"])
+    return rep, probs
 
 
 def misclassification_rates(confusion) -> dict:
@@ -289,81 +307,127 @@ def misclassification_rates(confusion) -> dict:
     return {"per_class": [float(v) for v in per], "total": float(100.0 * (1 - np.trace(cm) / max(cm.sum(), 1)))}
 
 
+@dataclasses.dataclass
+class FaceFold:
+    """The one fold of a face CNN experiment.
 
-
-def run_culture(stores: dict, corpus: str, config: TrainConfig, *, n_splits: int = 5, out: str | Path,
-                fractions=(0.6, 0.2, 0.2), verbose: int = 0, strategy=None) -> list[dict]:
-    """Section 4.1.1 on ``stores[corpus]``: ``n_splits`` subject-disjoint allocations (seed = split).
-
-    Each split's model is tested on its own test subjects and on every image of each other
-    corpus in ``stores`` (cross-culture). Writes ``split{k}.weights.h5`` and ``split{k}.json`` to
-    ``out/<corpus>/`` and returns the records. ``strategy``: as in :func:`train_fold`.
+    Attributes:
+        name: ``corpus`` (subject_split) or ``official`` (FER2013); ``slug``: its folder name.
+        protocol: ``subject_split`` or ``official``.
+        corpus: the corpus trained (and tested) on.
+        stores: ``corpus -> face store`` (:func:`~emozoo.models.face_cnn.face_cnn_data.load_faces`);
+            the stores other than ``corpus`` are the cross-culture test sets.
+        fractions: train/validation/test shares of the subjects (subject_split).
     """
-    dist = _distributed(strategy)
-    data = stores[corpus]
-    classes = [str(c) for c in data["classes"]]
-    folder = Path(out) / corpus
-    folder.mkdir(parents=True, exist_ok=True)
-    records = []
-    for k in range(n_splits):
-        done = folder / f"split{k}.json"
-        if done.exists() and (folder / f"split{k}.weights.h5").exists():   # finished: read back (resume)
-            records.append(json.loads(done.read_text()))
-            continue
-        parts = subject_disjoint_split(data["subject"], seed=k, fractions=fractions)
-        t0 = time.perf_counter()
-        model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=k, verbose=verbose,
-                                strategy=strategy)
-        rec["train_seconds"] = time.perf_counter() - t0
-        rec.update(corpus=corpus, split=k, classes=classes,
-                   parts={p: [int(i) for i in v] for p, v in parts.items()},
-                   test_subjects=sorted(set(str(s) for s in data["subject"][parts["test"]])))
-        rec["test"] = test_report(model, data["x"][parts["test"]], data["y"][parts["test"]], classes,
-                                  distributed=dist)
-        rec["cross"] = {}
+
+    name: str
+    slug: str
+    protocol: str
+    corpus: str
+    stores: dict
+    fractions: tuple = (0.6, 0.2, 0.2)
+
+    def parts(self, seed: int) -> dict:
+        """``{"train", "valid", "test"}`` row indices: the allocation drawn with ``seed``
+        (subject_split), or FER2013's official splits (the same for every seed)."""
+        data = self.stores[self.corpus]
+        if self.protocol == "subject_split":
+            return subject_disjoint_split(data["subject"], seed=seed, fractions=self.fractions)
+        return official_split(data["split"])
+
+    @property
+    def sizes(self) -> dict:
+        return {c: int(len(d["y"])) for c, d in self.stores.items()}
+
+
+class FaceCNNTask:
+    """The face CNN as a :class:`emozoo.train.task.Task` (registered for the model ``face_cnn``):
+    ``python -m emozoo.train --experiment face_cnn/culture/jaffe/cpu --seeds 5`` runs five
+    subject-disjoint allocations of JAFFE (trainer seed ``k`` draws allocation ``k`` and seeds the
+    training, as the earlier per-culture loop's split ``k``), each tested on its held-out posers
+    and on every CK+48 face; the summary's mean +- std over seeds is the mean +- std over
+    allocations.
+
+    * :meth:`build_folds`: the face stores of ``cfg.data.corpora`` (the first one trained on, the
+      others cross-culture test sets with the same classes) as one :class:`FaceFold`;
+    * :meth:`train_fold`: :func:`fit_face_cnn` on the seed's allocation, then the test report
+      (``"test"``), the other cultures' reports (``"extra_tests"``: the trainer pools them per seed
+      and summarises them over seeds, ``emozoo.report`` shows them as rows) and, for FER2013, the
+      PublicTest report (``"valid"``, not a test row: it selected the epoch). Writes
+      ``best.weights.h5`` and ``selection.json`` (every epoch's logs) in ``fold_dir`` and, on the
+      chief, ``predictions.npz`` and ``result.json``.
+
+    Example::
+
+        from emozoo.experiments import get_experiment
+        from emozoo.train.trainer import run_experiment
+        run_experiment(get_experiment("face_cnn/culture/ckplus/cpu"), "runs/face_cnn_culture_ckplus_cpu")
+    """
+
+    def build_folds(self, cfg, *, data_root=".", log=print):
+        from emozoo.models.face_cnn.face_cnn_data import load_faces
+        from emozoo.models.face_cnn.face_cnn_experiments import train_config
+
+        train_config(cfg)                     # refuse a bad config before any store is read
+        protocol = cfg.data.protocol.lower()
+        if protocol not in ("subject_split", "official"):
+            raise ExperimentError(f"{cfg.name}: face_cnn protocols are subject_split and official, not {protocol!r}")
+        corpora = list(cfg.data.corpora) if protocol == "subject_split" else list(cfg.data.corpora[:1])
+
+        def store(c):
+            path = Path(cfg.data.store_for(c))
+            return load_faces(path if path.is_absolute() else Path(data_root) / path)
+
+        stores = {c: store(c) for c in corpora}
+        corpus = corpora[0]
+        classes = tuple(str(c) for c in stores[corpus]["classes"])
         for other, od in stores.items():
-            if other == corpus:
-                continue
-            if [str(c) for c in od["classes"]] != classes:
+            if tuple(str(c) for c in od["classes"]) != classes:
                 raise ExperimentError(f"{corpus} and {other} have different classes; cross-culture tests need the same")
-            rec["cross"][other] = test_report(model, od["x"], od["y"], classes, distributed=dist)
-        model.save_weights(folder / f"split{k}.weights.h5")
-        write_json_atomic(folder / f"split{k}.json", rec, indent=None)
-        records.append(rec)
-        print(f"{corpus} split {k}: test acc {rec['test']['report']['accuracy']:.3f} "
-              + " ".join(f"cross {o} {r['report']['accuracy']:.3f}" for o, r in rec["cross"].items())
-              + f" best epoch {rec['best_epoch']} ({rec['train_seconds']:.0f} s)", flush=True)
-    return records
+        if protocol == "subject_split":
+            fold = FaceFold(corpus, corpus, protocol, corpus, stores,
+                            tuple(cfg.data.protocol_kwargs.get("fractions", (0.6, 0.2, 0.2))))
+        else:
+            fold = FaceFold("official", "official", protocol, corpus, stores)
+            fold.parts(0)                     # FER2013 without one of its splits: a clear error now
+        log(f"[emozoo.train] {cfg.name}: {protocol} on {corpus}, faces {fold.sizes}")
+        return [fold], classes
 
+    def train_fold(self, cfg, fold, fold_index, classes, seed, fold_dir, strategy, *, is_chief=True, verbose=0):
+        from emozoo.models.face_cnn.face_cnn_experiments import train_config
+        from emozoo.utils import write_json_atomic
 
-def run_benchmark(data: dict, config: TrainConfig, *, seeds=(0, 1, 2), out: str | Path, verbose: int = 0,
-                  strategy=None) -> list[dict]:
-    """FER2013 official splits (Section 4.1, the paper's TFD check), one run per seed
-    (``strategy``: as in :func:`train_fold`)."""
-    dist = _distributed(strategy)
-    classes = [str(c) for c in data["classes"]]
-    parts = official_split(data["split"])
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    records = []
-    for seed in seeds:
-        done = folder / f"seed{seed}.json"
-        if done.exists() and (folder / f"seed{seed}.weights.h5").exists():  # finished: read back (resume)
-            records.append(json.loads(done.read_text()))
-            continue
         t0 = time.perf_counter()
-        model, rec = train_fold(data["x"], data["y"], parts, config, len(classes), seed=seed, verbose=verbose,
-                                strategy=strategy)
+        fold_dir = Path(fold_dir)
+        tc = train_config(cfg)
+        dist = _distributed(strategy)
+        data = fold.stores[fold.corpus]
+        parts = fold.parts(seed)
+        tb = []
+        if cfg.trainer.tensorboard and is_chief:
+            import keras
+            tb.append(keras.callbacks.TensorBoard(str(fold_dir / "logs"), write_graph=False, update_freq="epoch"))
+        model, rec = fit_face_cnn(data["x"], data["y"], parts, tc, len(classes), fold_dir=fold_dir, seed=seed,
+                                  verbose=verbose, strategy=strategy, patience=cfg.trainer.patience,
+                                  min_epochs=cfg.trainer.min_epochs, callbacks=tb)
         rec["train_seconds"] = time.perf_counter() - t0
-        rec.update(corpus="fer2013", classes=classes)
-        rec["test"] = test_report(model, data["x"][parts["test"]], data["y"][parts["test"]], classes, distributed=dist)
-        rec["valid"] = test_report(model, data["x"][parts["valid"]], data["y"][parts["valid"]], classes,
-                                   distributed=dist)
-        for r in (rec["test"], rec["valid"]):
-            r.pop("pred")
-        model.save_weights(folder / f"seed{seed}.weights.h5")
-        write_json_atomic(folder / f"seed{seed}.json", rec, indent=None)
-        records.append(rec)
-        print(f"fer2013 seed {seed}: PrivateTest acc {rec['test']['report']['accuracy']:.4f} "
-              f"best epoch {rec['best_epoch']} ({rec['train_seconds']:.0f} s)", flush=True)
-    return records
+        test_idx = parts["test"]
+        report, probs = test_report(model, data["x"][test_idx], data["y"][test_idx], classes, distributed=dist)
+        result = {"fold": fold.name, "fold_index": fold_index, "protocol": fold.protocol, "corpus": fold.corpus,
+                  "classes": list(classes), **rec, "epochs_run": len(rec["history"]["train_error"]),
+                  "weights": "best.weights.h5", "test_corpora": [fold.corpus], "test": report}
+        if fold.protocol == "subject_split":
+            result["parts"] = {p: [int(i) for i in v] for p, v in parts.items()}
+            result["test_subjects"] = sorted(set(str(s) for s in data["subject"][test_idx]))
+            result["extra_tests"] = {other: test_report(model, od["x"], od["y"], classes, distributed=dist)[0]
+                                     for other, od in fold.stores.items() if other != fold.corpus}
+        else:
+            result["valid"] = test_report(model, data["x"][parts["valid"]], data["y"][parts["valid"]], classes,
+                                          distributed=dist)[0]
+        result["seconds"] = round(time.perf_counter() - t0, 2)
+        if is_chief:
+            np.savez(fold_dir / "predictions.npz", y_true=data["y"][test_idx], y_pred=probs.argmax(-1),
+                     prob=probs.astype(np.float32), clip_id=data["clip_id"][test_idx].astype(str),
+                     classes=np.asarray(classes, dtype=str))
+            write_json_atomic(fold_dir / "result.json", result)
+        return result

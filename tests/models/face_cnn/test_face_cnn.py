@@ -1,4 +1,5 @@
-"""Face CNN (issue 9): architecture, splits, stores, training on synthetic faces, export/zoo round trip."""
+"""Face CNN (issue 9): architecture, splits, stores, training through the one trainer (FaceCNNTask) on
+synthetic faces, model selection, export/zoo round trip."""
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ from emozoo.errors import DataDirError, ExperimentError, SchemaError, SplitError
 from emozoo.models.face_cnn.face_cnn_data import (CLASSES_6, load_faces, official_split, save_faces,
                                                   subject_disjoint_split)
 from emozoo.models.face_cnn.face_cnn_model import build_face_cnn, guided_copy
-from emozoo.models.face_cnn.face_cnn_task import TrainConfig, misclassification_rates, run_culture
+from emozoo.models.face_cnn.face_cnn_task import TrainConfig, misclassification_rates
 
 TINY = dict(filters=(4, 4, 8), kernel_size=3, dense_units=8, dropout=0.0)
 
@@ -98,18 +99,126 @@ def test_misclassification_rates_table4():
     assert m["per_class"] == pytest.approx([20.0, 20.0]) and m["total"] == pytest.approx(100 * 3 / 15)
 
 
-def test_run_culture_learns_and_tests_cross_culture(tmp_path):
-    stores = {"a": synthetic_store(n_subjects=5, seed=0), "b": synthetic_store(n_subjects=3, seed=1)}
-    cfg = TrainConfig(epochs=4, batch_size=8, learning_rate=0.05, rotation_degrees=5.0, arch="cpu", arch_overrides=TINY)
-    recs = run_culture(stores, "a", cfg, n_splits=1, out=tmp_path)
-    r = recs[0]
-    assert (tmp_path / "a" / "split0.weights.h5").exists()
-    assert json.loads((tmp_path / "a" / "split0.json").read_text())["test_subjects"] == r["test_subjects"]
-    assert len(r["history"]["train_error"]) == 4 and 0 <= r["best_epoch"] < 4
-    assert r["test"]["report"]["accuracy"] >= 0.99          # separable synthetic classes are learnt
-    assert r["cross"]["b"]["report"]["num_examples"] == len(stores["b"]["y"])
-    assert r["cross"]["b"]["report"]["accuracy"] >= 0.9
-    assert set(r["test_subjects"]).isdisjoint(set(stores["a"]["subject"][r["parts"]["train"]]))
+ARCH = {"filters": [4, 4, 8], "kernel_size": 3, "dense_units": 8, "dropout": 0.0}
+
+
+def culture_config(root, *extra):
+    """``face_cnn/culture/jaffe/cpu`` on two synthetic cultures ``a`` (trained) and ``b`` (cross test)."""
+    import json as _json
+
+    from emozoo.experiments import apply_overrides, get_experiment
+
+    stores = {"a": save_faces(root / "face_cnn_a", synthetic_store(n_subjects=5, seed=0), {}),
+              "b": save_faces(root / "face_cnn_b", synthetic_store(n_subjects=3, seed=1), {})}
+    return apply_overrides(get_experiment("face_cnn/culture/jaffe/cpu"), [
+        'data.corpora=["a","b"]', f"data.stores={_json.dumps({k: str(v) for k, v in stores.items()})}",
+        "trainer.epochs=4", "trainer.batch_size=8", "optimizer.learning_rate=0.05", "model.params.rotation_degrees=5.0",
+        f"model.params.arch_overrides={_json.dumps(ARCH)}", *extra])
+
+
+@pytest.fixture(scope="module")
+def culture_run(tmp_path_factory):
+    """One trainer run of the culture experiment (2 seeds = allocations 0 and 1, 4 epochs)."""
+    from emozoo.train.trainer import run_experiment
+
+    root = tmp_path_factory.mktemp("face_cnn_culture")
+    cfg = culture_config(root)
+    summary = run_experiment(cfg, root / "run", seeds=2, log=lambda *a: None)
+    return cfg, root / "run", summary
+
+
+def test_task_learns_and_tests_cross_culture(culture_run):
+    from emozoo.experiments import get_runner, get_task
+    from emozoo.models.face_cnn.face_cnn_task import FaceCNNTask
+    from emozoo.train.trainer import load_run
+
+    assert get_runner("face_cnn") is None and isinstance(get_task("face_cnn"), FaceCNNTask)
+    cfg, run, summary = culture_run
+    store = load_faces(cfg.data.store_for("a"))
+    assert summary["seeds"] == [0, 1] and summary["folds"] == ["a"]
+    assert summary["test"]["accuracy"]["mean"] >= 0.99              # separable synthetic classes are learnt
+    assert set(summary["extra_tests"]) == {"b"} and summary["extra_tests"]["b"]["num_runs"] == 2
+    assert summary["extra_tests"]["b"]["accuracy"]["mean"] >= 0.9    # and recognised in the other "culture"
+    for seed in (0, 1):
+        r = json.loads((run / f"seed_{seed}" / "a" / "result.json").read_text())
+        # trainer seed k = allocation k, drawn as subject_disjoint_split(seed=k)
+        want = subject_disjoint_split(store["subject"], seed=seed, fractions=(0.6, 0.2, 0.2))
+        assert {k: list(v) for k, v in want.items()} == r["parts"]
+        assert r["test_subjects"] == sorted(set(store["subject"][want["test"]]))
+        assert set(r["test_subjects"]).isdisjoint(set(store["subject"][r["parts"]["train"]]))
+        assert r["test"]["num_examples"] == len(want["test"]) and "confusion_matrix" in r["test"]
+        assert r["extra_tests"]["b"]["num_examples"] == 3 * 2 * 3
+        assert r["test"]["misclassification"]["total"] == pytest.approx(100 * (1 - r["test"]["accuracy"]))
+        assert len(r["history"]["train_error"]) == len(r["epoch_seconds"]) == r["epochs_run"] == 4
+        # the selected epoch: best validation accuracy, ties -> lower validation loss (Section 4.1)
+        val = list(zip(r["history"]["val_error"], r["history"]["val_loss"]))
+        assert r["best_epoch"] == min(range(4), key=lambda e: (round(val[e][0], 6), val[e][1]))
+        assert r["seed"] == seed and r["train_config"]["epochs"] == 4 and r["model_config"]["filters"] == [4, 4, 8]
+        assert (run / f"seed_{seed}" / "a" / "best.weights.h5").exists()
+        assert len(json.loads((run / f"seed_{seed}" / "a" / "selection.json").read_text())["epochs"]) == 4
+    loaded = load_run(run)
+    assert [s["seed"] for s in loaded["seeds"]] == [0, 1] and loaded["seeds"][1]["folds"][0]["fold"] == "a"
+
+
+def test_task_resume_skips_a_finished_seed(culture_run, tmp_path, monkeypatch):
+    import shutil
+
+    from emozoo.models.face_cnn.face_cnn_task import FaceCNNTask
+    from emozoo.train.trainer import run_experiment
+
+    cfg, run, summary = culture_run
+    shutil.copytree(run, tmp_path / "run")
+    trained = []
+    real = FaceCNNTask.train_fold
+    monkeypatch.setattr(FaceCNNTask, "train_fold", lambda self, *a, **kw: trained.append(a[4]) or real(self, *a, **kw))
+    again = run_experiment(cfg, tmp_path / "run", seeds=3, log=lambda *a: None)
+    assert trained == [2]                                   # seeds 0 and 1 were read back, seed 2 trained
+    assert again["test"]["accuracy"]["values"][:2] == summary["test"]["accuracy"]["values"]
+    assert again["extra_tests"]["b"]["num_runs"] == 3
+
+
+def test_task_fer2013_official_split(tmp_path):
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.train.trainer import run_experiment
+
+    d = synthetic_store(n_subjects=6, seed=2)
+    d["split"] = np.random.default_rng(5).choice(["train", "train", "train", "valid", "test"], len(d["y"]))
+    cfg = apply_overrides(get_experiment("face_cnn/fer2013/cpu"), [
+        f'data.stores={json.dumps({"fer2013": str(save_faces(tmp_path / "fer", d, {}))})}', "trainer.epochs=3",
+        "trainer.batch_size=8", "optimizer.learning_rate=0.05", f"model.params.arch_overrides={json.dumps(ARCH)}",
+        "model.params.eval_every_steps=2"])
+    s = run_experiment(cfg, tmp_path / "run", seeds=1, log=lambda *a: None)
+    r = json.loads((tmp_path / "run" / "seed_0" / "official" / "result.json").read_text())
+    parts = official_split(d["split"])
+    assert s["folds"] == ["official"] and "extra_tests" not in s
+    assert r["test"]["num_examples"] == len(parts["test"]) and r["valid"]["num_examples"] == len(parts["valid"])
+    assert r["sizes"] == {k: len(v) for k, v in parts.items()} and "parts" not in r
+    steps = -(-len(parts["train"]) // 8) * 3
+    assert [p["step"] for p in r["step_curve"]] == list(range(2, steps + 1, 2))      # Fig. 4 points
+    with pytest.raises(ExperimentError, match="protocols are subject_split and official"):
+        run_experiment(apply_overrides(cfg, ["data.protocol=loso"]), tmp_path / "bad", seeds=1, log=lambda *a: None)
+
+
+def test_model_selection_keeps_the_best_accuracy_ties_lower_loss():
+    """The trainer's ModelSelection as the face CNN configures it selects the epoch the paper's rule
+    (and the face CNN's earlier callback) does, over random runs with coarse accuracies (many ties)."""
+    from emozoo.train.callbacks import ModelSelection
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(1, 12))
+        acc = rng.integers(0, 4, n) / 7.0                           # 7 validation faces: coarse steps
+        loss = rng.choice([0.5, 0.7, 0.9], n)                         # equal losses happen too
+        sel = ModelSelection("unused", monitor="val_accuracy", tie_break="val_loss", patience=0, write=False)
+        sel.on_train_begin()
+        for e in range(n):
+            sel.on_epoch_end(e, {"val_accuracy": np.float32(acc[e]), "val_loss": np.float32(loss[e])})
+        best = None
+        for e in range(n):                                           # the rule: (accuracy, -loss) strictly better
+            key = (float(np.float32(acc[e])), -float(np.float32(loss[e])))
+            if best is None or key > best[0]:
+                best = (key, e)
+        assert sel.state["best_epoch"] == best[1], (acc, loss)
 
 
 def test_export_publish_and_face_predictor(tmp_path):
