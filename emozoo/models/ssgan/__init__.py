@@ -4,16 +4,17 @@
   ``train_step``; FSBase/MFSBase with ``mode="fsbase"``).
 * :mod:`.ssgan_task`: data assembly (labelled fractions, unlabelled pools, the four
   normalisation strategies), training with model selection on validation UAR, SSBase
-  (pseudo-label self-training), scoring; used by ``pipelines/ssgan_table.py``.
+  (pseudo-label self-training), scoring; :class:`~.ssgan_task.SSGANTask`, the method's Task on
+  the one trainer (``python -m emozoo.train --experiment ssgan/...``, ``pipelines/ssgan_table.py``).
 * :mod:`.fuzzy_labels`: annotator votes -> soft targets, tie-aware scoring (sec. IV-B).
 * :mod:`.ssgan_experiments`: registered experiments ``ssgan/...``.
 * :mod:`.ssgan_presets`: zoo entries ``ssgan_speech``, ``ssgan_face``.
 """
-from emozoo.experiments import register_runner as _register_runner  # noqa: E402
+from emozoo.experiments import register_task as _register_task  # noqa: E402
 from emozoo.zoo.predictor import register_predictor as _register_predictor  # noqa: E402
 
-# labelled/unlabelled pools, Fbank frames, GAN schedule: ssgan/... experiments run here
-_register_runner("ssgan", "emozoo.models.ssgan.ssgan_task:run_experiment")
+# labelled/unlabelled pools, Fbank frames, GAN schedule: ssgan/... experiments are a Task on the one trainer
+_register_task("ssgan", "emozoo.models.ssgan.ssgan_task:SSGANTask")
 
 # ``ssgan_speech`` takes waveforms (Fbank in the graph): preprocessing.json "input": "ssgan_waveform"
 _register_predictor("ssgan_waveform", "emozoo.models.ssgan.ssgan_zoo:WaveformPredictor")

@@ -1,9 +1,11 @@
 """Registered experiments of the semi-supervised CT-GAN method (Liang, Chen, Jin 2019).
 
-Names (``python -m emozoo.train --experiment NAME`` runs one through the ``ssgan`` runner, folds
-``0..N-1`` with seeds ``0..N-1``, and honours ``--strategy``; the groups ``ssgan/table/<setting>``
-run a setting's three fractions, ``python -m emozoo.report ssgan/table/<setting>`` tables them;
-``python pipelines/ssgan_table.py --setting S`` makes the published tables and ablation curves):
+Names (``python -m emozoo.train --experiment NAME`` runs one through the one trainer with the
+``ssgan`` Task, :class:`emozoo.models.ssgan.ssgan_task.SSGANTask`: one trainer seed (``trainer.seeds
+= 1``) over the ``FOLDS`` = 5 folds, fold k trained with seed k, and honours ``--strategy``; the
+groups ``ssgan/table/<setting>`` run a setting's three fractions, ``python -m emozoo.report
+ssgan/table/<setting>`` tables them; ``python pipelines/ssgan_table.py --setting S`` makes the
+published tables and ablation curves from the same run folders ``runs/<name with / as _>``):
 
 * ``ssgan/speech/frac{10,20,50}``: RAVDESS labelled fraction, EmoDB + CASIA unlabelled,
   128-frame Fbank crops, conv G/D; FSBase, SSBase, SSGAN (Tables II/IV shape);
@@ -20,12 +22,18 @@ run a setting's three fractions, ``python -m emozoo.report ssgan/table/<setting>
   place of eGeMAPS and Dface.
 * ``.../paper``: the same with the paper-sized network (D 128-256-512-1024, G 512-256-128-64,
   128x128 crops, batch 64) for GPUs.
+* ``ssgan/ablation/unlabelled/{mfsbase,x0,x0.5,x1,x2,x3}`` (group ``ssgan/ablation/unlabelled``, kind
+  ``study``; sec. V-A, Fig. 6): MFSBase and MSSGAN with 0x..3x the labelled count of unlabelled
+  pairs, RAVDESS AV 10 % labelled;
+* ``ssgan/ablation/normalisation/{none,self,shift,combine}`` (group ``ssgan/ablation/normalisation``,
+  kind ``study``; sec. V-B, Fig. 7): SSGAN dense on eGeMAPS 20 % labelled, the four normalisations.
 
 ``model.params["run"]`` holds the :class:`emozoo.models.ssgan.ssgan_task.RunSpec` fields; the
 CPU preset (D 16-32-64, G 64-32-16 on 2x2-pooled 64x64 crops, batch 32 labelled + 32
 unlabelled, 300 steps with validation UAR every 25) is what the tables in
-``benchmarks/RESULTS.md`` were measured with. The runner builds the unlabelled pools and labelled
-fractions itself (:func:`emozoo.models.ssgan.ssgan_task.run_one`).
+``benchmarks/RESULTS.md`` were measured with. The Task builds the unlabelled pools and labelled
+fractions itself (:func:`emozoo.models.ssgan.ssgan_task.assemble`); ``data.folds`` (e.g.
+``--override data.folds=[0]``) runs only some of the folds.
 """
 from __future__ import annotations
 
@@ -82,9 +90,10 @@ def experiment_name(setting: str, fraction: float, paper: bool = False) -> str:
     return f"ssgan/{setting}/frac{int(round(100 * fraction))}" + ("/paper" if paper else "")
 
 
-def _register(setting: str, fraction: float, paper: bool):
-    name = experiment_name(setting, fraction, paper)
-    run = {**(PAPER_PRESETS if paper else CPU_PRESETS)[setting], "fraction": fraction}
+def _register(setting: str, fraction: float, paper: bool = False, *, name: str = "", extra: dict | None = None,
+              what: str = ""):
+    name = name or experiment_name(setting, fraction, paper)
+    run = {**(PAPER_PRESETS if paper else CPU_PRESETS)[setting], "fraction": fraction, **(extra or {})}
 
     @register_experiment(name)
     def factory():
@@ -99,9 +108,11 @@ def _register(setting: str, fraction: float, paper: bool):
                             label_set={"face": "7basic", "face_dface": "6basic",
                                        "face_mobilenet": "6basic"}.get(setting, "4class")),
             optimizer=OptimizerConfig("adam", 2e-4, {"beta_1": 0.5}),
-            trainer=TrainerConfig(epochs=run["steps"] // run["eval_every"], batch_size=run["batch"], seeds=FOLDS,
+            # one trainer seed: its FOLDS folds are the table's runs (fold k trains with seed k)
+            trainer=TrainerConfig(epochs=run["steps"] // run["eval_every"], batch_size=run["batch"], seeds=1,
                                   patience=0, tensorboard=False),
             description=f"{DESCRIPTIONS[setting]}; labelled fraction {fraction:g}"
+                        + (f"; {what}" if what else "")
                         + ("; paper-sized network (GPU)" if paper else "; CPU preset"))
 
 
@@ -110,6 +121,23 @@ for _s in CPU_PRESETS:
         _register(_s, _f, False)
         if _s in PAPER_PRESETS:
             _register(_s, _f, True)
+
+# the two ablations of sec. V as experiments (``python pipelines/ssgan_table.py --ablation ...`` runs the group)
+#: sec. V-A / Fig. 6: MSSGAN with 0x .. 3x the labelled count of unlabelled pairs, MFSBase beside (10 % labelled)
+UNLABELLED_RATIOS = (0, 0.5, 1, 2, 3)
+UNLABELLED_FRACTION = 0.1
+#: sec. V-B / Fig. 7: the four normalisations of the unlabelled data (SSGAN dense, eGeMAPS, 20 % labelled)
+NORMALISATION_FRACTION = 0.2
+_register("multimodal", UNLABELLED_FRACTION, name="ssgan/ablation/unlabelled/mfsbase", extra={"models": ("mfsbase",)},
+          what="ablation V-A: MFSBase, the reference without unlabelled data")
+for _u in UNLABELLED_RATIOS:
+    _register("multimodal", UNLABELLED_FRACTION, name=f"ssgan/ablation/unlabelled/x{_u:g}",
+              extra={"models": ("mssgan",), "unlabelled_ratio": float(_u)},
+              what=f"ablation V-A: MSSGAN with {_u:g}x the labelled count of unlabelled pairs")
+for _n in ("none", "self", "shift", "combine"):     # ssgan_task.NORMALISATIONS (not imported: no numpy here)
+    _register("functionals", NORMALISATION_FRACTION, name=f"ssgan/ablation/normalisation/{_n}",
+              extra={"models": ("ssgan",), "normalisation": _n},
+              what=f"ablation V-B: the unlabelled data normalised with {_n!r}")
 
 
 # the tables as experiment groups: one per setting (rows FSBase / SSBase / SSGAN per labelled fraction)
@@ -126,3 +154,12 @@ for _s, _what in _GROUPS.items():
 for _s in ("speech", "face"):
     register_group(f"ssgan/table_paper/{_s}", [f"ssgan/{_s}/frac{f}/paper" for f in (10, 20, 50)],
                    f"Liang, Chen, Jin 2019: the {_s} table at the paper's sizes", doc="docs/methods/ssgan.md")
+register_group("ssgan/ablation/unlabelled", ["ssgan/ablation/unlabelled/mfsbase"]
+               + [f"ssgan/ablation/unlabelled/x{u:g}" for u in UNLABELLED_RATIOS],
+               "Liang, Chen, Jin 2019, sec. V-A / Fig. 6: MSSGAN with 0x..3x unlabelled pairs (RAVDESS AV, 10 % "
+               "labelled), MFSBase beside; CPU preset", doc="docs/methods/ssgan.md", kind="study")
+register_group("ssgan/ablation/normalisation", [f"ssgan/ablation/normalisation/{n}"
+                                                for n in ("none", "self", "shift", "combine")],
+               "Liang, Chen, Jin 2019, sec. V-B / Fig. 7: normalisation of the unlabelled data (SSGAN dense, RAVDESS "
+               "eGeMAPS 20 % labelled, EmoDB + CASIA unlabelled); CPU preset", doc="docs/methods/ssgan.md",
+               kind="study")

@@ -35,6 +35,11 @@ Normalisation of the unlabelled data (sec. V-B): ``none`` (statistics of the lab
 set applied to labelled/validation/test, the unlabelled data left raw), ``self`` (labelled and
 unlabelled data each with their own statistics), ``shift`` (labelled statistics applied to
 both), ``combine`` (statistics of labelled + unlabelled applied to all).
+
+Training runs on the one trainer (issue 19): :class:`SSGANTask` is the model ``ssgan``'s Task, so
+``python -m emozoo.train --experiment ssgan/...`` (and ``pipelines/ssgan_table.py``) go through
+:func:`emozoo.train.trainer.run_experiment` (seeds x folds, strategy, resume, reports); model
+selection is the trainer's :class:`~emozoo.train.callbacks.ModelSelection` (:func:`fit_selected`).
 """
 from __future__ import annotations
 
@@ -299,50 +304,73 @@ def _skip_symbolic_build(model, strategy) -> None:
     model._maybe_symbolic_build = types.MethodType(lambda self, iterator=None, data_batch=None: None, model)
 
 
-def fit_select(model, labelled: Pool, unlabelled: Pool | None, valid: Pool, classes, *, steps: int,
-               eval_every: int, batch: int, unlabelled_batch: int, seed: int, log=None, strategy=None) -> dict:
-    """Train ``model`` for ``steps`` batches, scoring validation UAR every ``eval_every`` steps and
-    keeping the best weights (model selection on validation UAR, sec. IV-C).
+class _ValidationUAR:
+    """Keras callback (built lazily: this module must not import Keras at import time) that scores
+    validation UAR after every "epoch" of ``eval_every`` steps and puts it into the epoch's logs as
+    ``val_uar``, in front of :class:`~emozoo.train.callbacks.ModelSelection`; it also records the
+    ``curve`` (``[step, val UAR, loss]``) and ``history`` (step, val UAR and every training loss,
+    means over the ``eval_every`` steps before it) of the result."""
+
+    def __new__(cls, valid, classes, eval_every: int, log=None):
+        import keras
+
+        class ValidationUAR(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.curve, self.history = [], []
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs if logs is not None else {}
+                u = _uar(self.model, valid, classes)
+                step = (epoch + 1) * eval_every
+                self.curve.append([step, round(u, 4)] + ([round(float(logs.get("loss", 0)), 4)] if logs else []))
+                self.history.append({"step": step, "val_uar": float(u), **{k: float(v) for k, v in logs.items()}})
+                logs["val_uar"] = float(u)          # the same dict reaches ModelSelection next
+                if log:
+                    log(f"    step {step}: val UAR {100 * u:.1f} " + " ".join(
+                        f"{k} {float(v):.3f}" for k, v in logs.items() if k != "val_uar"))
+
+        return ValidationUAR()
+
+
+def fit_selected(model, labelled: Pool, unlabelled: Pool | None, valid: Pool, classes, selection_dir, *,
+                 steps: int, eval_every: int, batch: int, unlabelled_batch: int, seed: int, log=None,
+                 strategy=None) -> dict:
+    """Train ``model`` for ``steps`` batches with the trainer's model selection
+    (:class:`emozoo.train.callbacks.ModelSelection` in ``selection_dir``): one Keras "epoch" is
+    ``eval_every`` steps, after which validation UAR is scored; the weights of the best one are
+    kept (SSGAN's rule, sec. IV-C: best validation UAR, the first of equal values, no early stop:
+    ``tie_break=""``, ``patience=0``) and loaded back into ``model`` at the end.
 
     ``model`` was built and compiled in ``strategy.scope()`` when a (distributed) ``strategy`` is
-    given: ``batch``/``unlabelled_batch`` are then global batches, split over the replicas. The
-    result holds ``curve`` (``[step, val UAR, loss]``) and ``history``: every evaluation's step,
-    validation UAR and all training losses (means over the ``eval_every`` steps before it).
+    given: ``batch``/``unlabelled_batch`` are then global batches, split over the replicas. Every
+    worker selects in its own ``selection_dir`` (a non-chief worker's lies under its ``.workers``
+    folder) so that all of them continue from the same weights. Returns ``best_val_uar``,
+    ``best_step``, ``curve``, ``history`` and the fit's ``seconds``.
     """
-    import keras
+    import shutil
 
+    from emozoo.train.callbacks import ModelSelection
     from emozoo.train.strategies import is_distributed
+    selection_dir = Path(selection_dir)
+    if selection_dir.exists():                   # an interrupted earlier attempt: selection starts afresh
+        shutil.rmtree(selection_dir)
     ds = _dataset(labelled, unlabelled, batch, unlabelled_batch, seed, distributed=is_distributed(strategy))
     if is_distributed(strategy):
         _skip_symbolic_build(model, strategy)
-    best = {"uar": -1.0, "step": 0, "weights": None, "curve": [], "history": []}
-
-    class Select(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            u = _uar(model, valid, classes)
-            step = (epoch + 1) * eval_every
-            best["curve"].append([step, round(u, 4)] + ([round(float(logs.get("loss", 0)), 4)] if logs else []))
-            best["history"].append({"step": step, "val_uar": float(u),
-                                    **{k: float(v) for k, v in (logs or {}).items()}})
-            if u > best["uar"]:
-                best.update(uar=u, step=step, weights=[w.copy() for w in model.get_weights()])
-            if log:
-                log(f"    step {step}: val UAR {100 * u:.1f} " + " ".join(
-                    f"{k} {float(v):.3f}" for k, v in (logs or {}).items()))
-
+    score_valid = _ValidationUAR(valid, classes, eval_every, log)
+    select = ModelSelection(selection_dir, monitor="val_uar", patience=0, tie_break="")
     t0 = time.time()
-    model.fit(ds, steps_per_epoch=eval_every, epochs=max(1, steps // eval_every), callbacks=[Select()], verbose=0,
-              shuffle=False)   # the stream is shuffled in _dataset
-    if best["weights"] is not None:
-        model.set_weights(best["weights"])
-    return {"best_val_uar": best["uar"], "best_step": best["step"], "curve": best["curve"],
-            "history": best["history"], "seconds": round(time.time() - t0, 1)}
-
+    model.fit(ds, steps_per_epoch=eval_every, epochs=max(1, steps // eval_every), callbacks=[score_valid, select],
+              verbose=0, shuffle=False)   # the stream is shuffled in _dataset
+    model.load_weights(select.weights_path)
+    return {"best_val_uar": float(select.state["best"]), "best_step": (select.state["best_epoch"] + 1) * eval_every,
+            "curve": score_valid.curve, "history": score_valid.history, "seconds": round(time.time() - t0, 1)}
 
 def score(model, test: Pool, classes) -> dict:
+    """The full :func:`~emozoo.evaluation.metrics.classification_report` of ``model`` on ``test``."""
     prob = predict_proba(model, test.x)
-    rep = classification_report(test.y, prob.argmax(-1).astype(np.int64), classes)
-    return {k: rep[k] for k in ("accuracy", "uar", "macro_f1", "macro_f1_uar_map", "confusion_matrix")}
+    return classification_report(test.y, prob.argmax(-1).astype(np.int64), classes)
 
 
 def pseudo_label(model, unlabelled: Pool, threshold: float) -> Pool:
@@ -438,47 +466,35 @@ def assemble(spec: RunSpec, data_dir: str | None = None):
     return labelled, unl, valid, test, classes, mods, axes
 
 
-#: RunSpec fields a cached fold must share with the requested one to be reused
-CACHE_KEYS = ("setting", "feature", "fraction", "fold", "seed", "normalisation", "labelled_corpus",
-              "unlabelled_corpora", "steps", "unlabelled_ratio", "ct_form", "unlabelled_with_rest")
+def run_fold(spec: RunSpec, fold_dir: str | os.PathLike, strategy=None, *, data_dir: str | None = None,
+             log=print) -> tuple[dict, dict]:
+    """Train and score every model of ``spec.models`` on the fold/seed of ``spec``: the body of
+    :meth:`SSGANTask.train_fold` (no cache, no loop: the trainer owns those).
 
-
-def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str | None = None, log=print,
-            strategy=None) -> dict:
-    """Train and score every model of ``spec.models`` on one fold/seed; cached in ``out``.
-
+    Every model is selected on validation UAR in its own folder ``fold_dir/<model>/``
+    (:func:`fit_selected`) and its selected weights are saved as ``fold_dir/<model>.weights.h5``.
     ``strategy``: a ``tf.distribute.Strategy`` (``None``: the default one); the models are built
     and compiled in its scope and trained on global batches of ``spec.batch`` labelled +
     ``spec.unlabelled_batch`` unlabelled rows (losses scaled by the global batch, see
-    :class:`~emozoo.models.ssgan.ssgan_model.SemiSupervisedGAN`).
+    :class:`~emozoo.models.ssgan.ssgan_model.SemiSupervisedGAN`). Returns ``(result, models)``:
+    the fold's result (without the trainer's fields) and ``{name: trained model}``.
     """
     import keras
 
     from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
     from emozoo.train.strategies import scope
-    if out is not None and Path(out).exists():
-        cached = json.loads(Path(out).read_text())
-        # a cached fold is reused only for the same data and models (never another feature's or
-        # another table's run that happens to share the folder)
-        want = json.loads(json.dumps(dataclasses.asdict(spec)))
-        have = cached.get("spec", {})
-        diff = [k for k in CACHE_KEYS if have.get(k, want.get(k)) != want.get(k)]
-        missing = [m for m in spec.models if m not in cached.get("models", {})]
-        if diff or missing:
-            raise SplitError(f"{out} holds a run of another spec (differs in {diff or 'nothing'}, lacks models "
-                             f"{missing or 'none'}): move it aside or use another run folder")
-        return cached
+    fold_dir = Path(fold_dir)
     labelled, unl, valid, test, classes, mods, axes = assemble(spec, data_dir)
     labelled, unl, (valid, test), stats = normalise(labelled, unl, [valid, test], spec.normalisation, axes)
     common = {k: v for k, v in spec.model.items() if k not in {m["name"] for m in mods} | {"conv", "dense"}}
     common.setdefault("ct_form", spec.ct_form)
-    result = {"spec": dataclasses.asdict(spec), "classes": list(classes),
+    result = {"spec": json.loads(json.dumps(dataclasses.asdict(spec))), "classes": list(classes),
               "sizes": {"labelled": len(labelled), "unlabelled": len(unl) if unl is not None else 0,
                         "valid": len(valid), "test": len(test)}, "models": {}}
     log(f"[ssgan] {spec.setting} frac {spec.fraction} fold {spec.fold} seed {spec.seed}: {result['sizes']}")
     kw = dict(steps=spec.steps, eval_every=spec.eval_every, batch=spec.batch,
               unlabelled_batch=spec.unlabelled_batch, classes=classes, strategy=strategy)
-    fs = None
+    fs, models = None, {}
     for name in spec.models:
         keras.utils.set_random_seed(1000 * spec.seed + 17 * spec.fold + 3)
         t0 = time.time()
@@ -486,7 +502,7 @@ def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str |
             with scope(strategy):
                 fs = SemiSupervisedGAN(len(classes), mods, mode="fsbase", **common)
                 fs.compile()
-            sel = fit_select(fs, labelled, None, valid, seed=spec.seed, **kw)
+            sel = fit_selected(fs, labelled, None, valid, selection_dir=fold_dir / name, seed=spec.seed, **kw)
             model = fs
         elif name == "ssbase":
             if fs is None:
@@ -498,8 +514,8 @@ def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str |
             model.set_weights(fs.get_weights())
             sel0 = _uar(model, valid, classes)
             if len(pseudo):
-                sel = fit_select(model, Pool.concat([labelled, pseudo]), None, valid, seed=spec.seed,
-                                 **{**kw, "steps": spec.ssbase_steps})
+                sel = fit_selected(model, Pool.concat([labelled, pseudo]), None, valid, selection_dir=fold_dir / name,
+                                   seed=spec.seed, **{**kw, "steps": spec.ssbase_steps})
                 if sel["best_val_uar"] < sel0:          # selection on validation UAR: keep FSBase's weights
                     model.set_weights(fs.get_weights())
                     sel["best_val_uar"], sel["best_step"] = sel0, 0
@@ -510,37 +526,21 @@ def run_one(spec: RunSpec, out: str | os.PathLike | None = None, data_dir: str |
             with scope(strategy):
                 model = SemiSupervisedGAN(len(classes), mods, mode="ssgan", **common)
                 model.compile()
-            sel = fit_select(model, labelled, unl, valid, seed=spec.seed, **kw)
+            sel = fit_selected(model, labelled, unl, valid, selection_dir=fold_dir / name, seed=spec.seed, **kw)
         else:
             raise SplitError(f"unknown model {name!r}: fsbase, ssbase, ssgan, mfsbase, mssgan")
         r = {**sel, "test": score(model, test, classes), "seconds_total": round(time.time() - t0, 1)}
         result["models"][name] = r
         log(f"  {name}: val UAR {100 * r['best_val_uar']:.1f} (step {r['best_step']}), test UAR "
             f"{100 * r['test']['uar']:.1f} F1 {100 * r['test']['macro_f1']:.1f} [{r['seconds_total']}s]")
-        result.setdefault("_models", {})[name] = model
-    models = result.pop("_models")
+        models[name] = model
     result["stats"] = [[s[0].tolist(), s[1].tolist()] for s in stats] if spec.setting != "speech" else \
         [[s[0].reshape(-1).tolist(), s[1].reshape(-1).tolist()] for s in stats]
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        result["modalities"] = {n: m.get_config()["modalities"] for n, m in models.items()}
-        for n, m in models.items():        # the selected weights beside the JSON (zoo export reuses them)
-            m.save_weights(Path(out).with_name(f"{Path(out).stem}_{n}.weights.h5"))
-        tmp = Path(str(out) + ".tmp")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, out)
-    result["_models"] = models
-    return result
-
-
-def summarise(results: Sequence[dict], model: str, keys=("uar", "macro_f1", "macro_f1_uar_map", "accuracy")) -> dict:
-    """Mean and std (ddof 1) over runs (folds/seeds) of one model's test metrics."""
-    out = {"n": len(results)}
-    for k in keys:
-        v = np.asarray([r["models"][model]["test"][k] for r in results], np.float64)
-        out[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                  "values": [round(float(a), 4) for a in v]}
-    return out
+    result["modalities"] = {n: json.loads(json.dumps(m.get_config()["modalities"])) for n, m in models.items()}
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    for n, m in models.items():        # the selected weights (the zoo export reuses them)
+        m.save_weights(fold_dir / f"{n}.weights.h5")
+    return result, models
 
 
 def spec_of(cfg) -> RunSpec:
@@ -555,51 +555,81 @@ def spec_of(cfg) -> RunSpec:
     return RunSpec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in run.items()})
 
 
-def run_experiment(cfg, model_dir, *, strategy=None, seeds=None, data_root=".", verbose=0, log=print) -> dict:
-    """``python -m emozoo.train --experiment ssgan/...`` (registered runner of model ``ssgan``).
+@dataclasses.dataclass
+class SSGANFold:
+    """One fold of an SSGAN experiment: speaker/subject fold ``index`` of ``spec.folds`` (the face
+    setting's FER2013 splits are fixed: its "folds" are repeats that differ by seed only). The data
+    are assembled when the fold is trained (:func:`assemble`)."""
 
-    Runs :func:`run_one` for folds ``0 .. N-1`` (fold k with seed k, as ``pipelines/ssgan_table.py``
-    does; ``N`` = ``--seeds`` or ``trainer.seeds`` = the experiment's folds), each fold's models
-    (e.g. FSBase, SSBase, SSGAN) with model selection on validation UAR. Writes
-    ``<model_dir>/fold<k>.json`` (+ the selected weights) and ``summary.json``/``summary.md``
-    (test metrics per model, mean +- std over folds, the strategy and replica count); finished
-    folds are read back.
+    index: int
 
-    ``strategy`` (``None``, a name of :data:`emozoo.train.strategies.STRATEGIES` or a
-    ``tf.distribute.Strategy``): the models are built and compiled in its scope and the batches
-    are global batches split over its replicas. A folder trained under another strategy or replica
-    count is refused (``run.json``); a worker other than the chief of a multi-worker run writes
-    only under ``<model_dir>/.workers/<task>``.
+    @property
+    def name(self) -> str:
+        return f"fold{self.index}"
+
+    slug = name
+
+
+class SSGANTask:
+    """The semi-supervised CT-GAN (Liang, Chen, Jin 2019) as a :class:`emozoo.train.task.Task`:
+    ``python -m emozoo.train --experiment ssgan/...`` runs it inside the one trainer's loop
+    (:func:`emozoo.train.trainer.run_experiment`: seeds x folds, ``--strategy``, resume of folds
+    with a ``result.json``, pooled reports, the summary with one row per model).
+
+    * :meth:`build_folds`: the ``spec.folds`` folds ``fold0 .. fold<k-1>`` (``data.folds`` keeps
+      some of them) and the setting's classes;
+    * :meth:`train_fold`: trainer seed ``s`` and fold ``k`` train :class:`RunSpec` ``fold=k,
+      seed=s + k`` (with ``trainer.seed = 0`` and one trainer seed: fold k with seed k, as the
+      tables were made) through :func:`run_fold`: every model of ``spec.models`` (e.g. FSBase,
+      SSBase, SSGAN) selected on validation UAR in ``<fold>/<model>/``, weights
+      ``<fold>/<model>.weights.h5``, and on the chief ``<fold>/result.json`` with ``models:
+      {name: {best_val_uar, best_step, curve, history, seconds_total, [pseudo_labelled], test}}``
+      and ``test``, the report of the last model (the semi-supervised one), which the trainer
+      pools over the folds.
+
+    Example:
+
+    ```python
+    from emozoo.experiments import get_experiment
+    from emozoo.train.trainer import run_experiment
+    summary = run_experiment(get_experiment("ssgan/face_dface/frac10"), "runs/ssgan_face_dface_frac10")
+    summary["models"]["ssgan"]["uar"]["mean"]
+    ```
     """
-    from emozoo.train.strategies import SINGLE_DEVICE, check_placement, resolve, write_dir
-    from emozoo.utils import write_json_atomic
-    spec = spec_of(cfg)
-    strategy = resolve(strategy)
-    model_dir = Path(model_dir)
-    is_chief, out_dir = write_dir(model_dir)
-    placement = check_placement(out_dir, model_dir, strategy,
-                                unrecorded=SINGLE_DEVICE if any(out_dir.glob("fold*.json")) else None)
-    write_json_atomic(out_dir / "run.json", placement)
-    n = int(seeds or cfg.trainer.seeds)
-    log(f"[emozoo.train] {cfg.name}: {spec.setting}, labelled fraction {spec.fraction:g}, models "
-        f"{list(spec.models)}, {spec.steps} steps, {n} fold(s), {placement['replicas']} replica(s) -> {model_dir}")
-    results = []
-    for k in range(n):
-        r = run_one(dataclasses.replace(spec, fold=k, seed=k), out_dir / f"fold{k}.json", log=log, strategy=strategy)
-        r.pop("_models", None)
-        results.append(r)
-        log(f"  fold {k}: " + ", ".join(f"{m} test UAR {100 * r['models'][m]['test']['uar']:.1f}" for m in spec.models))
-    summary = {"experiment": cfg.name, "folds": list(range(n)), "classes": results[0]["classes"],
-               "models": {m: summarise(results, m) for m in spec.models}, **placement}
-    if not is_chief:
-        return summary
-    write_json_atomic(model_dir / "summary.json", summary)
-    lines = [f"# {cfg.name}: test, mean ± std over {n} fold(s)", "",
-             "| model | UAR | macro-F1 | accuracy |", "|---|---|---|---|"]
-    for m, s in summary["models"].items():
-        lines.append(f"| {m} | " + " | ".join(f"{100 * s[k]['mean']:.2f} ± {100 * s[k]['std']:.2f}"
-                                              for k in ("uar", "macro_f1", "accuracy")) + " |")
-    (model_dir / "summary.md").write_text("\n".join(lines) + "\n")
-    log("[emozoo.train] " + "; ".join(f"{m} UAR {100 * s['uar']['mean']:.2f} +- {100 * s['uar']['std']:.2f}"
-                                      for m, s in summary["models"].items()))
-    return summary
+
+    def __init__(self):
+        self.log = print
+
+    def build_folds(self, cfg, *, data_root=".", log=print):
+        from emozoo.data.labels import get_label_set
+        spec = spec_of(cfg)
+        self.log = log
+        if spec.setting not in SETTINGS:
+            raise SplitError(f"setting must be one of {SETTINGS}, got {spec.setting!r}")
+        if spec.folds < 1:
+            raise SplitError(f"{cfg.name}: model.params.run.folds must be >= 1, got {spec.folds}")
+        folds = [SSGANFold(k) for k in range(spec.folds)]
+        if cfg.data.folds:
+            bad = [i for i in cfg.data.folds if not 0 <= int(i) < spec.folds]
+            if bad:
+                raise SplitError(f"data.folds {bad} out of range: {cfg.name} has {spec.folds} folds")
+            folds = [folds[int(i)] for i in cfg.data.folds]
+        classes = get_label_set({"face": "7basic", "face_dface": "6basic"}.get(spec.setting, "4class")).classes
+        log(f"[ssgan] {cfg.name}: {spec.setting}, labelled fraction {spec.fraction:g}, models {list(spec.models)}, "
+            f"{spec.steps} steps")
+        return folds, tuple(classes)
+
+    def train_fold(self, cfg, fold, fold_index, classes, seed, fold_dir, strategy, *, is_chief=True, verbose=0):
+        from emozoo.utils import write_json_atomic
+        t0 = time.time()
+        k = fold.index if isinstance(fold, SSGANFold) else int(fold_index)
+        spec = dataclasses.replace(spec_of(cfg), fold=k, seed=int(seed) + k)
+        result, _ = run_fold(spec, fold_dir, strategy, log=self.log)
+        last = result["models"][spec.models[-1]]
+        epoch = last["best_step"] // spec.eval_every - 1
+        result = {"fold": fold.name, "fold_index": k, "seed": spec.seed, "trainer_seed": int(seed), **result,
+                  "test": last["test"], "best_epoch": epoch, "best_val_uar": last["best_val_uar"],
+                  "seconds": round(time.time() - t0, 2)}
+        if is_chief:
+            write_json_atomic(Path(fold_dir) / "result.json", result)
+        return result

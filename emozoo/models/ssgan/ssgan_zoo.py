@@ -215,8 +215,33 @@ def _jaffe_check(model, stats, classes) -> dict:
             "confusion_matrix": rep["confusion_matrix"]}
 
 
+def zoo_config(setting: str):
+    """The experiment a zoo model is trained by: the setting's 50 % experiment with :data:`ZOO_RUNS`,
+    the SSGAN only, fold 0 (seed 0), run through the one trainer (``ssgan`` Task)."""
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.models.ssgan.ssgan_experiments import experiment_name
+    if setting not in ZOO_NAMES:
+        raise ExportError(f"no zoo model for setting {setting!r}; published settings: {sorted(ZOO_NAMES)}")
+    return apply_overrides(get_experiment(experiment_name(setting, FRACTION)),
+                           [f"model.params.run.{k}={json.dumps(v)}" for k, v in ZOO_RUNS[setting].items()]
+                           + ['model.params.run.models=["ssgan"]', "data.folds=[0]"])
+
+
+def load_trained(result: dict, weights, spec):
+    """The trained SSGAN of a fold's ``result`` (its ``modalities``) with its selected ``weights``."""
+    from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
+    mods = result["modalities"]["ssgan"] if isinstance(result["modalities"], dict) else result["modalities"]
+    model = SemiSupervisedGAN(len(result["classes"]), mods, mode="ssgan",
+                              **{k: v for k, v in spec.model.items() if k not in ("conv", "dense")})
+    model([np.zeros((1, *m["shape"]), np.float32) for m in model.modalities] if len(mods) > 1 else
+          np.zeros((1, *model.modalities[0]["shape"]), np.float32))          # build before loading
+    model.load_weights(weights)
+    return model
+
+
 def train_and_publish(setting: str, repo: Path | str = ".", *, zoo_dir=None, command: str | None = None) -> dict:
-    """Retrain the SSGAN of the table's 50 % row (fold/seed 0), export its classifier head, publish it
+    """Retrain the SSGAN of the table's 50 % row (fold/seed 0) through the ``ssgan`` Task (one fold on
+    :func:`emozoo.train.trainer.run_experiment`), export its classifier head, publish it
     (the recipe of the presets ``ssgan_speech`` and ``ssgan_face``: ``python -m emozoo.publish NAME``).
 
     ``setting`` ``"speech"`` publishes ``ssgan_speech``; ``"face_dface"`` publishes ``ssgan_face``
@@ -224,8 +249,9 @@ def train_and_publish(setting: str, repo: Path | str = ".", *, zoo_dir=None, com
 
     Args:
         setting: ``"speech"`` or ``"face_dface"`` (:data:`ZOO_NAMES`).
-        repo: folder holding ``benchmarks/results/``, ``runs/ssgan/`` (trained weights are kept in
-            ``runs/ssgan/zoo_<setting>/``; delete them to retrain) and, for faces, ``tfrecords/ckplus_dface``.
+        repo: folder holding ``benchmarks/results/``, ``runs/`` (the model is trained through the
+            ``ssgan`` Task on the one trainer into ``runs/ssgan_zoo_<setting>/`` (:func:`zoo_config`); the
+            trained weights are kept there, delete them to retrain) and, for faces, ``tfrecords/ckplus_dface``.
         zoo_dir: zoo folder (default ``saved_models/``).
         command: the command line recorded on the card.
 
@@ -247,40 +273,34 @@ def train_and_publish(setting: str, repo: Path | str = ".", *, zoo_dir=None, com
         got = {**json.loads(json.dumps(dataclasses.asdict(T.RunSpec()))),      # fields added later: defaults
                **json.loads(path.read_text()).get("spec", {})}
         return {k: v for k, v in got.items() if k != "models"} == want
-    # the trained weights are kept (git-ignored) so the card can be refreshed without retraining
-    # (the table run of the same spec saved them too: runs/ssgan/<setting>/frac50_self_s300/fold0_ssgan.weights.h5;
-    # same data, fold and seed: keras.utils.set_random_seed is reset before every model of a run)
-    run_dir = repo / "runs" / "ssgan" / f"zoo_{setting}"
-    weights, result = run_dir / "ssgan.weights.h5", run_dir / "result.json"
-    table_run = repo / "runs" / "ssgan" / setting / f"frac{int(100 * spec.fraction)}_{spec.normalisation}_s{spec.steps}"
-    if not (weights.exists() and result.exists() and same_spec(result)) \
-            and (table_run / "fold0_ssgan.weights.h5").exists() and same_spec(table_run / "fold0.json"):
-        r = json.loads((table_run / "fold0.json").read_text())
-        if "modalities" in r:
-            weights, result = table_run / "fold0_ssgan.weights.h5", table_run / "fold0.json"
-    if weights.exists() and result.exists() and same_spec(result):
-        from emozoo.models.ssgan.ssgan_model import SemiSupervisedGAN
-        r = json.loads(result.read_text())
-        mods = r["modalities"]["ssgan"] if isinstance(r["modalities"], dict) else r["modalities"]
-        model = SemiSupervisedGAN(len(r["classes"]), mods, mode="ssgan",
-                                  **{k: v for k, v in spec.model.items() if k not in ("conv", "dense")})
-        model([np.zeros((1, *m["shape"]), np.float32) for m in model.modalities] if len(mods) > 1 else
-              np.zeros((1, *model.modalities[0]["shape"]), np.float32))          # build before loading
-        model.load_weights(weights)
-        print(f"reusing the trained weights {weights} (delete them to retrain)", flush=True)
+    # the trained weights are kept (git-ignored) so the card can be refreshed without retraining: the zoo run
+    # (runs/ssgan_zoo_<setting>/seed_0/fold0/, trained through the ssgan Task), an older emozoo's zoo run
+    # (runs/ssgan/zoo_<setting>/) or the table run of the same spec (runs/ssgan_<setting>_frac50/seed_0/fold0/:
+    # same data, fold and seed; keras.utils.set_random_seed is reset before every model of a fold)
+    from emozoo.models.ssgan.ssgan_experiments import experiment_name
+    run_dir = repo / "runs" / f"ssgan_zoo_{setting}"
+    fold0 = run_dir / "seed_0" / "fold0"
+    candidates = [(fold0 / "ssgan.weights.h5", fold0 / "result.json"),
+                  (repo / "runs" / "ssgan" / f"zoo_{setting}" / "ssgan.weights.h5",
+                   repo / "runs" / "ssgan" / f"zoo_{setting}" / "result.json")]
+    table_fold0 = repo / "runs" / experiment_name(setting, spec.fraction).replace("/", "_") / "seed_0" / "fold0"
+    candidates.append((table_fold0 / "ssgan.weights.h5", table_fold0 / "result.json"))
+    found = next(((w, res) for w, res in candidates if w.exists() and res.exists() and same_spec(res)), None)
+    if found is None:                        # ~10 s (face_dface) / a few minutes (speech) on 2 CPU cores
+        from emozoo.train.trainer import run_experiment
+        run_experiment(zoo_config(setting), run_dir, data_root=repo)
+        found = candidates[0]
     else:
-        r = T.run_one(spec, None)            # ~10 s (face_dface) / a few minutes (speech) on 2 CPU cores
-        model = r.pop("_models")["ssgan"]
-        r["modalities"] = model.get_config()["modalities"]
-        run_dir.mkdir(parents=True, exist_ok=True)
-        model.save_weights(weights)
-        result.write_text(json.dumps(r))
+        print(f"reusing the trained weights {found[0]} (delete them to retrain)", flush=True)
+    weights, result = found
+    r = json.loads(result.read_text())
+    model = load_trained(r, weights, spec)
     stats = r["stats"][0]
     card = dict(PRESETS[name])
     if command:
         card["command"] = command
     card["metrics"] = {"published_model_test": {k: round(v, 4) for k, v in r["models"]["ssgan"]["test"].items()
-                                                if k != "confusion_matrix"},
+                                                if k in ("accuracy", "uar", "macro_f1", "macro_f1_uar_map")},
                        "published_model_confusion": r["models"]["ssgan"]["test"]["confusion_matrix"],
                        "best_val_uar": round(r["models"]["ssgan"]["best_val_uar"], 4),
                        "best_step": r["models"]["ssgan"]["best_step"],

@@ -1,12 +1,12 @@
-"""The ssgan runner honours ``--strategy`` (issue 19, must-show 2): ``python -m emozoo.train
---experiment ssgan/... --strategy mirrored --cpu-devices 2`` gives the per-evaluation losses and
-validation UAR of the default strategy (dropout 0; the same noise draws, losses over the global
-batch, G's batch norm synchronized); a 2-worker ``multi_worker`` run on localhost works and its
-second worker writes only under ``.workers/worker_1``; a folder trained under another strategy is
-refused.
+"""The ssgan Task honours ``--strategy`` through the one trainer (issue 19, must-show 2): ``python
+-m emozoo.train --experiment ssgan/... --strategy mirrored --cpu-devices 2`` gives the
+per-evaluation losses and validation UAR of the default strategy (dropout 0; the same noise draws,
+losses over the global batch, G's batch norm synchronized); a 2-worker ``multi_worker`` run on
+localhost works and its second worker writes only under ``.workers/worker_1``; a folder trained
+under another strategy is refused.
 
-Generated fixtures: two tiny functionals stores (``tfrecords/<corpus>_egemaps`` under the test's
-working folder, where the runner looks for them); each run takes seconds.
+Generated fixtures (``conftest.py``): two tiny functionals stores; fold 0 only (``data.folds=[0]``),
+each run takes seconds.
 """
 import json
 import os
@@ -17,35 +17,19 @@ from pathlib import Path
 import pytest
 
 from emozoo.errors import ExperimentError
-from tests.helpers import write_feature_store
+from tests.models.ssgan.conftest import NAME, OVERRIDES
 from tests.train.conftest import run_two_workers
 
 REPO = Path(__file__).resolve().parents[3]
-NAME = "ssgan/functionals/frac20"
-MODEL = {"dense": {"d_units": [16], "g_units": [16]}, "noise_dim": 8, "dropout": 0.0, "learning_rate": 0.005}
-OVERRIDES = ["model.params.run.labelled_corpus=synla", 'model.params.run.unlabelled_corpora=["synlb"]',
-             "model.params.run.folds=3", "model.params.run.fraction=0.5", "model.params.run.steps=12",
-             "model.params.run.eval_every=4", "model.params.run.ssbase_steps=4", "model.params.run.ssbase_threshold=0.3",
-             "model.params.run.batch=8", "model.params.run.unlabelled_batch=8",
-             'model.params.run.models=["fsbase","ssbase","ssgan"]', f"model.params.run.model={json.dumps(MODEL)}"]
+ONE_FOLD = OVERRIDES + ["data.folds=[0]"]
 LOSSES = ("loss", "discriminator_loss", "supervised_loss", "fake_loss", "real_loss", "consistency",
           "generator_loss")
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    """A working folder with the two stores the functionals setting reads (``tfrecords/...``)."""
-    for name, seed in (("synla", 0), ("synlb", 1)):
-        write_feature_store(tmp_path / "tfrecords" / f"{name}_egemaps", corpus=name, speakers=6, per_class=4, dim=12,
-                            feature="egemaps", seed=seed)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def _cli(args, cwd, env_extra=None, wait=True):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": "-1",
            **(env_extra or {})}
-    cmd = [sys.executable, "-m", "emozoo.train", "--experiment", NAME, "--seeds", "1", "--override", *OVERRIDES,
+    cmd = [sys.executable, "-m", "emozoo.train", "--experiment", NAME, "--seeds", "1", "--override", *ONE_FOLD,
            *args]
     if not wait:
         return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -55,7 +39,7 @@ def _cli(args, cwd, env_extra=None, wait=True):
 def _default_run(model_dir):
     from emozoo.experiments import apply_overrides, get_experiment
     from emozoo.train.trainer import run_experiment
-    run_experiment(apply_overrides(get_experiment(NAME), OVERRIDES), model_dir, seeds=1, log=lambda *a: None)
+    run_experiment(apply_overrides(get_experiment(NAME), ONE_FOLD), model_dir, seeds=1, log=lambda *a: None)
 
 
 def test_mirrored_two_cpu_devices_matches_default(workdir):
@@ -65,7 +49,8 @@ def test_mirrored_two_cpu_devices_matches_default(workdir):
     summary = json.loads((workdir / "mirrored" / "summary.json").read_text())
     assert (summary["strategy"], summary["replicas"]) == ("MirroredStrategy", 2)
     assert json.loads((workdir / "default" / "summary.json").read_text())["replicas"] == 1
-    a, b = (json.loads((workdir / d / "fold0.json").read_text())["models"] for d in ("default", "mirrored"))
+    a, b = (json.loads((workdir / d / "seed_0" / "fold0" / "result.json").read_text())["models"]
+            for d in ("default", "mirrored"))
     assert a["ssbase"]["pseudo_labelled"] == b["ssbase"]["pseudo_labelled"] > 0
     for model in ("fsbase", "ssbase", "ssgan"):
         ha, hb = a[model]["history"], b[model]["history"]
@@ -141,32 +126,32 @@ def test_multi_worker_two_processes_on_localhost(workdir):
     summary = json.loads((workdir / "mw" / "summary.json").read_text())
     assert summary["replicas"] == 2 and "MultiWorker" in summary["strategy"] or "Collective" in summary["strategy"]
     assert set(summary["models"]) == {"fsbase", "ssbase", "ssgan"}
-    fold = json.loads((workdir / "mw" / "fold0.json").read_text())
+    fold = json.loads((workdir / "mw" / "seed_0" / "fold0" / "result.json").read_text())
     assert len(fold["models"]["ssgan"]["history"]) == 3
     worker = workdir / "mw" / ".workers" / "worker_1"
-    assert (worker / "fold0.json").exists() and not (worker / "summary.json").exists()
-    # the second worker trained the same models (variables in sync): the same selection and test scores
-    assert json.loads((worker / "fold0.json").read_text())["models"]["ssgan"]["test"] == fold["models"]["ssgan"]["test"]
+    # the second worker selects in its own folder (it continues from the selected weights too) and writes no
+    # result.json (the chief's only) and no summary
+    assert not (worker / "summary.json").exists() and not list(worker.rglob("result.json"))
+    # the second worker trained the same models (variables in sync): the same validation UAR at every evaluation
+    for m in ("fsbase", "ssbase", "ssgan"):
+        sel = json.loads((worker / "seed_0" / "fold0" / m / "selection.json").read_text())
+        assert [e["val_uar"] for e in sel["epochs"]] == [h["val_uar"] for h in fold["models"][m]["history"]], m
+        assert (worker / "seed_0" / "fold0" / f"{m}.weights.h5").exists()
     top = {p.name for p in (workdir / "mw").iterdir()}
-    assert top <= {"config.json", "run.json", "summary.json", "summary.md", "fold0.json", ".workers"} | {
-        f"fold0_{m}.weights.h5" for m in ("fsbase", "ssbase", "ssgan")}, top
+    assert top <= {"config.json", "run.json", "summary.json", "summary.md", "seed_0", ".workers"}, top
 
 
 def test_a_folder_of_another_strategy_is_refused(workdir):
     import tensorflow as tf
 
     from emozoo.experiments import apply_overrides, get_experiment
-    from emozoo.models.ssgan import ssgan_task as T
-    cfg = apply_overrides(get_experiment(NAME), OVERRIDES + ["model.params.run.steps=4"])
-    T.run_experiment(cfg, workdir / "run", seeds=1, log=lambda *a: None)
+    from emozoo.train.trainer import run_experiment
+    cfg = apply_overrides(get_experiment(NAME), ONE_FOLD + ["model.params.run.steps=4"])
+    run_experiment(cfg, workdir / "run", seeds=1, log=lambda *a: None)
     assert json.loads((workdir / "run" / "run.json").read_text()) == {"strategy": "_DefaultDistributionStrategy",
                                                                        "replicas": 1}
     one = tf.distribute.MirroredStrategy(devices=["/cpu:0"])
     with pytest.raises(ExperimentError, match="trained with _DefaultDistributionStrategy on 1 replica.*"
                                               "this command uses MirroredStrategy on 1: use another --model-dir"):
-        T.run_experiment(cfg, workdir / "run", strategy=one, seeds=1, log=lambda *a: None)
-    # a folder of an older emozoo (no run.json) was trained on the default strategy: read back, others refused
-    (workdir / "run" / "run.json").unlink()
-    with pytest.raises(ExperimentError, match="trained with _DefaultDistributionStrategy"):
-        T.run_experiment(cfg, workdir / "run", strategy=one, seeds=1, log=lambda *a: None)
-    assert T.run_experiment(cfg, workdir / "run", seeds=1, log=lambda *a: None)["replicas"] == 1
+        run_experiment(cfg, workdir / "run", strategy=one, seeds=1, log=lambda *a: None)
+    assert run_experiment(cfg, workdir / "run", seeds=1, log=lambda *a: None)["replicas"] == 1
