@@ -66,11 +66,9 @@ def test_every_registered_experiment_has_a_way_to_run():
     orphans = [n for n in names if get_experiment(n).model.name not in models
                and get_runner(get_experiment(n).model.name) is None and get_task(get_experiment(n).model.name) is None]
     assert not orphans, orphans
-    for prefix in ("dann/iemocap/", "dann/meld/", "face_cnn/"):         # a Task inside the one trainer's loop
+    for prefix in ("dann/iemocap/", "dann/meld/", "face_cnn/", "ssgan/"):   # a Task inside the one trainer's loop
         assert get_task(get_experiment(list_experiments(prefix)[0]).model.name) is not None, prefix
-    assert get_runner("face_cnn") is None
-    for prefix in ("ssgan/",):                              # runners not yet moved onto a Task
-        assert get_runner(get_experiment(list_experiments(prefix)[0]).model.name) is not None, prefix
+    assert get_runner("face_cnn") is None and get_runner("ssgan") is None
 
 
 def test_help_and_list_answer_without_tensorflow():
