@@ -25,9 +25,15 @@ and measures for each (variant, seed): session-5 WA (accuracy over turns) and UA
 logistic-regression speaker probe accuracy (``pipelines/dann_tsne.py``'s ``probe``; chance 0.1)
 and the same probe for emotion on the labelled training turns.
 
-Writes ``benchmarks/results/dann_lambda_study.json`` (every run; finished (variant, seed) runs are
-kept and skipped on re-run, so an interrupted study resumes) and ``docs/methods/dann_lambda_study.md``
-(mean +- std over seeds; a `## Reading` section already in the doc is kept).
+Each variant is the registered experiment ``dann/lambda_study/<variant>`` (the group
+``dann/lambda_study``, kind study), trained by the one trainer (:func:`emozoo.train.trainer.run_experiment`
+with :class:`emozoo.models.dann.dann_task.ConversationTask`, which applies the Ganin schedule of
+``model.params.grl_schedule``) into ``runs/dann_lambda_study_<variant>/`` (``python -m emozoo.train
+--experiment dann/lambda_study`` trains the same folders); the probes are computed from each seed's
+``model.weights.h5`` and kept beside it (``probes.json``). Writes
+``benchmarks/results/dann_lambda_study.json`` (every run; finished seeds are read back, so an
+interrupted study resumes) and ``docs/methods/dann_lambda_study.md`` (mean +- std over seeds; a
+`## Reading` section already in the doc is kept).
 """
 from __future__ import annotations
 
@@ -42,17 +48,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emozoo.errors import ExperimentError  # noqa: E402
 from emozoo.utils import write_json_atomic  # noqa: E402
 
-# name -> (model-parameter overrides, schedule); schedule "ganin" = GaninLambdaSchedule over the run
-VARIANTS = {
-    "ci": ({"grl_lambda": 0.0}, None),
-    "dann": ({"grl_lambda": 1.0}, None),
-    "dann_ganin": ({"grl_lambda": 0.0}, "ganin"),
-    "dann_l0.1": ({"grl_lambda": 0.1}, None),
-    "dann_dom2": ({"grl_lambda": 1.0, "domain_units": [100, 100]}, None),
-}
+from emozoo.models.dann.dann_experiments import LAMBDA_STUDY as VARIANTS  # noqa: E402  name -> model params
 DESCRIPTION = {
     "ci": "lambda = 0 (CI)",
     "dann": "lambda = 1 fixed (paper)",
@@ -69,47 +67,41 @@ def _atomic_json(path: Path, obj) -> None:
     write_json_atomic(path, obj, indent=1)
 
 
-def run_one(fold, variant: str, seed: int, *, model: dict, epochs: int, batch_size: int,
-            learning_rate: float) -> dict:
-    """Train one (variant, seed) on ``fold`` and measure it (see the module docstring)."""
-    from emozoo.layers.gradient_reversal import GaninLambdaSchedule
+def seed_dir(runs_dir: Path, variant: str, seed: int) -> Path:
+    return Path(runs_dir) / f"dann/lambda_study/{variant}".replace("/", "_") / f"seed_{seed}"
+
+
+def measure(runs_dir: Path, variant: str, seed: int, fold=None) -> dict:
+    """The study's record of one finished (variant, seed) run of the trainer: its test report, the last
+    epoch's domain accuracy and lambda, and the speaker / emotion probes on ``r_i`` of every turn
+    (computed once from ``seed_<s>/<fold>/model.weights.h5`` and kept beside it as ``probes.json``)."""
     from emozoo.models.dann import dann_task as T
+    from emozoo.experiments import ExperimentConfig
     from pipelines.dann_tsne import probe
 
-    if variant not in VARIANTS:
-        raise ExperimentError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
-    overrides, schedule = VARIANTS[variant]
-    params = {**model, **overrides, "learning_rate": float(learning_rate)}
-    steps_per_epoch = len(T.LengthBucketBatches(fold.train, batch_size, seed))
-    callbacks, sched = [], None
-    if schedule == "ganin":
-        sched = GaninLambdaSchedule(total_steps=epochs * steps_per_epoch)
-        callbacks.append(sched)
-    t0 = time.time()
-    # LengthBucketBatches.dataset() declares its cardinality, so Keras calls on_train_batch_begin
-    # exactly steps_per_epoch times per epoch and the Ganin schedule advances once per step
-    trained, hist = T.train_conversations(fold, params, epochs=epochs, batch_size=batch_size, seed=seed,
-                                          callbacks=callbacks)
-    train_seconds = time.time() - t0
-    rep = T.score_turns(trained, fold.test, fold.classes)
-    emb = T.embeddings(trained, fold.train)
-    lab = emb["y"] >= 0
-    final_lambda = float(trained.grl.hp_lambda.numpy())
-    res = {"variant": variant, "seed": seed, "params": {k: v for k, v in params.items()}, "schedule": schedule,
-           "epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
-           "report": rep, "wa": float(rep["accuracy"]), "uar": float(rep["uar"]),
-           "domain_accuracy": float(hist["domain_accuracy"][-1]),
-           "history": {k: [float(x) for x in v] for k, v in hist.items()},
-           "speaker_probe": probe(emb["r"], emb["speaker"]),
-           "emotion_probe": probe(emb["r"][lab], emb["y"][lab]),
-           "probe_turns": int(len(emb["r"])), "probe_labelled_turns": int(lab.sum()),
-           "final_lambda": final_lambda,
-           "train_seconds": round(train_seconds, 1), "seconds": round(time.time() - t0, 1)}
-    if sched is not None:
-        h = sched.history
-        res["lambda_history"] = {"steps": len(h), "first": h[0], "last": h[-1],
-                                 "per_epoch_start": [h[i] for i in range(0, len(h), steps_per_epoch)]}
-    return res
+    folder = T.seed_fold_dir(seed_dir(runs_dir, variant, seed).parent, seed)
+    res = json.loads((folder / "result.json").read_text())
+    probes_path = folder / "probes.json"
+    if probes_path.exists():
+        probes = json.loads(probes_path.read_text())
+    else:
+        cfg = ExperimentConfig.from_json(json.loads((folder.parent.parent / "config.json").read_text()))
+        fold = fold if fold is not None else T.experiment_fold(cfg, ROOT)
+        model = T.build_conversation_model(fold, {**cfg.model.params, "learning_rate": cfg.optimizer.learning_rate})
+        model.load_weights(str(folder / "model.weights.h5"))
+        emb = T.embeddings(model, fold.train)
+        lab = emb["y"] >= 0
+        probes = {"speaker_probe": probe(emb["r"], emb["speaker"]), "emotion_probe": probe(emb["r"][lab], emb["y"][lab]),
+                  "probe_turns": int(len(emb["r"])), "probe_labelled_turns": int(lab.sum())}
+        write_json_atomic(probes_path, probes)
+    rep = res["test"]
+    out = {"variant": variant, "seed": seed, "schedule": res.get("schedule"), "epochs": res["epochs"],
+           "steps_per_epoch": res["steps_per_epoch"], "report": rep, "wa": float(rep["accuracy"]),
+           "uar": float(rep["uar"]), "domain_accuracy": float(res["history"]["domain_accuracy"][-1]),
+           "history": res["history"], "final_lambda": res["final_lambda"], "seconds": res["seconds"], **probes}
+    if "lambda_history" in res:
+        out["lambda_history"] = res["lambda_history"]
+    return out
 
 
 def summarise(results: dict) -> dict:
@@ -125,28 +117,32 @@ def summarise(results: dict) -> dict:
     return out
 
 
-def study(fold, variants, seeds, *, out: Path, model: dict, epochs: int, batch_size: int, learning_rate: float,
-          log=print) -> dict:
-    """Run every (variant, seed) not yet in ``out`` (seed-major order, so a partial study covers every
-    variant), saving the JSON after each run; returns the results with their summary."""
-    out = Path(out)
-    config = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "model": model,
-              "fold": fold.name, "sizes": fold.sizes, "domains": len(fold.domains)}
-    results = json.loads(out.read_text()) if out.exists() else {}
-    if results.get("config") != json.loads(json.dumps(config)):
-        results = {}                                   # a different configuration: start over
-    results.setdefault("runs", {})
-    results["config"] = config
-    for s in seeds:
+def study(variants, seeds: int, *, out: Path, runs_dir: Path, overrides=(), log=print) -> dict:
+    """Train every (variant, seed) through the one trainer (the experiments ``dann/lambda_study/<variant>``
+    into ``runs_dir``; seed-major order, so a partial study covers every variant; finished seeds are read
+    back), measure each run (:func:`measure`) and write ``out`` after each; returns the results with their
+    summary."""
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.models.dann import dann_task as T
+    from emozoo.train.trainer import run_experiment
+
+    cfgs = {v: apply_overrides(get_experiment(f"dann/lambda_study/{v}"), list(overrides)) for v in variants}
+    c0 = cfgs[variants[0]]
+    fold = T.experiment_fold(c0, ROOT)
+    config = {"epochs": c0.trainer.epochs, "batch_size": c0.trainer.batch_size,
+              "learning_rate": c0.optimizer.learning_rate, "fold": fold.name, "sizes": fold.sizes,
+              "domains": len(fold.domains), "runs_dir": str(Path(runs_dir).resolve().relative_to(ROOT))
+              if Path(runs_dir).resolve().is_relative_to(ROOT) else str(runs_dir)}
+    results = {"config": config, "runs": {v: {} for v in variants}}
+    for n in range(1, seeds + 1):
         for v in variants:
-            runs = results["runs"].setdefault(v, {})
-            if str(s) in runs:
-                continue
-            res = run_one(fold, v, s, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-            runs[str(s)] = res
+            folder = seed_dir(runs_dir, v, n - 1).parent
+            run_experiment(cfgs[v], folder, seeds=n, log=lambda *a: None)
+            res = measure(runs_dir, v, c0.trainer.seed + n - 1, fold)
+            results["runs"][v][str(res["seed"])] = res
             results["summary"] = summarise(results)
             _atomic_json(out, results)
-            log(f"{v} seed {s}: WA {100 * res['wa']:.2f} UAR {100 * res['uar']:.2f} dom_acc "
+            log(f"{v} seed {res['seed']}: WA {100 * res['wa']:.2f} UAR {100 * res['uar']:.2f} dom_acc "
                 f"{res['domain_accuracy']:.3f} spk_probe {res['speaker_probe']:.3f} emo_probe "
                 f"{res['emotion_probe']:.3f} lambda_end {res['final_lambda']:.3f} ({res['seconds']} s)")
     results["summary"] = summarise(results)
@@ -202,14 +198,11 @@ def markdown(results: dict, command: str | None = None) -> str:
 
 
 def main(argv=None) -> int:
-    from emozoo.models.dann import dann_experiments as E
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=E.CPU_PRESET["epochs"])
-    ap.add_argument("--store", default=str(ROOT / "tfrecords/iemocap_text_minilm"))
-    ap.add_argument("--setting", default="TS_1234")
+    ap.add_argument("--epochs", type=int, help="override trainer.epochs (default: the CPU preset's 20)")
+    ap.add_argument("--runs-dir", default=str(ROOT / "runs"), help="parent of the trainer's run folders")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/dann_lambda_study.json"))
     ap.add_argument("--doc", default=str(ROOT / "docs/methods/dann_lambda_study.md"))
     ap.add_argument("--summary-only", action="store_true", help="only rewrite the doc from the JSON")
@@ -220,14 +213,11 @@ def main(argv=None) -> int:
             raise SystemExit(f"{out} is missing: run python pipelines/dann_lambda_study.py first")
         results = json.loads(out.read_text())
     else:
-        from emozoo.models.dann import dann_task as T
-        dialogues, classes = T.load_dialogues(args.store)
-        fold = T.iemocap_fold(dialogues, classes, args.setting.upper(), domain="speaker")
         t0 = time.time()
         command = COMMAND + (f" --seeds {args.seeds}" if args.seeds != 3 else "") + \
-            (f" --epochs {args.epochs}" if args.epochs != E.CPU_PRESET["epochs"] else "")
-        results = study(fold, args.variants, range(args.seeds), out=out, model=dict(E.MODEL), epochs=args.epochs,
-                        batch_size=E.CPU_PRESET["batch_size"], learning_rate=E.CPU_PRESET["learning_rate"],
+            (f" --epochs {args.epochs}" if args.epochs else "")
+        results = study(args.variants, args.seeds, out=out, runs_dir=Path(args.runs_dir),
+                        overrides=[f"trainer.epochs={args.epochs}"] if args.epochs else [],
                         log=lambda m: print(f"[{time.time() - t0:6.0f}s] {m}", flush=True))
         results["command"] = command
         _atomic_json(out, results)

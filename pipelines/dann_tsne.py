@@ -1,10 +1,10 @@
 """t-SNE of the utterance representations r_i coloured by speaker, CI (lambda = 0) vs DANN.
 
-    python pipelines/dann_iemocap_table.py      # writes runs/dann_iemocap/embeddings_ts_1234_{ci,dann}_seed0.npz
+    python pipelines/dann_iemocap_table.py      # the Table 2 runs (runs/dann_iemocap_text_<ts>_{ci,dann}/)
     python pipelines/dann_tsne.py [--setting ts_1234] [--points 1500]
 
-Reads ``r_i`` of every turn of every IEMOCAP conversation (sessions 1-5) from the seed-0 CI and
-DANN models of the Table 2 run, draws the same random ``--points`` turns of both with t-SNE
+Computes ``r_i`` of every turn of every IEMOCAP conversation (sessions 1-5) with the seed-0 CI and
+DANN models of the Table 2 run (their ``seed_0/<fold>/model.weights.h5`` in the trainer's run folders), draws the same random ``--points`` turns of both with t-SNE
 (sklearn, perplexity 30, PCA init) side by side, coloured by speaker (10 speakers; circles =
 female, crosses = male), and writes
 
@@ -13,8 +13,8 @@ female, crosses = male), and writes
   all turns: 5-fold accuracy of a logistic-regression speaker probe (chance 0.1) and the
   silhouette score of the speaker clusters (cosine), CI vs DANN; and the emotion probe accuracy
   on the labelled training turns as a reference;
-* ``runs/dann_iemocap/projector_<variant>/``: TensorBoard projector files (speaker, session,
-  label) for ``tensorboard --logdir runs/dann_iemocap``.
+* ``runs/dann_iemocap_tsne/projector_<variant>/``: TensorBoard projector files (speaker, session,
+  label) for ``tensorboard --logdir runs/dann_iemocap_tsne``.
 """
 from __future__ import annotations
 
@@ -40,11 +40,29 @@ def probe(x, labels, seed=0) -> float:
     return float(cross_val_score(clf, x, labels, cv=5).mean())
 
 
+def seed0_embeddings(runs_dir: Path, setting: str, variant: str) -> dict:
+    """``r_i`` of every turn (sessions 1-5) of the seed-0 model of ``dann/iemocap/text/<setting>/<variant>``,
+    rebuilt from its run folder (config + ``seed_0/model.weights.h5``)."""
+    from emozoo.experiments import ExperimentConfig
+    from emozoo.models.dann import dann_task as T
+
+    folder = runs_dir / f"dann/iemocap/text/{setting}/{variant}".replace("/", "_")
+    if not (folder / "config.json").exists():
+        raise SystemExit(f"{folder} is missing: run python pipelines/dann_iemocap_table.py first")
+    weights = T.seed_fold_dir(folder, 0) / "model.weights.h5"
+    cfg = ExperimentConfig.from_json(json.loads((folder / "config.json").read_text()))
+    fold = T.experiment_fold(cfg, ROOT)
+    model = T.build_conversation_model(fold, {**cfg.model.params, "learning_rate": cfg.optimizer.learning_rate})
+    model.load_weights(str(weights))
+    return T.embeddings(model, fold.train)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--setting", default="ts_1234")
     ap.add_argument("--points", type=int, default=1500)
-    ap.add_argument("--runs-dir", default=str(ROOT / "runs/dann_iemocap"))
+    ap.add_argument("--runs-dir", default=str(ROOT / "runs"), help="the Table 2 run folders' parent")
+    ap.add_argument("--projector-dir", default=str(ROOT / "runs/dann_iemocap_tsne"))
     ap.add_argument("--png", default=str(ROOT / "docs/methods/dann_tsne.png"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/dann_tsne.json"))
     args = ap.parse_args(argv)
@@ -54,12 +72,7 @@ def main(argv=None) -> int:
     from sklearn.manifold import TSNE
     from sklearn.metrics import silhouette_score
 
-    data = {}
-    for v in ("ci", "dann"):
-        path = Path(args.runs_dir) / f"embeddings_{args.setting}_{v}_seed0.npz"
-        if not path.exists():
-            raise SystemExit(f"{path} is missing: run python pipelines/dann_iemocap_table.py first")
-        data[v] = dict(np.load(path, allow_pickle=False))
+    data = {v: seed0_embeddings(Path(args.runs_dir), args.setting, v) for v in ("ci", "dann")}
     if not np.array_equal(data["ci"]["clip_id"], data["dann"]["clip_id"]):
         raise SystemExit("CI and DANN embeddings are of different turns")
     spk = data["ci"]["speaker"]
@@ -88,7 +101,7 @@ def main(argv=None) -> int:
                      f"silhouette {stats[v]['speaker_silhouette_cosine']:.3f}", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-        write_projector(Path(args.runs_dir) / f"projector_{v}", r,
+        write_projector(Path(args.projector_dir) / f"projector_{v}", r,
                         {"speaker": list(spk), "session": [s[3:5] for s in spk],
                          "label": [CLASSES[i] if i >= 0 else "unlabelled" for i in y]})
     axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="speaker")

@@ -20,6 +20,8 @@ takes ~1.5 s per epoch here and the table has 50 runs. ``--preset paper`` of the
 """
 from __future__ import annotations
 
+import dataclasses
+
 from emozoo.data.protocols import IEMOCAP_TS
 from emozoo.experiments import (DataConfig, ExperimentConfig, ModelConfig, OptimizerConfig, TrainerConfig,
                                 register_experiment, register_group)
@@ -93,6 +95,34 @@ def _register_speech(corpus, variant):
                         f"(held-out speaker's clips unlabelled target data), {variant}")
 
 
+# The "then better" study of lambda (pipelines/dann_lambda_study.py, docs/methods/dann_lambda_study.md): on
+# IEMOCAP TS_1234 (text), the GRL's lambda schedule vs the speaker information left in r_i; 3 seeds each.
+LAMBDA_STUDY = {
+    "ci": {"grl_lambda": 0.0},
+    "dann": {"grl_lambda": 1.0},
+    "dann_ganin": {"grl_lambda": 0.0, "grl_schedule": "ganin"},   # Ganin et al. 2016: lambda_p from 0 to ~1
+    "dann_l0.1": {"grl_lambda": 0.1},
+    "dann_dom2": {"grl_lambda": 1.0, "domain_units": [100, 100]},
+}
+
+
+def _register_lambda_study(variant):
+    name = f"dann/lambda_study/{variant}"
+
+    @register_experiment(name)
+    def factory():
+        base = _iemocap_config("dann/iemocap/text/ts_1234/dann")
+        return ExperimentConfig(
+            name=name, model=ModelConfig("dann_conversation", {**MODEL, **LAMBDA_STUDY[variant]}), data=base.data,
+            optimizer=base.optimizer, trainer=dataclasses.replace(base.trainer, seeds=3),
+            description=f"lambda study on IEMOCAP TS_1234 (text, speaker domain): {variant} {LAMBDA_STUDY[variant]}")
+
+
+def _iemocap_config(name):
+    from emozoo.experiments import get_experiment
+    return get_experiment(name)
+
+
 for _s in IEMOCAP_TS:
     for _v in VARIANTS:
         for _kind in TEXT_FEATURES:
@@ -111,6 +141,12 @@ for _kind in TEXT_FEATURES:
     register_group(f"dann/table2/{_kind}", [f"dann/iemocap/{_kind}/*/ci", f"dann/iemocap/{_kind}/*/dann"],
                    f"Lian et al. 2019, Table 2: CI (lambda 0) vs DANN over the IEMOCAP TS settings, session 5 "
                    f"tested ({_kind} sentence embeddings)", doc="docs/methods/dann_iemocap_table.md")
+for _v in LAMBDA_STUDY:
+    _register_lambda_study(_v)
+register_group("dann/lambda_study", [f"dann/lambda_study/{v}" for v in LAMBDA_STUDY],
+               "DANN then better: the GRL's lambda (0, 1, 0.1, Ganin's schedule, a deeper domain classifier) vs the "
+               "speaker information left in r_i, IEMOCAP TS_1234 (text)", doc="docs/methods/dann_lambda_study.md",
+               kind="study")
 register_group("dann/meld_table", ["dann/meld/text/7class/*", "dann/meld/text/4class/*"],
                "CI vs DANN on MELD (text), 7 and 4 classes, official splits (not in the paper: its second "
                "corpus here)", doc="docs/methods/dann_meld.md")

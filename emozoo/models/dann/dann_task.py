@@ -234,6 +234,7 @@ def meld_dev(dialogues: Sequence[Dialogue], classes, *, subset: str = "7class", 
 def build_conversation_model(fold: ConvFold, params: dict, modality: str = "text"):
     from emozoo.models.dann.dann_model import DANNConversationModel
     params = dict(params)
+    params.pop("grl_schedule", None)           # a training schedule of lambda (ConversationTask), not a layer setting
     lr = float(params.pop("learning_rate", 1e-4))
     model = DANNConversationModel(num_classes=len(fold.classes), input_dims=(fold.train.x.shape[-1],),
                                   modalities=(modality,), num_domains=len(fold.domains), learning_rate=lr, **params)
@@ -285,52 +286,6 @@ def run_conversation(fold: ConvFold, params: dict, *, epochs: int, batch_size: i
             "final": {k: float(v[-1]) for k, v in hist.items()},
             "history": {k: [float(x) for x in v] for k, v in hist.items()},   # per-epoch logs (issue 19)
             "seconds": round(time.time() - t0, 1), "model": model}
-
-
-def reinitialize(model, fold: ConvFold, params: dict, seed: int) -> None:
-    """Fresh weights (drawn as a new model with ``seed`` would draw them), zeroed optimiser state and
-    ``lambda`` from ``params``: the runs of a table reuse one traced train function (CI and DANN
-    too: ``lambda`` is a variable)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    fresh = build_conversation_model(fold, params)
-    model.set_weights(fresh.get_weights())
-    model.set_lambda(float(params.get("grl_lambda", 1.0)))
-    for v in model.optimizer.variables:
-        if "learning_rate" not in v.path:
-            v.assign(np.zeros(v.shape, v.dtype))
-    keras.utils.set_random_seed(seed)
-
-
-def run_many(fold: ConvFold, runs: Sequence[tuple], *, epochs: int, batch_size: int, model=None, on_result=None,
-             keep_embeddings=()):
-    """Train and score ``runs`` = ``[(key, params, seed), ...]`` on one fold with one reused model.
-
-    ``keep_embeddings``: keys whose ``r_i`` (all real turns of all conversations) are returned too.
-    Returns ``(model, {key: result})``.
-    """
-    out = {}
-    for key, params, seed in runs:
-        t0 = time.time()
-        if model is None:
-            import keras
-            keras.utils.set_random_seed(seed)
-            model = build_conversation_model(fold, params)
-        else:
-            reinitialize(model, fold, params, seed)
-        hist = model.fit(LengthBucketBatches(fold.train, batch_size, seed).dataset(), epochs=epochs, shuffle=False, verbose=0)
-        res = {"fold": fold.name, "seed": seed, "grl_lambda": float(params.get("grl_lambda", 1.0)),
-               "report": score_turns(model, fold.test, fold.classes), "sizes": fold.sizes,
-               "epochs": epochs, "final": {k: float(v[-1]) for k, v in hist.history.items()},
-               "seconds": round(time.time() - t0, 1)}
-        if key in keep_embeddings:
-            res["embeddings"] = embeddings(model, fold.train)
-            res["model"] = model
-        out[key] = res
-        if on_result:
-            on_result(key, res)
-    return model, out
 
 
 def embeddings(model, batch: Batch, modality: str = "text") -> dict:
@@ -425,6 +380,16 @@ def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:
     raise SplitError(f"protocol {data.protocol!r} is not a conversation protocol (ts_1234 ... ts_23, official)")
 
 
+def seed_fold_dir(run_dir: str | os.PathLike, seed: int) -> Path:
+    """The folder of the one fold of seed ``seed`` in a finished conversation run of the trainer
+    (``<run_dir>/seed_<seed>/<fold slug>/``: ``result.json``, ``model.weights.h5``)."""
+    found = sorted(p.parent for p in (Path(run_dir) / f"seed_{seed}").glob("*/result.json"))
+    if len(found) != 1:
+        raise SplitError(f"{run_dir} has {len(found)} finished fold(s) for seed {seed}, expected one: run "
+                         f"python -m emozoo.train --experiment <its experiment> --model-dir {run_dir} --seeds {seed + 1}")
+    return found[0]
+
+
 class ConversationTask:
     """The conversational DANN as a :class:`emozoo.train.task.Task`: ``python -m emozoo.train
     --experiment dann/{iemocap,meld}/...`` runs it inside the one trainer's loop (seeds, strategy,
@@ -452,7 +417,15 @@ class ConversationTask:
 
         tr = cfg.trainer
         params = {**cfg.model.params, "learning_rate": float(cfg.optimizer.learning_rate)}
-        callbacks = []
+        schedule = params.pop("grl_schedule", None)
+        callbacks, sched = [], None
+        steps_per_epoch = len(LengthBucketBatches(fold.train, tr.batch_size, seed))
+        if schedule == "ganin":      # lambda rises 0 -> 1 over the run (Ganin et al. 2016, sec. 5.2.2)
+            from emozoo.layers.gradient_reversal import GaninLambdaSchedule
+            sched = GaninLambdaSchedule(total_steps=tr.epochs * steps_per_epoch)
+            callbacks.append(sched)
+        elif schedule is not None:
+            raise SplitError(f"{cfg.name}: model.params.grl_schedule must be 'ganin' or absent, got {schedule!r}")
         if tr.tensorboard and is_chief:
             callbacks.append(keras.callbacks.TensorBoard(str(Path(fold_dir) / "logs"), write_graph=False))
         with strategy.scope():
@@ -460,7 +433,13 @@ class ConversationTask:
                                    callbacks=callbacks, verbose=verbose)
         model, rep = run.pop("model"), run.pop("report")
         result = {**run, "fold_index": fold_index, "grl_lambda": float(params.get("grl_lambda", 1.0)),
-                  "domains": list(fold.domains), "epochs_run": tr.epochs, "test": rep}
+                  "domains": list(fold.domains), "epochs_run": tr.epochs, "test": rep,
+                  "steps_per_epoch": steps_per_epoch, "schedule": schedule,
+                  "final_lambda": float(keras.ops.convert_to_numpy(model.grl.hp_lambda))}
+        if sched is not None:
+            h = sched.history
+            result["lambda_history"] = {"steps": len(h), "first": h[0], "last": h[-1],
+                                        "per_epoch_start": [h[i] for i in range(0, len(h), steps_per_epoch)]}
         if fold.extra:          # e.g. MELD's dev turns: scored with the same weights as the test turns
             result["extra_tests"] = {name: score_turns(model, batch, fold.classes) for name, batch in fold.extra.items()}
         fold_dir = Path(fold_dir)

@@ -71,7 +71,8 @@ def publish_iemocap(*, repo: Path, zoo_dir=None, command: str, seed: int = 0, ep
         seed: training seed.
         epochs: epochs (default: the CPU preset's, ``dann_experiments.CPU_PRESET``).
         from_run: publish the TS_1234 DANN model of the Table 2 run
-            (``runs/dann_iemocap/ts_1234_dann_seed<seed>.weights.h5``) instead of retraining it.
+            (the trainer's ``runs/dann_iemocap_text_ts_1234_dann/seed_<seed>/<fold>/model.weights.h5``) instead of
+            retraining it.
 
     Example:
         >>> publish_iemocap(repo=Path("."), command="python -m emozoo.publish dann_iemocap")  # doctest: +SKIP
@@ -90,10 +91,16 @@ def publish_iemocap(*, repo: Path, zoo_dir=None, command: str, seed: int = 0, ep
     dialogues, classes = T.load_dialogues(repo / IEMOCAP_STORE)
     fold = T.iemocap_fold(dialogues, classes, "TS_1234", domain="speaker")
     if from_run:
-        weights = repo / f"runs/dann_iemocap/ts_1234_dann_seed{seed}.weights.h5"
-        if not weights.exists():
-            raise ExportError(f"{weights} is missing: run python pipelines/dann_iemocap_table.py (or drop --from-run)")
-        epochs = json.loads(weights.with_name(weights.name.replace(".weights.h5", ".json")).read_text())["epochs"]
+        run = repo / "runs" / card["experiment"].replace("/", "_")     # the trainer's folder of the Table 2 run
+        if not (run / "config.json").exists():
+            raise ExportError(f"{run} is missing: run python pipelines/dann_iemocap_table.py (or drop --from-run)")
+        weights = T.seed_fold_dir(run, seed) / "model.weights.h5"
+        trained = json.loads((run / "config.json").read_text())
+        if trained["model"]["params"] != json.loads(json.dumps(cfg.model.params)):
+            raise ExportError(f"{run} was trained with other model parameters than {card['experiment']} has now: "
+                              "re-run the table (or drop --from-run)")
+        epochs = int(trained["trainer"]["epochs"])
+        params["learning_rate"] = float(trained["optimizer"]["learning_rate"])
         model = T.build_conversation_model(fold, params)
         model.load_weights(str(weights))
     else:

@@ -1,12 +1,16 @@
-"""pipelines/dann_iemocap_table.py: the header prints the counted test turns (f-string), and the
---parallel merge takes that count from the workers' parts instead of a hard-coded number."""
+"""pipelines/dann_iemocap_table.py: the table is read from the one trainer's run folders (the group
+``dann/table2/text``): the header prints the counted test turns, a missing run is "n/a", and runs that
+count different test turns are refused."""
 import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from emozoo.evaluation.metrics import classification_report
+
 REPO = Path(__file__).resolve().parents[3]
+CLASSES = ("neutral", "happy", "angry", "sad")
 
 
 def _module():
@@ -25,19 +29,38 @@ def test_header_prints_the_counted_test_turns():
     assert "the 1000 labelled turns" in text and "{meta" not in text
 
 
-def test_parallel_merge_takes_the_test_count_from_the_parts(tmp_path):
+def _fake_run(folder: Path, name: str, accs, test_labelled=8):
+    """A finished trainer run folder (summary.json, seed_<s>/test.json and result.json) of ``name``."""
+    from emozoo.evaluation.metrics import summarise_runs
+    reports = []
+    for s, acc in enumerate(accs):
+        y = [0, 1, 2, 3] * (test_labelled // 4)
+        pred = [t if i < round(acc * len(y)) else (t + 1) % 4 for i, t in enumerate(y)]
+        rep = classification_report(y, pred, CLASSES)
+        reports.append(rep)
+        (folder / f"seed_{s}" / "iemocap_x").mkdir(parents=True)
+        (folder / f"seed_{s}" / "test.json").write_text(json.dumps(rep))
+        (folder / f"seed_{s}" / "iemocap_x" / "result.json").write_text(json.dumps(
+            {"fold": "iemocap/x", "test": rep, "sizes": {"test_labelled": test_labelled}, "seconds": 2.0,
+             "final": {"domain_accuracy": 0.3}}))
+    (folder / "summary.json").write_text(json.dumps({"experiment": name, "seeds": list(range(len(accs))),
+                                                     "folds": ["iemocap/x"], "test": summarise_runs(reports)}))
+
+
+def test_merge_reads_the_trainer_runs(tmp_path):
     mod = _module()
-    config = {"epochs": 3, "learning_rate": 1e-3, "batch_size": 8}
-    for ts in ("TS_123", "TS_23"):
-        (tmp_path / f"part_{ts.lower()}.json").write_text(json.dumps(
-            {"runs": {}, "config": config, "meta": {**META, "test_labelled": 1000}}))
+    _fake_run(tmp_path / "dann_iemocap_text_ts_123_ci", "dann/iemocap/text/ts_123/ci", [0.5, 0.75])
+    _fake_run(tmp_path / "dann_iemocap_text_ts_123_dann", "dann/iemocap/text/ts_123/dann", [1.0, 0.75])
     out, table = tmp_path / "merged.json", tmp_path / "table.md"
-    argv = ["--settings", "TS_123", "TS_23", "--runs-dir", str(tmp_path), "--out", str(out), "--table", str(table),
-            "--merge-only"]
+    argv = ["--runs-dir", str(tmp_path), "--out", str(out), "--table", str(table), "--merge-only"]
     mod.main(argv)
-    assert json.loads(out.read_text())["meta"]["test_labelled"] == 1000
-    assert "the 1000 labelled turns" in table.read_text()
-    (tmp_path / "part_ts_23.json").write_text(json.dumps({"runs": {}, "config": config,
-                                                       "meta": {**META, "test_labelled": 999}}))
-    with pytest.raises(SystemExit, match="test sizes"):
+    res = json.loads(out.read_text())
+    assert res["meta"]["test_labelled"] == 8 and res["meta"]["seeds"] == 2
+    assert res["summary"]["dann/iemocap/text/ts_123/dann"]["accuracy"]["mean"] == pytest.approx(0.875)
+    assert res["runs"]["dann/iemocap/text/ts_123/ci"]["1"]["report"]["accuracy"] == pytest.approx(0.75)
+    text = table.read_text()
+    assert "the 8 labelled turns" in text and "| TS_123 | 80.82 | 62.50 ± 17.68 (n=2) |" in text
+    assert "| TS_1234 | 81.06 | n/a |" in text
+    _fake_run(tmp_path / "dann_iemocap_text_ts_23_ci", "dann/iemocap/text/ts_23/ci", [0.5], test_labelled=12)
+    with pytest.raises(SystemExit, match="test turns"):
         mod.main(argv)

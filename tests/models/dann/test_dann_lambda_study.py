@@ -1,30 +1,34 @@
 """``pipelines/dann_lambda_study.py`` on the tiny synthetic conversation store: 2 variants x 1 seed x
-1 epoch with a tiny network; the JSON fields, the Ganin schedule actually moving lambda, resuming."""
+1 epoch with a tiny network, trained by the one trainer (the registered experiments
+``dann/lambda_study/<variant>``); the JSON fields, the Ganin schedule actually moving lambda, resuming."""
 import json
 
 import pytest
 
 import pipelines.dann_lambda_study as S
-from emozoo.errors import ExperimentError
+from emozoo.errors import SplitError
+from emozoo.experiments import apply_overrides, get_experiment, get_group
 from emozoo.layers.gradient_reversal import ganin_lambda
 from emozoo.models.dann import dann_task as T
 from tests.models.dann.test_dann_task import _write_store
 
-TINY = dict(fusion_units=8, gru_units=4, num_heads=2, l2=1e-5, grl_lambda=1.0, domain_units=[8], emotion_units=[])
-
 
 @pytest.fixture(scope="module")
-def fold(tmp_path_factory):
-    store = _write_store(tmp_path_factory.mktemp("conv") / "iemocap_text_minilm")
-    dialogues, classes = T.load_dialogues(store)
-    return T.iemocap_fold(dialogues, classes, "TS_1234")
+def store(tmp_path_factory):
+    return _write_store(tmp_path_factory.mktemp("conv") / "iemocap_text_minilm")
 
 
-def test_study_json_ganin_lambda_and_resume(fold, tmp_path, monkeypatch):
-    out = tmp_path / "study.json"
-    kw = dict(out=out, model=TINY, epochs=1, batch_size=4, learning_rate=1e-3, log=lambda m: None)
-    res = S.study(fold, ["ci", "dann_ganin"], [0], **kw)
+def tiny(store):
+    return ["trainer.epochs=1", "trainer.batch_size=4", "model.params.fusion_units=8", "model.params.gru_units=4",
+            "model.params.num_heads=2", f"data.stores.iemocap_text={store}"]
+
+
+def test_study_json_ganin_lambda_and_resume(store, tmp_path, monkeypatch):
+    out, runs = tmp_path / "study.json", tmp_path / "runs"
+    kw = dict(out=out, runs_dir=runs, overrides=tiny(store), log=lambda m: None)
+    res = S.study(["ci", "dann_ganin"], 1, **kw)
     on_disk = json.loads(out.read_text())
+    fold = T.experiment_fold(apply_overrides(get_experiment("dann/lambda_study/ci"), tiny(store)))
     assert set(on_disk["runs"]) == {"ci", "dann_ganin"} and set(on_disk["summary"]) == {"ci", "dann_ganin"}
     for v in ("ci", "dann_ganin"):
         r = on_disk["runs"][v]["0"]
@@ -34,6 +38,9 @@ def test_study_json_ganin_lambda_and_resume(fold, tmp_path, monkeypatch):
         assert r["probe_turns"] == int(fold.train.mask.sum())
         assert r["probe_labelled_turns"] == fold.sizes["train_labelled"]
         assert on_disk["summary"][v]["num_runs"] == 1 and on_disk["summary"][v]["seeds"] == [0]
+        # the trainer's run folder: its summary, the seed's weights and the probes kept beside them
+        assert (runs / f"dann_lambda_study_{v}" / "summary.json").exists()
+        assert T.seed_fold_dir(runs / f"dann_lambda_study_{v}", 0).joinpath("probes.json").exists()
     steps = len(T.LengthBucketBatches(fold.train, 4, 0))          # 10 conversations / 4 = 3 steps
     g = on_disk["runs"]["dann_ganin"]["0"]
     assert g["steps_per_epoch"] == steps == 3 and g["lambda_history"]["steps"] == steps  # one call per real step
@@ -46,14 +53,20 @@ def test_study_json_ganin_lambda_and_resume(fold, tmp_path, monkeypatch):
     md = S.markdown(res)
     assert "| `dann_ganin` |" in md and "| `ci` |" in md and "Ganin schedule as run (3 steps" in md
 
-    # resumable: finished (variant, seed) runs are not retrained
+    # resumable: finished (variant, seed) runs are neither retrained nor re-probed
     def boom(*a, **k):
-        raise AssertionError("a finished run was retrained")
-    monkeypatch.setattr(S, "run_one", boom)
-    again = S.study(fold, ["ci", "dann_ganin"], [0], **kw)
+        raise AssertionError("a finished run was retrained or re-probed")
+    monkeypatch.setattr(T.ConversationTask, "train_fold", boom)
+    monkeypatch.setattr(T, "embeddings", boom)
+    again = S.study(["ci", "dann_ganin"], 1, **kw)
     assert again["runs"]["ci"]["0"]["wa"] == on_disk["runs"]["ci"]["0"]["wa"]
+    assert again["runs"]["ci"]["0"]["speaker_probe"] == on_disk["runs"]["ci"]["0"]["speaker_probe"]
 
 
-def test_unknown_variant_is_an_error(fold):
-    with pytest.raises(ExperimentError, match="unknown variant"):
-        S.run_one(fold, "dann_l7", 0, model=TINY, epochs=1, batch_size=4, learning_rate=1e-3)
+def test_the_study_is_a_registered_group_and_an_unknown_schedule_is_an_error(store, tmp_path):
+    g = get_group("dann/lambda_study")
+    assert g.kind == "study" and len(g.members) == len(S.VARIANTS)
+    cfg = apply_overrides(get_experiment("dann/lambda_study/dann"), tiny(store) + ["model.params.grl_schedule=linear"])
+    from emozoo.train.trainer import run_experiment
+    with pytest.raises(SplitError, match="grl_schedule"):
+        run_experiment(cfg, tmp_path / "bad", seeds=1, log=lambda *a: None)

@@ -92,11 +92,13 @@ def test_short_training_run_scores_session5(store):
     dl, classes = T.load_dialogues(store)
     fold = T.iemocap_fold(dl, classes, "TS_1234")
     params = dict(fusion_units=8, gru_units=4, num_heads=2, domain_units=[8], learning_rate=1e-2)
-    model, out = T.run_many(fold, [("dann", params, 0), ("ci", {**params, "grl_lambda": 0.0}, 0)], epochs=2,
-                            batch_size=4, keep_embeddings=("ci",))
+    out = {v: T.run_conversation(fold, {**params, "grl_lambda": lam}, epochs=2, batch_size=4, seed=0)
+           for v, lam in (("dann", 1.0), ("ci", 0.0))}
     assert out["dann"]["report"]["num_examples"] == fold.sizes["test_labelled"]
-    assert out["ci"]["grl_lambda"] == 0.0 and float(model.grl.hp_lambda.numpy()) == 0.0
-    emb = out["ci"]["embeddings"]
+    assert float(out["ci"]["model"].grl.hp_lambda.numpy()) == 0.0
+    assert float(out["dann"]["model"].grl.hp_lambda.numpy()) == 1.0
+    assert len(out["dann"]["history"]["loss"]) == 2
+    emb = T.embeddings(out["ci"]["model"], fold.train)
     assert emb["r"].shape == (int(fold.train.mask.sum()), 8) and len(emb["speaker"]) == len(emb["r"])
 
 
