@@ -1,16 +1,18 @@
 """Saliency grids per culture and class (Figs. 5-6 shape) and the eye / mouth saliency statistics (issue 9).
 
-    python pipelines/face_cnn_saliency.py --runs runs/face_cnn
+    python pipelines/face_cnn_saliency.py --runs runs --preset cpu
 
-For every culture (JAFFE = Japanese, CK+48 = American) and each of its 5 subject-disjoint splits,
-the split's model explains its own held-out test faces from the softmax node of their true class
+Reads the trainer's run folders of ``python -m emozoo.train --experiment face_cnn/tables/cpu``
+(``runs/face_cnn_culture_{jaffe,ckplus}_cpu``, ``runs/face_cnn_fer2013_cpu``). For every culture
+(JAFFE = Japanese, CK+48 = American) and each of its subject-disjoint splits (trainer seed k =
+allocation k; the fold's ``result.json`` holds its ``parts``), the split's model explains its own held-out test faces from the softmax node of their true class
 (as Section 4.2: "we backpropagated to each image only from its corresponding class node"), by
 vanilla gradient and guided backpropagation. Per image, the share of ``|S|`` mass in the eye and
 in the mouth region (MTCNN landmarks, :mod:`emozoo.explain.regions`) is averaged over the splits
 in which the image was a test image; the cultures are compared per class and overall with the
 two-sided Mann-Whitney U test (image level; and poser level, one mean per poser, overall).
 
-Control: the FER2013 model (``runs/face_cnn/fer2013/seed0``) explains every image of both
+Control: the FER2013 model (seed 0: ``runs/face_cnn_fer2013_cpu/seed_0/official``) explains every image of both
 cultures, so that a difference seen with one fixed model comes from the faces, not from two
 different models.
 
@@ -56,14 +58,20 @@ def _explain(model, guided, x, targets, landmarks, batch: int = 64) -> dict:
             np.concatenate(probs))
 
 
-def _load_split(folder: Path, k: int):
+def _fold_results(run_dir: Path) -> list[dict]:
+    """The fold result of every seed of a finished face CNN run, in seed order."""
+    from emozoo.train.trainer import load_run
+    return [f for s in load_run(run_dir)["seeds"] for f in s["folds"]]
+
+
+def _load_model(run_dir: Path, rec: dict):
+    """``(model, guided copy)`` of one fold result of a trainer run (its selected weights)."""
     from emozoo.models.face_cnn.face_cnn_export import model_from_config
     from emozoo.models.face_cnn.face_cnn_model import guided_copy
 
-    rec = json.loads((folder / f"split{k}.json").read_text())
     cfg = dict(rec["model_config"])
-    model = model_from_config(cfg, folder / f"split{k}.weights.h5")
-    return rec, model, guided_copy(model, cfg)
+    model = model_from_config(cfg, Path(run_dir) / f"seed_{rec['seed']}" / rec["fold"] / rec.get("weights", "best.weights.h5"))
+    return model, guided_copy(model, cfg)
 
 
 def compare(values: dict, data: dict, classes) -> dict:
@@ -94,11 +102,14 @@ def compare(values: dict, data: dict, classes) -> dict:
 def main(argv=None) -> int:
     from emozoo.explain.figures import plot_grid
     from emozoo.models.face_cnn.face_cnn_data import load_faces, store_dir
+    from emozoo.models.face_cnn.face_cnn_zoo import run_folder
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", default="runs/face_cnn")
+    p.add_argument("--runs", default="runs", help="folder of the trainer's run folders")
+    p.add_argument("--preset", default="cpu")
     p.add_argument("--stores", default=str(REPO / "tfrecords"))
-    p.add_argument("--splits", type=int, default=5)
+    p.add_argument("--splits", type=int, default=0, help="the first N seeds (allocations) only; 0: all"
+                   " of the run")
     p.add_argument("--per-row", type=int, default=5, help="faces per class row in the grids")
     p.add_argument("--figures", default=str(REPO / "docs" / "figures" / "face_cnn"))
     p.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
@@ -115,8 +126,10 @@ def main(argv=None) -> int:
         hits = {m: np.zeros((n, len(MEASURES))) for m in METHODS}
         grid = {m: {c: [] for c in classes} for m in METHODS}
         rng = np.random.default_rng(0)
-        for k in range(a.splits):
-            rec, model, guided = _load_split(runs / "culture" / corpus, k)
+        run_dir = run_folder(runs, f"face_cnn/culture/{corpus}/{a.preset}")
+        recs = _fold_results(run_dir)
+        for k, rec in enumerate(recs[:a.splits] if a.splits else recs):
+            model, guided = _load_model(run_dir, rec)
             idx = np.asarray(rec["parts"]["test"])
             vals, maps, _ = _explain(model, guided, d["x"][idx], d["y"][idx], d["landmarks"][idx])
             for m in METHODS:
@@ -129,7 +142,7 @@ def main(argv=None) -> int:
                     for m in METHODS:
                         for j in pick:
                             grid[m][c] += [("face", d["x"][idx][j]), maps[m][j]]
-            print(f"{corpus} split {k}: {len(idx)} test faces explained", flush=True)
+            print(f"{corpus} split {rec['seed']}: {len(idx)} test faces explained", flush=True)
         values[corpus] = {m: np.where(hits[m] > 0, acc[m] / np.maximum(hits[m], 1), np.nan) for m in METHODS}
         counts[corpus] = int(np.isfinite(values[corpus]["guided"][:, 0]).sum())
         grids[corpus] = grid
@@ -140,14 +153,11 @@ def main(argv=None) -> int:
     stats = compare(values, data, classes)
     # control: one fixed model (FER2013, seed 0) explains every image of both cultures
     control = None
-    fer_json = runs / "fer2013" / "seed0.json"
+    fer_dir = run_folder(runs, f"face_cnn/fer2013/{a.preset}")
+    fer_json = fer_dir / "seed_0" / "official" / "result.json"
     if fer_json.exists():
-        from emozoo.models.face_cnn.face_cnn_export import model_from_config
-        from emozoo.models.face_cnn.face_cnn_model import guided_copy
-
         rec = json.loads(fer_json.read_text())
-        fer_model = model_from_config(rec["model_config"], runs / "fer2013" / "seed0.weights.h5")
-        fer_guided = guided_copy(fer_model, rec["model_config"])
+        fer_model, fer_guided = _load_model(fer_dir, rec)
         cvals = {}
         for corpus, d in data.items():
             t = np.asarray([rec["classes"].index(classes[i]) for i in d["y"]])
@@ -160,7 +170,7 @@ def main(argv=None) -> int:
                "mean_shares": {corpus: {m: {meas: {c: float(np.nanmean(values[corpus][m][data[corpus]["y"] == ci, j]))
                                                    for ci, c in enumerate(classes)}
                                             for j, meas in enumerate(MEASURES)} for m in METHODS} for corpus in data},
-               "command": "python pipelines/face_cnn_saliency.py --runs " + a.runs}
+               "command": f"python pipelines/face_cnn_saliency.py --runs {a.runs} --preset {a.preset}"}
     (res_dir / "face_cnn_saliency.json").write_text(json.dumps(summary, indent=1))
     md = markdown(summary)
     (res_dir / "face_cnn_saliency.md").write_text(md)

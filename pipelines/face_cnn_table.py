@@ -1,15 +1,21 @@
 """Tables, figures and TensorBoard logs of the face CNN runs (issue 9; Yousefi et al. Tables 2-4, Fig. 4).
 
-    python pipelines/face_cnn_table.py --runs runs/face_cnn
+    python -m emozoo.train --experiment face_cnn/tables/cpu      # or: python pipelines/face_cnn_train.py
+    python pipelines/face_cnn_table.py --preset cpu --runs runs
 
-Reads ``pipelines/face_cnn_train.py``'s output and writes:
+Reads the trainer's run folders of ``face_cnn/culture/{jaffe,ckplus}/<preset>`` and
+``face_cnn/fer2013/<preset>`` (``<runs>/<experiment with / as _>``, read back with
+:func:`emozoo.train.trainer.load_run`: one fold per seed, seed k = allocation k) and writes:
 
 * ``benchmarks/results/face_cnn_results.json`` (every number) and ``face_cnn_results.md`` (the
   markdown of the ``face_cnn`` section of benchmarks/RESULTS.md);
 * ``docs/figures/face_cnn/fer2013_error_curves.png`` (Fig. 4 shape: training and validation error
-  per epoch, mean over seeds with a +-1 std band) and ``confusion_{jaffe,ckplus}.png``;
-* TensorBoard event files ``<runs>/tensorboard/seed<k>/{train,validation}`` (per-epoch error and
-  loss of every FER2013 seed) and ``<runs>/tensorboard/mean_over_seeds/...``.
+  per step, mean over seeds with a +-1 std band) and ``confusion_matrices.png``;
+* TensorBoard event files ``<FER2013 run>/tensorboard/seed<k>/{train,validation}`` (per-epoch error and
+  loss of every FER2013 seed) and ``<FER2013 run>/tensorboard/mean_over_seeds/...``.
+
+The plain table of the same runs (accuracy / UAR / macro-F1 rows, cross-culture rows) is
+``python -m emozoo.report face_cnn/tables/cpu``.
 """
 from __future__ import annotations
 
@@ -28,8 +34,13 @@ import numpy as np  # noqa: E402
 CULTURE = {"jaffe": "Japanese (JAFFE)", "ckplus": "American (CK+48)"}
 
 
-def _load(folder: Path, pattern: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob(pattern))]
+def _folds(run_dir: Path) -> list[dict]:
+    """Every seed's fold result of a finished face CNN run (seed order); [] when the run is missing."""
+    from emozoo.train.trainer import load_run
+
+    if not (Path(run_dir) / "summary.json").exists():
+        return []
+    return [f for s in load_run(run_dir)["seeds"] for f in s["folds"]]
 
 
 def _ms(values) -> str:
@@ -50,44 +61,47 @@ def confusion_table(mean_cm, classes, title) -> list[str]:
     return lines + [""]
 
 
-def culture_summary(runs: Path) -> dict:
+def culture_summary(run_dirs: dict) -> dict:
+    """``{corpus: entry}`` of the per-culture runs ``{corpus: run folder}`` (Tables 2-4 numbers)."""
     from emozoo.models.face_cnn.face_cnn_task import misclassification_rates
 
     out = {}
-    for corpus in ("jaffe", "ckplus"):
-        recs = _load(runs / "culture" / corpus, "split*.json")
+    for corpus, run_dir in run_dirs.items():
+        recs = _folds(run_dir)
         if not recs:
             continue
         classes = recs[0]["classes"]
-        cms = np.stack([np.asarray(r["test"]["report"]["confusion"], np.float64) for r in recs])
+        cms = np.stack([np.asarray(r["test"]["confusion_matrix"], np.float64) for r in recs])
         mean_cm = cms.mean(0)
-        entry = {"classes": classes, "splits": len(recs), "mean_confusion": mean_cm.tolist(),
+        entry = {"run": str(run_dir), "classes": classes, "splits": len(recs), "seeds": [r["seed"] for r in recs],
+                 "mean_confusion": mean_cm.tolist(),
                  "misclassification_of_mean_confusion": misclassification_rates(mean_cm),
-                 "misclassification_per_split": [r["test"]["report"]["misclassification"] for r in recs],
-                 "accuracy": [r["test"]["report"]["accuracy"] for r in recs],
-                 "uar": [r["test"]["report"]["uar"] for r in recs],
-                 "macro_f1": [r["test"]["report"]["macro_f1"] for r in recs],
+                 "misclassification_per_split": [r["test"]["misclassification"] for r in recs],
+                 "accuracy": [r["test"]["accuracy"] for r in recs],
+                 "uar": [r["test"]["uar"] for r in recs],
+                 "macro_f1": [r["test"]["macro_f1"] for r in recs],
                  "test_sizes": [r["sizes"]["test"] for r in recs], "train_sizes": [r["sizes"]["train"] for r in recs],
                  "best_epochs": [r["best_epoch"] for r in recs],
                  "train_config": recs[0]["train_config"], "model_config": recs[0]["model_config"], "cross": {}}
-        for other in sorted(recs[0]["cross"]):
-            ocms = np.stack([np.asarray(r["cross"][other]["report"]["confusion"], np.float64) for r in recs])
-            entry["cross"][other] = {"accuracy": [r["cross"][other]["report"]["accuracy"] for r in recs],
-                                     "uar": [r["cross"][other]["report"]["uar"] for r in recs],
+        for other in sorted(recs[0].get("extra_tests", {})):
+            ocms = np.stack([np.asarray(r["extra_tests"][other]["confusion_matrix"], np.float64) for r in recs])
+            entry["cross"][other] = {"accuracy": [r["extra_tests"][other]["accuracy"] for r in recs],
+                                     "uar": [r["extra_tests"][other]["uar"] for r in recs],
                                      "mean_confusion": ocms.mean(0).tolist(),
                                      "misclassification_of_mean_confusion": misclassification_rates(ocms.mean(0))}
         out[corpus] = entry
     return out
 
 
-def fer_summary(runs: Path) -> dict:
-    recs = _load(runs / "fer2013", "seed*.json")
+def fer_summary(run_dir: Path) -> dict:
+    """The FER2013 run's numbers over seeds (PrivateTest = test, PublicTest = the fold's ``valid``)."""
+    recs = _folds(run_dir)
     if not recs:
         return {}
-    return {"seeds": [r["seed"] for r in recs], "classes": recs[0]["classes"],
-            "private_test_accuracy": [r["test"]["report"]["accuracy"] for r in recs],
-            "private_test_uar": [r["test"]["report"]["uar"] for r in recs],
-            "public_test_accuracy": [r["valid"]["report"]["accuracy"] for r in recs],
+    return {"run": str(run_dir), "seeds": [r["seed"] for r in recs], "classes": recs[0]["classes"],
+            "private_test_accuracy": [r["test"]["accuracy"] for r in recs],
+            "private_test_uar": [r["test"]["uar"] for r in recs],
+            "public_test_accuracy": [r["valid"]["accuracy"] for r in recs],
             "best_epochs": [r["best_epoch"] for r in recs], "epochs": len(recs[0]["history"]["train_error"]),
             "epoch_seconds_median": float(np.median(np.concatenate([r["epoch_seconds"][1:] or r["epoch_seconds"] for r in recs]))),
             "train_seconds": [r["train_seconds"] for r in recs],
@@ -135,7 +149,7 @@ def plot_confusions(cult: dict, path: Path) -> None:
 
     panels = []
     for corpus, e in cult.items():
-        panels.append((f"{CULTURE[corpus]} test", e["mean_confusion"], e["classes"]))
+        panels.append((f"{CULTURE.get(corpus, corpus)} test", e["mean_confusion"], e["classes"]))
         for other, c in e["cross"].items():
             panels.append((f"train {corpus} -> test {other}", c["mean_confusion"], e["classes"]))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), squeeze=False)
@@ -151,7 +165,7 @@ def plot_confusions(cult: dict, path: Path) -> None:
         ax.set_yticks(range(len(classes)), classes, fontsize=7)
         ax.set_title(title, fontsize=8)
         ax.set_xlabel("predicted", fontsize=7)
-    fig.suptitle("Test confusion matrices averaged over 5 subject-disjoint splits (counts; colour = row share)", fontsize=9)
+    fig.suptitle("Test confusion matrices averaged over the subject-disjoint splits (counts; colour = row share)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -189,23 +203,23 @@ def markdown(cult: dict, fer: dict, runs: str) -> str:
         first = next(iter(cult.values()))
         mc, tc = first["model_config"], first["train_config"]
         L += [f"Per-culture training and testing (Yousefi et al. Section 4.1.1) on the 6 emotions JAFFE and CK+48 share, "
-              f"5 random subject-disjoint train/validation/test allocations (60/20/20 % of the posers, seed = split), "
+              f"{first['splits']} random subject-disjoint train/validation/test allocations (60/20/20 % of the posers, trainer seed k = allocation k), "
               f"CNN preset `{tc['arch']}` (Khorrami layout; filters {mc['filters']}, 5x5, FC {mc['dense_units']}), SGD momentum {tc['momentum']}, "
               f"lr {tc['learning_rate']} x r^epoch, " + ", ".join(f"{e['train_config']['epochs']} epochs with r = {e['train_config']['decay_rate']} ({c})" for c, e in cult.items()) + f", batch {tc['batch_size']}, "
               f"flip + rotation (+-{tc['rotation_degrees']:g} deg) augmentation; the epoch with the best validation accuracy is tested.",
               "", "| train on | test on | accuracy | UAR | macro-F1 |", "|---|---|---|---|---|"]
         for corpus, e in cult.items():
-            L.append(f"| {CULTURE[corpus]} | same culture, held-out posers | {_ms(e['accuracy'])} | {_ms(e['uar'])} | {_ms(e['macro_f1'])} |")
+            L.append(f"| {CULTURE.get(corpus, corpus)} | same culture, held-out posers | {_ms(e['accuracy'])} | {_ms(e['uar'])} | {_ms(e['macro_f1'])} |")
             for other, c in e["cross"].items():
-                L.append(f"| {CULTURE[corpus]} | {CULTURE[other]}, all images (cross-culture) | {_ms(c['accuracy'])} | {_ms(c['uar'])} | - |")
-        L += ["", "Test confusion matrices averaged over the 5 splits (Tables 2-3 shape; counts of test images, rows = true class):", ""]
+                L.append(f"| {CULTURE.get(corpus, corpus)} | {CULTURE.get(other, other)}, all images (cross-culture) | {_ms(c['accuracy'])} | {_ms(c['uar'])} | - |")
+        L += ["", f"Test confusion matrices averaged over the {first['splits']} splits (Tables 2-3 shape; counts of test images, rows = true class):", ""]
         for corpus, e in cult.items():
-            L += confusion_table(e["mean_confusion"], e["classes"], f"{CULTURE[corpus]}, tested on its own held-out posers")
+            L += confusion_table(e["mean_confusion"], e["classes"], f"{CULTURE.get(corpus, corpus)}, tested on its own held-out posers")
         L += ["Misclassified test samples per class, % (Table 4 shape; from the split-averaged confusion matrices):", "",
               "| % misclassified | " + " | ".join(first["classes"]) + " | total |", "|---" * (len(first["classes"]) + 2) + "|"]
         for corpus, e in cult.items():
             m = e["misclassification_of_mean_confusion"]
-            L.append(f"| {CULTURE[corpus]} | " + " | ".join(f"{v:.1f}" for v in m["per_class"]) + f" | {m['total']:.1f} |")
+            L.append(f"| {CULTURE.get(corpus, corpus)} | " + " | ".join(f"{v:.1f}" for v in m["per_class"]) + f" | {m['total']:.1f} |")
         for corpus, e in cult.items():
             for other, c in e["cross"].items():
                 m = c["misclassification_of_mean_confusion"]
@@ -224,17 +238,29 @@ def markdown(cult: dict, fer: dict, runs: str) -> str:
     return "\n".join(L)
 
 
+def run_dirs(runs, preset: str) -> dict:
+    """``{experiment: run folder}`` of the table's three experiments under ``runs``."""
+    from emozoo.models.face_cnn.face_cnn_zoo import run_folder
+
+    names = [f"face_cnn/culture/{c}/{preset}" for c in CULTURE] + [f"face_cnn/fer2013/{preset}"]
+    return {n: run_folder(runs, n) for n in names}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", default="runs/face_cnn")
+    p.add_argument("--runs", default="runs", help="folder of the trainer's run folders")
+    p.add_argument("--preset", default="cpu")
     p.add_argument("--figures", default=str(REPO / "docs" / "figures" / "face_cnn"))
     p.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     p.add_argument("--no-tensorboard", action="store_true")
     a = p.parse_args(argv)
-    runs = Path(a.runs)
-    cult, fer = culture_summary(runs), fer_summary(runs)
+    dirs = run_dirs(a.runs, a.preset)
+    fer_name = f"face_cnn/fer2013/{a.preset}"
+    cult = culture_summary({c: dirs[f"face_cnn/culture/{c}/{a.preset}"] for c in CULTURE})
+    fer = fer_summary(dirs[fer_name])
     if not cult and not fer:
-        raise SystemExit(f"{runs} holds no face_cnn results; run pipelines/face_cnn_train.py first")
+        raise SystemExit(f"{a.runs} holds no finished face_cnn run of preset {a.preset}; run "
+                         f"python -m emozoo.train --experiment face_cnn/tables/{a.preset} first")
     figs = Path(a.figures)
     figs.mkdir(parents=True, exist_ok=True)
     if cult:
@@ -242,12 +268,15 @@ def main(argv=None) -> int:
     if fer:
         plot_curves(fer, figs / "fer2013_error_curves.png")
         if not a.no_tensorboard:
-            write_tensorboard(fer, runs / "tensorboard")
+            write_tensorboard(fer, dirs[fer_name] / "tensorboard")
     res = Path(a.results)
     res.mkdir(parents=True, exist_ok=True)
-    cfg = {c.stem: json.loads(c.read_text()) for c in sorted(runs.glob("config*.json"))}
+    cfg = {name: {"command": f"python -m emozoo.train --experiment {name} --model-dir {d}", "run_dir": str(d),
+                  "config": json.loads((d / "config.json").read_text()),
+                  "placement": json.loads((d / "run.json").read_text()) if (d / "run.json").exists() else None}
+           for name, d in dirs.items() if (d / "config.json").exists()}
     (res / "face_cnn_results.json").write_text(json.dumps({"culture": cult, "fer2013": fer, "run_config": cfg}, indent=1))
-    md = markdown(cult, fer, a.runs)
+    md = markdown(cult, fer, str(dirs[fer_name]))
     (res / "face_cnn_results.md").write_text(md)
     print(md)
     return 0

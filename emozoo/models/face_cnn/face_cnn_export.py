@@ -90,7 +90,7 @@ def load_face_cnn(name: str, root=None):
     reg = read_registry(root)
     if name not in reg["models"]:
         raise ModelNotFoundError(f"no zoo model {name!r} in {root}; known: {sorted(reg['models'])} "
-                                 "(publish face_cnn models with python -m emozoo.publish face_cnn_jaffe --runs runs/face_cnn)")
+                                 "(publish face_cnn models with python -m emozoo.publish face_cnn_jaffe --runs runs)")
     entry = reg["models"][name]
     folder = Path(verify(entry, root))
     assets = folder / "assets"

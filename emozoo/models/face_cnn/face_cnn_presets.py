@@ -1,14 +1,13 @@
 """Zoo presets of the face CNN: the model cards of ``face_cnn_fer2013``, ``face_cnn_jaffe``, ``face_cnn_ckplus``.
 
-The measured metrics are not written here: ``python -m emozoo.publish NAME --runs runs/face_cnn``
-(``RECIPES`` below: :func:`.face_cnn_zoo.publish_from_runs`) reads them from the training runs
-(``pipelines/face_cnn_train.py``) and merges them into the cards.
+The measured metrics are not written here: ``python -m emozoo.publish NAME --runs runs``
+(``RECIPES`` below: :func:`.face_cnn_zoo.publish_from_runs`) reads them from the trainer's run
+folders of ``python -m emozoo.train --experiment face_cnn/tables/cpu`` and merges them into the cards.
 """
 
 TRAIN_COMMAND = ("EMOZOO_DATA_DIR=../shared/data python pipelines/face_cnn_prepare.py && "
-                 "python pipelines/face_cnn_train.py --preset cpu --tasks culture --out runs/face_cnn && "
-                 "python pipelines/face_cnn_train.py --preset cpu --tasks fer2013 --out runs/face_cnn")
-PUBLISH_COMMAND = "python -m emozoo.publish {name} --runs runs/face_cnn"
+                 "python -m emozoo.train --experiment face_cnn/tables/cpu")
+PUBLISH_COMMAND = "python -m emozoo.publish {name} --runs runs"
 PAPER = ("Yousefi, Thorstad & Agichtein, Learning Facial Emotion Representations across Cultures (CNN after "
          "Khorrami et al. 2015: 3 x [5x5 conv, ReLU, 2x2 max-pool], FC + ReLU + dropout, softmax)")
 INPUT = {"face": "image file path (largest MTCNN face cropped to 48x48 grey, the whole image when none is found), "
@@ -33,8 +32,8 @@ PRESETS = {
         "description": "Face CNN trained on Japanese posers (JAFFE), the 6 emotions JAFFE and CK+ share "
                        "(per-culture model of Yousefi et al. Section 4.1.1)",
         "training_corpora": ["jaffe"],
-        "protocol": "split 0 of 5 random subject-disjoint train/validation/test allocations (60/20/20 % of posers); "
-                    "metrics: split 0's held-out posers, mean +- std over the 5 splits, cross-culture on all CK+48",
+        "protocol": "split 0 (trainer seed 0) of 5 random subject-disjoint train/validation/test allocations "
+                    "(60/20/20 % of posers); metrics: split 0's held-out posers, mean +- std over the 5 splits, cross-culture on all CK+48",
         "label_set": "6basic (angry, disgust, fear, happy, sad, surprise)",
         "licence": CULTURE_LICENCE.format(corpus="JAFFE"),
     },
@@ -43,8 +42,8 @@ PRESETS = {
         "description": "Face CNN trained on American posers (CK+48 peak frames), the 6 emotions JAFFE and CK+ share "
                        "(per-culture model of Yousefi et al. Section 4.1.1)",
         "training_corpora": ["ckplus"],
-        "protocol": "split 0 of 5 random subject-disjoint train/validation/test allocations (60/20/20 % of subjects); "
-                    "metrics: split 0's held-out subjects, mean +- std over the 5 splits, cross-culture on all JAFFE",
+        "protocol": "split 0 (trainer seed 0) of 5 random subject-disjoint train/validation/test allocations "
+                    "(60/20/20 % of subjects); metrics: split 0's held-out subjects, mean +- std over the 5 splits, cross-culture on all JAFFE",
         "label_set": "6basic (angry, disgust, fear, happy, sad, surprise)",
         "licence": CULTURE_LICENCE.format(corpus="CK+"),
     },
@@ -55,5 +54,5 @@ for _name, _card in PRESETS.items():
 
 #: how ``python -m emozoo.publish NAME`` exports and publishes each preset from its runs (:mod:`emozoo.publish`)
 RECIPES = {name: {"target": "emozoo.models.face_cnn.face_cnn_zoo:publish_from_runs", "kwargs": {"name": name},
-                  "options": ("runs",), "trains": "exports the runs of pipelines/face_cnn_train.py (no training)"}
+                  "options": ("runs",), "trains": "exports the runs of python -m emozoo.train --experiment face_cnn/tables/cpu (no training)"}
            for name in PRESETS}

@@ -177,6 +177,31 @@ def test_task_resume_skips_a_finished_seed(culture_run, tmp_path, monkeypatch):
     assert again["extra_tests"]["b"]["num_runs"] == 3
 
 
+def test_zoo_card_and_table_read_the_trainer_run(culture_run):
+    import pipelines.face_cnn_table as T
+    from emozoo.models.face_cnn.face_cnn_export import model_from_config
+    from emozoo.models.face_cnn.face_cnn_zoo import culture_card
+
+    cfg, run, summary = culture_run
+    mcfg, weights, classes, card = culture_card(run, "face_cnn_jaffe")
+    r0 = json.loads((run / "seed_0" / "a" / "result.json").read_text())
+    assert weights == run / "seed_0" / "a" / "best.weights.h5" and classes == r0["classes"]
+    m = card["metrics"]
+    assert m["split0_test_accuracy"] == r0["test"]["accuracy"] and m["split0_test_subjects"] == r0["test_subjects"]
+    assert m["test_accuracy_2_splits"]["mean"] == pytest.approx(summary["test"]["accuracy"]["mean"])
+    assert m["cross_culture_accuracy_2_splits"]["b"]["mean"] == pytest.approx(
+        summary["extra_tests"]["b"]["accuracy"]["mean"])
+    # the exported weights are the selected model: they give the recorded test predictions
+    store = load_faces(cfg.data.store_for("a"))
+    test = np.asarray(r0["parts"]["test"])
+    pred = model_from_config(mcfg, weights)(store["x"][test].astype("float32"), training=False).numpy().argmax(-1)
+    assert (pred == store["y"][test]).mean() == pytest.approx(r0["test"]["accuracy"])
+    entry = T.culture_summary({"a": run})["a"]
+    assert entry["splits"] == 2 and entry["accuracy"] == summary["test"]["accuracy"]["values"]
+    assert entry["cross"]["b"]["accuracy"] == summary["extra_tests"]["b"]["accuracy"]["values"]
+    assert "2 random subject-disjoint" in T.markdown({"jaffe": entry}, {}, "runs")
+
+
 def test_task_fer2013_official_split(tmp_path):
     from emozoo.experiments import apply_overrides, get_experiment
     from emozoo.train.trainer import run_experiment
@@ -195,6 +220,14 @@ def test_task_fer2013_official_split(tmp_path):
     assert r["sizes"] == {k: len(v) for k, v in parts.items()} and "parts" not in r
     steps = -(-len(parts["train"]) // 8) * 3
     assert [p["step"] for p in r["step_curve"]] == list(range(2, steps + 1, 2))      # Fig. 4 points
+    from emozoo.models.face_cnn.face_cnn_zoo import fer_card
+    import pipelines.face_cnn_table as T
+
+    _, weights, _, card = fer_card(tmp_path / "run", "face_cnn_fer2013")   # the zoo's card of the run
+    assert card["metrics"]["selected_seed"] == 0 and weights == tmp_path / "run" / "seed_0" / "official" / "best.weights.h5"
+    assert card["metrics"]["fer2013_public_test_accuracy"] == r["valid"]["accuracy"]
+    fer = T.fer_summary(tmp_path / "run")                                    # the table script's numbers
+    assert fer["private_test_accuracy"] == [r["test"]["accuracy"]] and fer["step_curves"] == [r["step_curve"]]
     with pytest.raises(ExperimentError, match="protocols are subject_split and official"):
         run_experiment(apply_overrides(cfg, ["data.protocol=loso"]), tmp_path / "bad", seeds=1, log=lambda *a: None)
 
