@@ -193,6 +193,16 @@ def _epoch_timer_callback():
     return EpochTimer()
 
 
+def model_selection(fold_dir, *, patience: int = 0, min_epochs: int = 0, write: bool = True):
+    """The face CNN's epoch selection (Section 4.1: the model of the epoch with the best validation
+    accuracy is tested; ties: the lower validation loss) as the trainer's
+    :class:`~emozoo.train.callbacks.ModelSelection`, writing into ``fold_dir``."""
+    from emozoo.train.callbacks import ModelSelection
+
+    return ModelSelection(fold_dir, monitor="val_accuracy", tie_break="val_loss", patience=patience,
+                          min_epochs=min_epochs, write=write)
+
+
 def fit_face_cnn(x, y, parts: dict, config: TrainConfig, num_classes: int, *, fold_dir, seed: int = 0,
                  verbose: int = 0, strategy=None, patience: int = 0, min_epochs: int = 0, callbacks=()):
     """Train one model on ``x[parts["train"]]``, select the epoch on ``parts["valid"]``.
@@ -228,8 +238,6 @@ def fit_face_cnn(x, y, parts: dict, config: TrainConfig, num_classes: int, *, fo
 
     import keras
 
-    from emozoo.train.callbacks import ModelSelection
-
     for part in ("train", "valid"):
         if len(parts.get(part, ())) == 0:
             raise ExperimentError(f"the fold has no {part} rows")
@@ -262,8 +270,7 @@ def fit_face_cnn(x, y, parts: dict, config: TrainConfig, num_classes: int, *, fo
     xv, yv = x[parts["valid"]].astype("float32"), y[parts["valid"]]
     timer = _epoch_timer_callback()
     # every worker writes the selected weights into its own fold folder (a non-chief's is under .workers/)
-    selection = ModelSelection(fold_dir, monitor="val_accuracy", tie_break="val_loss", patience=patience,
-                               min_epochs=min_epochs, write=True)
+    selection = model_selection(fold_dir, patience=patience, min_epochs=min_epochs)
     selection.resume_at = 0            # no mid-fold resume: records of an interrupted attempt are dropped
     callbacks = [timer, selection, *callbacks]
     if config.eval_every_steps:

@@ -235,14 +235,14 @@ def test_task_fer2013_official_split(tmp_path):
 def test_model_selection_keeps_the_best_accuracy_ties_lower_loss():
     """The trainer's ModelSelection as the face CNN configures it selects the epoch the paper's rule
     (and the face CNN's earlier callback) does, over random runs with coarse accuracies (many ties)."""
-    from emozoo.train.callbacks import ModelSelection
+    from emozoo.models.face_cnn.face_cnn_task import model_selection
 
     rng = np.random.default_rng(0)
     for _ in range(300):
         n = int(rng.integers(1, 12))
         acc = rng.integers(0, 4, n) / 7.0                           # 7 validation faces: coarse steps
         loss = rng.choice([0.5, 0.7, 0.9], n)                         # equal losses happen too
-        sel = ModelSelection("unused", monitor="val_accuracy", tie_break="val_loss", patience=0, write=False)
+        sel = model_selection("unused", write=False)          # what fit_face_cnn trains with
         sel.on_train_begin()
         for e in range(n):
             sel.on_epoch_end(e, {"val_accuracy": np.float32(acc[e]), "val_loss": np.float32(loss[e])})
