@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -66,6 +67,8 @@ def run_dir(name: str, overrides, runs_dir: Path = RUNS) -> Path:
     """``<runs-dir>/<name with / as _>`` (the folder ``python -m emozoo.train --experiment name``
     uses), with a suffix naming the overrides when there are any (another config, another folder)."""
     tag = "__".join(re.sub(r"[^A-Za-z0-9=.,_-]+", "_", o.replace("model.params.run.", "")) for o in overrides)
+    if len(tag) > 60:              # a long list: its start and a hash of the whole (file names stay short)
+        tag = f"{tag[:40]}_{hashlib.sha1(json.dumps(list(overrides)).encode()).hexdigest()[:10]}"
     return Path(runs_dir) / (name.replace("/", "_") + (f"__{tag}" if tag else ""))
 
 

@@ -37,6 +37,8 @@ class ModelSelection(keras.callbacks.Callback):
         tie_break: log key to minimise among epochs with an equal ``monitor`` value
             (``val_loss``): UAR on a small validation speaker moves in coarse steps and often
             plateaus while the loss still improves; such an epoch counts as an improvement.
+            ``""``: no tie-break, the first epoch of equal ``monitor`` values is kept (the SSGAN's
+            rule, :func:`emozoo.models.ssgan.ssgan_task.fit_selected`).
         patience: epochs without improvement before stopping (0 = never stop).
         min_epochs: never stop before this many epochs.
         write: False on non-chief workers (they compute but do not write).

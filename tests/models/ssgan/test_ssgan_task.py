@@ -1,5 +1,7 @@
-"""ssgan_task (splits, labelled fractions, the four normalisations, training with selection,
-SSBase pseudo-labels) and fuzzy labels (sec. IV-B), on tiny synthetic data."""
+"""ssgan_task (splits, labelled fractions, the four normalisations, training with the trainer's model
+selection, SSBase pseudo-labels) and fuzzy labels (sec. IV-B), on tiny synthetic data."""
+import json
+
 import numpy as np
 import pytest
 
@@ -55,11 +57,7 @@ def test_normalisation_strategies():
         T.normalise(lab, unl, [], "zca", axes)
 
 
-def test_fit_select_pseudo_label_and_score():
-    import keras
-
-    from emozoo.models.ssgan import SemiSupervisedGAN
-    keras.utils.set_random_seed(0)
+def _blobs():
     rng = np.random.default_rng(0)
     centres = rng.normal(0, 3, (3, 6))
 
@@ -67,18 +65,76 @@ def test_fit_select_pseudo_label_and_score():
         y = np.arange(n) % 3
         x = (centres[y] + rng.normal(size=(n, 6))).astype(np.float32)
         return T.Pool([x], y if labelled else -np.ones(n, int), np.array(["s"] * n))
-    lab, unl, val = pool(30), pool(60, False), pool(30)
-    mods = [{"name": "f", "shape": (6,), "d_units": (16,), "g_units": (16,)}]
-    m = SemiSupervisedGAN(3, mods, noise_dim=8, learning_rate=5e-3)
+    return pool(30), pool(60, False), pool(30)
+
+
+def _tiny_gan():
+    import keras
+
+    from emozoo.models.ssgan import SemiSupervisedGAN
+    keras.utils.set_random_seed(0)
+    m = SemiSupervisedGAN(3, [{"name": "f", "shape": (6,), "d_units": (16,), "g_units": (16,)}], noise_dim=8,
+                          learning_rate=5e-3)
     m.compile(run_eagerly=True)
-    sel = T.fit_select(m, lab, unl, val, ("a", "b", "c"), steps=10, eval_every=5, batch=8, unlabelled_batch=8,
-                       seed=0)
-    assert len(sel["curve"]) == 2 and sel["best_step"] in (5, 10)
+    return m
+
+
+def test_fit_selected_pseudo_label_and_score(tmp_path):
+    """Selection by the trainer's ModelSelection in the model's folder; the best weights are loaded back."""
+    lab, unl, val = _blobs()
+    m = _tiny_gan()
+    sel = T.fit_selected(m, lab, unl, val, ("a", "b", "c"), tmp_path / "ssgan", steps=10, eval_every=5, batch=8,
+                         unlabelled_batch=8, seed=0)
+    assert len(sel["curve"]) == len(sel["history"]) == 2 and sel["best_step"] in (5, 10)
     assert sel["best_val_uar"] == pytest.approx(max(c[1] for c in sel["curve"]), abs=1e-4)
-    assert T.score(m, val, ("a", "b", "c"))["uar"] == pytest.approx(sel["best_val_uar"])   # selected weights restored
+    assert {"fake_loss", "generator_loss", "val_uar", "step"} <= set(sel["history"][0])
+    state = json.loads((tmp_path / "ssgan" / "selection.json").read_text())
+    assert (state["best_epoch"] + 1) * 5 == sel["best_step"] and (tmp_path / "ssgan" / "best.weights.h5").exists()
+    report = T.score(m, val, ("a", "b", "c"))
+    assert report["uar"] == pytest.approx(sel["best_val_uar"])          # selected weights restored
+    assert {"confusion_matrix", "macro_f1_uar_map", "per_class"} <= set(report)
     pseudo = T.pseudo_label(m, unl, threshold=0.0)
     assert len(pseudo) == len(unl) and pseudo.y.min() >= 0
     assert len(T.pseudo_label(m, unl, threshold=1.01)) == 0
+
+
+def test_fit_selected_keeps_the_first_of_equal_validation_uars(tmp_path, monkeypatch):
+    """SSGAN's rule: best validation UAR, the first of equal values (no tie-break on a loss), no early stop."""
+    lab, unl, val = _blobs()
+    scores = iter([0.5, 0.7, 0.7, 0.7, 0.2, 0.1])      # the validation UAR of each evaluation (the model is still run)
+    monkeypatch.setattr(T, "_uar", lambda model, pool, classes: (T.predict_proba(model, pool.x), next(scores))[1])
+    m = _tiny_gan()
+    sel = T.fit_selected(m, lab, unl, val, ("a", "b", "c"), tmp_path / "sel", steps=12, eval_every=2, batch=8,
+                         unlabelled_batch=8, seed=0)
+    assert [c[0] for c in sel["curve"]] == [2, 4, 6, 8, 10, 12]       # six evaluations: nothing stopped early
+    assert sel["best_step"] == 4 and sel["best_val_uar"] == 0.7
+    # a stale selection of an interrupted attempt does not leak into a new one
+    scores = iter([0.1, 0.2])
+    monkeypatch.setattr(T, "_uar", lambda model, pool, classes: (T.predict_proba(model, pool.x), next(scores))[1])
+    again = T.fit_selected(_tiny_gan(), lab, unl, val, ("a", "b", "c"), tmp_path / "sel", steps=4, eval_every=2,
+                           batch=8, unlabelled_batch=8, seed=0)
+    assert (again["best_step"], again["best_val_uar"]) == (4, 0.2)
+
+
+def test_model_selection_without_a_tie_break_keeps_the_first_of_equal_values(tmp_path):
+    """``ModelSelection(tie_break="")`` (SSGAN) keeps the first epoch of equal monitor values; the
+    default ``tie_break="val_loss"`` takes a later one with a lower loss."""
+    import keras
+
+    from emozoo.train.callbacks import ModelSelection
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    logs = [{"val_uar": 0.5, "val_loss": 1.0}, {"val_uar": 0.7, "val_loss": 0.9}, {"val_uar": 0.7, "val_loss": 0.4},
+            {"val_uar": 0.6, "val_loss": 0.3}]
+    best = {}
+    for tie in ("", "val_loss"):
+        sel = ModelSelection(tmp_path / (tie or "none"), patience=0, tie_break=tie)
+        sel.set_model(model)
+        sel.on_train_begin()
+        for epoch, entry in enumerate(logs):
+            sel.on_epoch_end(epoch, dict(entry))
+        assert not sel.should_stop()
+        best[tie] = sel.state["best_epoch"]
+    assert best == {"": 1, "val_loss": 2}
 
 
 def test_fuzzy_labels_as_in_the_paper():
