@@ -133,9 +133,14 @@ def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed: int, fold_dir: Path,
-               strategy, *, is_chief: bool = True, verbose: int = 0) -> dict:
-    """Train and score one fold; returns its result dict (also written to ``result.json``)."""
+               strategy, *, is_chief: bool = True, verbose: int = 0, return_model: bool = False):
+    """Train and score one fold; returns its result dict (also written to ``result.json``), or
+    ``(result, model)`` with ``return_model`` (the model with the selected weights, which a zoo recipe
+    exports; it trains into a folder without a finished fold)."""
     done = fold_dir / "result.json"
+    if done.exists() and return_model:
+        from emozoo.errors import ExperimentError
+        raise ExperimentError(f"{fold_dir} holds a finished fold; return_model trains a new one: use an empty folder")
     if done.exists():
         return json.loads(done.read_text())
     if is_chief:
@@ -233,7 +238,7 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     result["seconds"] = round(time.time() - t0, 2)
     if is_chief:
         _atomic_json(done, result)
-    return result
+    return (result, model) if return_model else result
 
 
 def _tensorboard_extras(model, fold: Fold, classes, log_dir: Path, limit: int, seed: int, result: dict):

@@ -197,3 +197,29 @@ def test_cross_corpus_transductive_has_the_one_meaning_of_target_splits(tmp_path
             assert test_spk == unl_spk and len(test_spk) == 4       # all of B, unlabelled and tested
         else:
             assert not test_spk & unl_spk and len(test_spk | unl_spk) == 4   # disjoint halves
+
+
+def test_train_fold_can_return_the_selected_model(run, synth_store, tmp_path):
+    """A zoo recipe trains one fold through the trainer and exports the model it returns: the model holds the
+    selected epoch's weights (its test predictions are the fold's saved ones), and a finished fold is refused."""
+    import tensorflow as tf
+
+    from emozoo.errors import ExperimentError
+    from emozoo.train.callbacks import predict_logits
+    from emozoo.train.trainer import train_fold
+
+    cfg = apply_overrides(get_experiment("baseline/emodb/is10/loso"),
+                          tiny_overrides(synth_store, "trainer.epochs=8", "data.folds=[0]", "trainer.tensorboard=false",
+                                         "optimizer.learning_rate=0.3", "trainer.patience=0"))
+    (fold, *_), classes = make_folds(cfg.data)
+    res, model = train_fold(cfg, fold, 0, classes, 0, tmp_path / "f", tf.distribute.get_strategy(), return_model=True)
+    saved = np.load(tmp_path / "f" / "predictions.npz")
+    np.testing.assert_array_equal(np.asarray(predict_logits(model, fold.test.x)).argmax(-1), saved["y_pred"])
+    assert res["best_epoch"] == json.loads((tmp_path / "f" / "selection.json").read_text())["best_epoch"]
+    assert res["best_epoch"] < res["epochs_run"] - 1, "the check below needs a selected epoch before the last"
+    held = [w.copy() for w in model.get_weights()]
+    model.load_weights(tmp_path / "f" / "best.weights.h5")
+    for a, b in zip(held, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ExperimentError, match="finished fold"):
+        train_fold(cfg, fold, 0, classes, 0, tmp_path / "f", tf.distribute.get_strategy(), return_model=True)

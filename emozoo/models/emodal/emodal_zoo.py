@@ -65,14 +65,17 @@ def publish_ravdess_av(*, repo: Path, zoo_dir=None, command: str, seed: int = 0)
         >>> publish_ravdess_av(repo=Path("."), command="python -m emozoo.publish emodal_ravdess_av")  # doctest: +SKIP
     """
     import dataclasses
+    import tempfile
+
+    import tensorflow as tf
 
     from emozoo.experiments import get_experiment
     from emozoo.models import discover
     from emozoo.models.emodal import emodal_experiments as E
     from emozoo.models.emodal.emodal_presets import PRESETS
-    from emozoo.models.emodal.emodal_task import FoldTrainer
     from emozoo.models.emodal.emodal_video import export_feature_model
     from emozoo.train.data import make_folds
+    from emozoo.train.trainer import train_fold
     from emozoo.zoo import publish
 
     repo = Path(repo)
@@ -80,13 +83,17 @@ def publish_ravdess_av(*, repo: Path, zoo_dir=None, command: str, seed: int = 0)
     metrics = measured_metrics(repo / RESULTS)
     cfg = get_experiment(E.experiment_name("4class", "both"))
     data = dataclasses.replace(cfg.data, protocol="all", protocol_kwargs={"seed": seed})
+    cfg = dataclasses.replace(cfg, data=data, trainer=dataclasses.replace(cfg.trainer, tensorboard=False))
     (fold,), classes = make_folds(data, root=str(repo))
-    trainer = FoldTrainer(cfg, classes, fold.train.x.shape[1])
-    hist, best = trainer.fit(fold, seed)
+    with tempfile.TemporaryDirectory(prefix="emodal_zoo_") as tmp:    # the one trainer's fold (selection, early stop)
+        res, model = train_fold(cfg, fold, 0, classes, seed, Path(tmp) / "fold", tf.distribute.get_strategy(),
+                                return_model=True)
+        epochs = json.loads((Path(tmp) / "fold" / "selection.json").read_text())["epochs"]
+    best = res["best_epoch"] + 1                       # 1-based, as on the card before
+    hist = {k: [e.get(k) for e in epochs] for k in epochs[0] if k != "epoch"}
     valid_actors = sorted(set(fold.valid.meta["speaker"].tolist()))
     print(f"trained on {len(fold.train)} clips ({len(set(fold.train.meta['speaker']))} actors), best epoch {best}, "
           f"validation UAR {hist['val_uar'][best - 1]:.3f} (actors {valid_actors})", flush=True)
-    model = trainer.model
     card = dict(PRESETS[NAME])
     card.update(command=command, metrics=metrics,
                 protocol=f"all 4-class clips of 22 RAVDESS actors (train, {len(fold.train)} clips), actors "
@@ -95,7 +102,8 @@ def publish_ravdess_av(*, repo: Path, zoo_dir=None, command: str, seed: int = 0)
                          f"{cfg.trainer.batch_size}, seed {seed}",
                 training={"clips": len(fold.train), "validation_clips": len(fold.valid), "best_epoch": best,
                           "validation_uar": round(hist["val_uar"][best - 1], 4), "seed": seed,
-                          "final": {k: round(v[best - 1], 4) for k, v in hist.items() if k != "val_uar"}},
+                          "final": {k: round(v[best - 1], 4) for k, v in hist.items()
+                                    if k != "val_uar" and v[best - 1] is not None}},
                 experiment_config=cfg.to_json())
     pre = {"audio": PRESETS[NAME]["input"]["audio"], "visual": PRESETS[NAME]["input"]["visual"],
            "flat_order": "audio then visual"}
