@@ -6,29 +6,34 @@
 ``pipelines/adv_culture_table.py`` found that the paper's ADV (Liang et al. 2019, Algorithm 1,
 ``L_gen = L_emo - alpha * L_cul``, eq. 5, alpha 1, S_C 1, S_G 2) does not beat BSL in our
 cross-culture setting on IS10 (EmoDB, CASIA, RAVDESS; 4 classes). This study trains, on the same
-folds (``adv_culture/cross/<src>_to_<tgt>/is10/*``: emotion labels of the source, C sees source and
-unlabelled target, tested on all of the target), with the same CPU preset (10 epochs, batch 64,
-Adam 1e-4, the paper's network, culture-balanced batches), in one script so every variant is paired
-with BSL by seed:
+folds as ``adv_culture/cross/<src>_to_<tgt>/is10/*`` (emotion labels of the source, C sees source and
+unlabelled target, tested on all of the target) and with the same CPU preset (10 epochs, batch 64,
+Adam 1e-4, the paper's network, culture-balanced batches, no model selection), the variants
+(``adv_culture_experiments.STUDY_VARIANTS``), every one paired with BSL by seed:
 
 * ``bsl``: G + E on L_emo only (the paper's baseline);
 * ``adv``: the paper (alpha 1, S_C 1, S_G 2);
 * ``adv_a0.1``: alpha 0.1 (a weaker adversary);
 * ``adv_sc5``: S_C = 5 (five C updates per round of Algorithm 1: a stronger culture classifier);
 * ``adv_ramp``: alpha ramped 0 -> 1 with Ganin et al. 2016's schedule ``2 / (1 + exp(-10 p)) - 1``,
-  ``p`` = step / (epochs * steps per epoch)
-  (:class:`emozoo.models.adv_culture.adv_culture_model.CultureAlphaSchedule`).
+  ``p`` = step / (epochs * steps per epoch) (``model.params.alpha_schedule="ganin"``: the model gives
+  the trainer a :class:`emozoo.models.adv_culture.adv_culture_model.CultureAlphaSchedule` callback).
 
-For every (direction, variant, seed): target ACC (WA), macro-F1 and UAR
-(:func:`emozoo.evaluation.metrics.classification_report`, as the table), C's training culture
-accuracy in the last epoch (ADV variants), and a linear culture probe on ``z = G(x)``: 5-fold
-logistic regression (standardised; ``pipelines/dann_tsne.py``'s ``probe``) predicting the culture
-from z of the source and target rows, each culture subsampled to the smaller one's count (chance 0.5).
+Each (direction, variant) is the registered experiment ``adv_culture/study/<src>_to_<tgt>/is10/<variant>``
+(the group ``adv_culture/study``, kind study), trained by the one trainer
+(:func:`emozoo.train.trainer.run_experiment`, seed-major, so a cut study has whole seeds of every cell) into
+``<runs-dir>/adv_culture_study_<src>_to_<tgt>_is10_<variant>/`` (``python -m emozoo.train --experiment
+adv_culture/study`` trains the same folders; finished folds are read back, so an interrupted study resumes).
+For every (direction, variant, seed): target ACC (WA), macro-F1 and UAR (the trainer's
+:func:`emozoo.evaluation.metrics.classification_report`), C's training culture accuracy and L_cul in the
+last epoch (the fold's ``selection.json``; ADV variants), and a linear culture probe on ``z = G(x)``: the
+model rebuilt from the run's ``config.json`` as the trainer builds it, the fold's ``best.weights.h5``
+loaded, then 5-fold logistic regression (standardised; ``pipelines/dann_tsne.py``'s ``probe``) predicting
+the culture from z of the source and target rows, each culture subsampled to the smaller one's count
+(chance 0.5); kept beside the weights as ``probes.json``.
 
-Writes ``benchmarks/results/adv_culture_study.json`` (every run; finished (direction, variant, seed)
-runs are kept and skipped on re-run, so an interrupted study resumes) and
-``docs/methods/adv_culture_study.md`` (mean +- std over seeds; a ``## Reading`` section already in
-the doc is kept).
+Writes ``benchmarks/results/adv_culture_study.json`` and ``docs/methods/adv_culture_study.md`` (mean +- std
+over seeds; a ``## Reading`` section already in the doc is kept).
 """
 from __future__ import annotations
 
@@ -46,17 +51,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from emozoo.errors import ExperimentError  # noqa: E402
+from emozoo.models.adv_culture.adv_culture_experiments import STUDY_SEEDS, STUDY_VARIANTS as VARIANTS  # noqa: E402
+from emozoo.models.adv_culture.adv_culture_experiments import study_name  # noqa: E402
 from emozoo.utils import write_json_atomic  # noqa: E402
 
-# name -> (model-parameter overrides on the experiment's, alpha schedule); "ganin" = CultureAlphaSchedule
-# from 0 to the configured alpha (1) over the run
-VARIANTS = {
-    "bsl": ({"mode": "bsl"}, None),
-    "adv": ({"mode": "adv"}, None),
-    "adv_a0.1": ({"mode": "adv", "alpha": 0.1}, None),
-    "adv_sc5": ({"mode": "adv", "culture_steps": 5}, None),
-    "adv_ramp": ({"mode": "adv", "alpha": 1.0}, "ganin"),
-}
 DESCRIPTION = {
     "bsl": "BSL: G + E on L_emo",
     "adv": "ADV (paper): alpha 1, S_C 1, S_G 2",
@@ -81,85 +79,112 @@ def direction_name(src: str, tgt: str) -> str:
     return f"{src}_to_{tgt}"
 
 
-def culture_probe(model, fold, target: str, seed: int) -> tuple[float, int]:
-    """Linear culture probe on z of the source (``fold.train``) and target rows, each culture
-    subsampled to the smaller count (chance 0.5); returns ``(accuracy, rows per culture)``."""
+def run_dir(runs_dir: Path, direction: str, variant: str) -> Path:
+    """The trainer's run folder of one (direction, variant): ``<runs_dir>/<experiment with / as _>``."""
+    src, tgt = direction.split("_to_", 1)
+    return Path(runs_dir) / study_name(src, tgt, variant).replace("/", "_")
+
+
+def seed_fold_dir(model_dir: Path, seed: int) -> Path:
+    """The one fold folder of seed ``seed`` in a finished cross-culture run (``result.json``,
+    ``best.weights.h5``, ``selection.json``)."""
+    found = sorted(p.parent for p in (Path(model_dir) / f"seed_{seed}").glob("*/result.json"))
+    if len(found) != 1:
+        raise ExperimentError(f"{model_dir} has {len(found)} finished fold(s) for seed {seed}, expected one "
+                              "(the transductive cross-culture setting): run python -m emozoo.train --experiment "
+                              f"<its experiment> --model-dir {model_dir} --seeds {seed + 1}")
+    return found[0]
+
+
+def rebuild_model(cfg, fold, classes, weights: Path):
+    """The model of a finished fold: built from ``cfg`` (the run's ``config.json``) as
+    :func:`emozoo.train.trainer.train_fold` builds it, with the fold's saved weights loaded."""
+    from emozoo.models import build_model, discover
+
+    discover()
+    model = build_model(cfg.model.name, num_classes=len(classes), input_dim=int(fold.train.x.shape[1]),
+                        **cfg.model.params)
+    model.prepare_fold(fold)
+    model.load_weights(str(weights))
+    return model
+
+
+def culture_probe(model, fold, seed: int) -> tuple[float, int]:
+    """Linear culture probe on z of the source (``fold.train``) and target (``fold.test``) rows, each
+    culture subsampled to the smaller count (chance 0.5); returns ``(accuracy, rows per culture)``."""
     from pipelines.dann_tsne import probe
 
-    src, tgt = fold.train, fold.test[target]
+    src, tgt = fold.train, fold.test
     n = min(len(src), len(tgt))
     rng = np.random.default_rng(seed)
     xs = np.concatenate([src.x[rng.permutation(len(src))[:n]], tgt.x[rng.permutation(len(tgt))[:n]]])
     cs = np.concatenate([np.zeros(n, np.int32), np.ones(n, np.int32)])
-    z = np.asarray(model.embed({"features": xs, "culture": cs}))
+    z = np.asarray(model.embed({"features": xs.astype(np.float32), "culture": cs}))
     return probe(z, cs, seed=seed), int(n)
 
 
-def reset_dropout_streams(model, seed: int) -> None:
-    """Restart every dropout layer's random stream from ``seed``: ``reinitialize`` redraws the weights
-    and optimiser states but a Keras ``SeedGenerator`` keeps counting across ``fit`` calls, so
-    without this a reused model's dropout masks would depend on the runs made before."""
-    import keras
+def alpha_history(alpha: float, steps_per_epoch: int, epochs: int) -> dict:
+    """The alphas :class:`CultureAlphaSchedule` sets over a run of ``epochs * steps_per_epoch`` steps."""
+    from emozoo.layers.gradient_reversal import ganin_lambda
 
-    drops = [l for l in model._flatten_layers() if isinstance(l, keras.layers.Dropout)]
-    for k, layer in enumerate(drops):
-        if getattr(layer, "seed_generator", None) is None:   # rate 0: Keras makes no generator
-            continue
-        layer.seed_generator.state.assign(np.asarray([seed * 7919 + 104729 + k, 0], np.int64))
+    total = epochs * steps_per_epoch
+    h = [ganin_lambda(i / total, max_lambda=alpha) for i in range(total)]
+    return {"steps": total, "first": h[0], "last": h[-1], "per_epoch_start": h[::steps_per_epoch]}
 
 
-def run_one(fold, classes, target: str, variant: str, seed: int, *, base_params: dict, epochs: int,
-            batch_size: int, learning_rate: float, model=None):
-    """Train one (variant, seed) on the cross-culture ``fold`` and measure it; returns ``(result, model)``.
+def measure(model_dir: Path, direction: str, variant: str, seed: int, fold=None, classes=None, *,
+            root: Path = ROOT) -> dict:
+    """The study's record of one finished (direction, variant, seed) run of the trainer: its test report,
+    the last epoch's training logs (``selection.json``) and the culture probe on z (computed once from the
+    fold's ``best.weights.h5`` and kept beside it as ``probes.json``)."""
+    from emozoo.experiments import ExperimentConfig
 
-    ``model``: the model of an earlier seed of the same (direction, variant), re-initialised and reused
-    (no re-tracing); every run is re-initialised from ``seed`` (``adv_culture_task.reinitialize`` for
-    weights and optimiser states, :func:`reset_dropout_streams` for dropout), so its result does not
-    depend on the order the runs are made in (``tests/models/adv_culture/test_adv_culture_study.py``).
-    """
-    from emozoo.evaluation.metrics import classification_report
-    from emozoo.models.adv_culture import adv_culture_task as T
-    from emozoo.models.adv_culture.adv_culture_model import CultureAlphaSchedule
-
-    if variant not in VARIANTS:
-        raise ExperimentError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
-    overrides, schedule = VARIANTS[variant]
-    params = {k: v for k, v in base_params.items() if k != "balance_cultures"}
-    params.update(overrides)
-    balance = bool(base_params.get("balance_cultures", True))
-    run_seed = seed * 1009   # the seed of fold 0 in the table's earlier run_setting loop (one fold here)
-    t0 = time.time()
-    if model is None:
-        model = T.build_model(fold, classes, params, learning_rate=learning_rate)
-    model.set_alpha(params.get("alpha", 1.0))
-    reset_dropout_streams(model, run_seed)
-    callbacks, sched = [], None
-    steps_per_epoch = -(-len(T.training_arrays(fold, balance=balance, seed=run_seed)) // batch_size)
-    if schedule == "ganin":
-        sched = CultureAlphaSchedule(total_steps=epochs * steps_per_epoch, max_alpha=params.get("alpha", 1.0))
-        callbacks.append(sched)
-    model, hist = T.train_fold(fold, classes, params, epochs=epochs, batch_size=batch_size,
-                               learning_rate=learning_rate, seed=run_seed, balance=balance, callbacks=callbacks,
-                               model=model)
-    train_seconds = time.time() - t0
-    test = fold.test[target]
-    pred = T.predict(model, test).argmax(-1)
-    rep = classification_report(test.y, pred, classes)
-    probe, probe_rows = culture_probe(model, fold, target, seed)
-    res = {"variant": variant, "seed": seed, "run_seed": run_seed, "schedule": schedule,
+    folder = seed_fold_dir(model_dir, seed)
+    res = json.loads((folder / "result.json").read_text())
+    cfg = ExperimentConfig.from_json(json.loads((Path(model_dir) / "config.json").read_text()))
+    epochs = json.loads((folder / "selection.json").read_text())["epochs"]
+    final = {k: float(v) for k, v in epochs[-1].items() if k != "epoch" and v is not None}
+    probes_path = folder / "probes.json"
+    if probes_path.exists():
+        probes = json.loads(probes_path.read_text())
+    else:
+        if fold is None:
+            fold, classes = load_fold(cfg, root)
+        model = rebuild_model(cfg, fold, classes, folder / "best.weights.h5")
+        acc, rows = culture_probe(model, fold, seed)
+        train_y = model.fold_arrays(fold, "train", seed=seed)[1]
+        probes = {"culture_probe": acc, "probe_rows_per_culture": rows, "weights": "best.weights.h5",
+                  "steps_per_epoch": -(-len(train_y) // cfg.trainer.batch_size)}
+        write_json_atomic(probes_path, probes)
+    params = cfg.model.params
+    rep = res["test"]
+    out = {"variant": variant, "seed": seed, "run_seed": seed * 1009, "schedule": params.get("alpha_schedule"),
            "params": {k: params[k] for k in ("mode", "alpha", "culture_steps", "generator_steps") if k in params},
-           "steps_per_epoch": steps_per_epoch, "report": rep,
-           **{m: float(rep[m]) for m in METRICS},
-           "culture_probe": probe, "probe_rows_per_culture": probe_rows,
-           "culture_accuracy": float(hist["culture_accuracy"][-1]) if "culture_accuracy" in hist else None,
-           "final": {k: float(v[-1]) for k, v in hist.items()},
-           "alpha_after": model.current_alpha,
-           "train_seconds": round(train_seconds, 1), "seconds": round(time.time() - t0, 1)}
-    if sched is not None:
-        h = sched.history
-        res["alpha_history"] = {"steps": len(h), "first": h[0], "last": h[-1],
-                                "per_epoch_start": [h[i] for i in range(0, len(h), steps_per_epoch)]}
-    return res, model
+           "steps_per_epoch": probes["steps_per_epoch"], "report": rep, **{m: float(rep[m]) for m in METRICS},
+           "culture_probe": probes["culture_probe"], "probe_rows_per_culture": probes["probe_rows_per_culture"],
+           "culture_accuracy": final.get("culture_accuracy"), "final": final,
+           "run_dir": os.path.relpath(model_dir, ROOT) if Path(model_dir).resolve().is_relative_to(ROOT)
+           else str(model_dir), "seconds": res["seconds"]}
+    if "culture_loss" in final and final["culture_loss"]:
+        # the alpha the last epoch's generator_loss was logged with (generator_loss = emotion_loss - alpha L_cul):
+        # what the trained model's alpha variable held, read back from the trainer's own logs
+        out["alpha_after"] = (final["emotion_loss"] - final["generator_loss"]) / final["culture_loss"]
+    if params.get("alpha_schedule") == "ganin":
+        out["alpha_history"] = alpha_history(float(params.get("alpha", 1.0)), out["steps_per_epoch"],
+                                             cfg.trainer.epochs)
+    return out
+
+
+def load_fold(cfg, root: Path):
+    """``(fold, classes)`` of a cross-culture experiment (the transductive setting: one fold), as the
+    trainer's :class:`~emozoo.train.task.FeatureVectorTask` makes it (in memory)."""
+    from emozoo.train.data import make_folds
+
+    folds, classes = make_folds(cfg.data, root=root)
+    if len(folds) != 1:
+        raise ExperimentError(f"{cfg.name}: expected the transductive cross-culture setting (one fold), "
+                              f"got {len(folds)} folds")
+    return folds[0], classes
 
 
 def _stat(vals):
@@ -210,60 +235,42 @@ def summarise(results: dict) -> dict:
     return {"per_direction": per, "vs_bsl": vs, "per_direction_vs_bsl": diff}
 
 
-def load_folds(directions, *, epochs: int, root: Path):
-    """``{direction: (fold, classes, target, cfg)}`` from the registered cross-culture IS10 experiments."""
+def study(directions, variants, seeds: int, *, out: Path, runs_dir: Path, root: Path = ROOT, overrides=(),
+          log=print) -> dict:
+    """Train every (direction, variant) for ``seeds`` seeds through the one trainer (the experiments
+    ``adv_culture/study/<direction>/is10/<variant>`` into ``runs_dir``; seed-major order; finished folds
+    are read back, not retrained), measure each run (:func:`measure`) and write ``out`` after each;
+    returns the results with their summary. ``overrides``: ``--override`` strings applied to every
+    experiment (tests: tiny networks and stores)."""
     from emozoo.experiments import apply_overrides, get_experiment
-    from emozoo.models.adv_culture import adv_culture_experiments as E
-    from emozoo.models.adv_culture.adv_culture_task import make_culture_folds
+    from emozoo.models import discover
+    from emozoo.train.trainer import run_experiment
 
-    out = {}
-    for src, tgt in directions:
-        cfg = apply_overrides(get_experiment(E.experiment_name("cross", "adv", source=src, target=tgt)),
-                              [f"trainer.epochs={epochs}"])
-        folds, classes = make_culture_folds(cfg.data, root=root)
-        if len(folds) != 1:
-            raise ExperimentError(f"{cfg.name}: expected the transductive cross-culture setting (one fold), "
-                                  f"got {len(folds)} folds")
-        out[direction_name(src, tgt)] = (folds[0], classes, tgt, cfg)
-    return out
-
-
-def study(folds: dict, variants, seeds, *, out: Path, epochs: int, batch_size: int, learning_rate: float,
-          base_params: dict | None = None, log=print) -> dict:
-    """Run every (direction, variant, seed) not yet in ``out`` (seed-major, so a cut study has whole
-    seeds of every variant), saving the JSON after each run; returns the results with their summary.
-
-    ``folds``: ``{direction: (fold, classes, target, cfg)}`` (:func:`load_folds`); ``base_params``
-    (default: each direction's experiment's ``model.params``) before the variant's overrides.
-    """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ExperimentError(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
-    out = Path(out)
-    config = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-              "base_params": None if base_params is None else dict(base_params)}
-    results = json.loads(out.read_text()) if out.exists() else {}
-    if results.get("config") != json.loads(json.dumps(config)):
-        results = {}                                   # a different configuration: start over
-    results.setdefault("runs", {})
-    results["config"] = config
-    results.setdefault("sizes", {}).update(
-        {d: {"source": len(f[0].train), "target": len(f[0].test[f[2]])} for d, f in folds.items()})
-    models = {}
-    for s in seeds:
-        for d, (fold, classes, target, cfg) in folds.items():
+    discover()
+    cfgs = {(d, v): apply_overrides(get_experiment(study_name(*d.split("_to_", 1), v)), list(overrides))
+            for d in directions for v in variants}
+    c0 = next(iter(cfgs.values()))
+    folds = {d: load_fold(cfgs[(d, variants[0])], root) for d in directions}
+    config = {"epochs": c0.trainer.epochs, "batch_size": c0.trainer.batch_size,
+              "learning_rate": c0.optimizer.learning_rate, "base_params": None, "trainer": "emozoo.train.trainer",
+              "runs_dir": os.path.relpath(runs_dir, ROOT) if Path(runs_dir).resolve().is_relative_to(ROOT)
+              else str(runs_dir)}
+    results = {"config": config, "runs": {d: {v: {} for v in variants} for d in directions},
+               "sizes": {d: {"source": len(f.train), "target": len(f.test)} for d, (f, _) in folds.items()}}
+    for n in range(1, seeds + 1):
+        seed = c0.trainer.seed + n - 1
+        for d in directions:
             for v in variants:
-                runs = results["runs"].setdefault(d, {}).setdefault(v, {})
-                if str(s) in runs:
-                    continue
-                params = dict(cfg.model.params) if base_params is None else dict(base_params)
-                res, models[(d, v)] = run_one(fold, classes, target, v, s, base_params=params, epochs=epochs,
-                                              batch_size=batch_size, learning_rate=learning_rate,
-                                              model=models.get((d, v)))
-                runs[str(s)] = res
+                model_dir = run_dir(runs_dir, d, v)
+                run_experiment(cfgs[(d, v)], model_dir, seeds=n, data_root=root, log=lambda *a: None)
+                res = measure(model_dir, d, v, seed, *folds[d], root=root)
+                results["runs"][d][v][str(seed)] = res
                 results["summary"] = summarise(results)
                 _atomic_json(out, results)
-                log(f"{d} {v} seed {s}: ACC {100 * res['accuracy']:.2f} MAF1 {100 * res['macro_f1']:.2f} "
+                log(f"{d} {v} seed {seed}: ACC {100 * res['accuracy']:.2f} MAF1 {100 * res['macro_f1']:.2f} "
                     f"UAR {100 * res['uar']:.2f} probe {res['culture_probe']:.3f} C_acc "
                     f"{res['culture_accuracy'] if res['culture_accuracy'] is None else round(res['culture_accuracy'], 3)}"
                     f" ({res['seconds']} s)")
@@ -289,10 +296,13 @@ def markdown(results: dict, command: str | None = None) -> str:
     total = sum(r["seconds"] for by_v in results["runs"].values() for by_s in by_v.values() for r in by_s.values())
     L = ["# Cross-culture adversarial study: do the usual remedies make ADV beat BSL? (IS10)", "",
          f"Measured with `{command}` (JSON: `benchmarks/results/adv_culture_study.json`; "
-         "`python pipelines/adv_culture_study.py --summary-only` rewrites this page from it). Setting: the "
+         "`python pipelines/adv_culture_study.py --summary-only` rewrites this page from it). Each cell is the "
+         "registered experiment `adv_culture/study/<src>_to_<tgt>/is10/<variant>` (group `adv_culture/study`), "
+         "trained by the one trainer (`emozoo.train.trainer.run_experiment`) into "
+         f"`{cfg.get('runs_dir', 'runs')}/adv_culture_study_<src>_to_<tgt>_is10_<variant>/`. Setting: the "
          "cross-culture experiments `adv_culture/cross/<src>_to_<tgt>/is10/*` (emotion labels of the source "
-         "only; C sees the source and the unlabelled target; tested on all of the target; 4 classes), the "
-         f"CPU preset of `pipelines/adv_culture_table.py`: the paper's network, Adam {cfg['learning_rate']:g}, "
+         "only; C sees the source and the unlabelled target; tested on all of the target; 4 classes), their "
+         f"CPU preset: the paper's network, Adam {cfg['learning_rate']:g}, "
          f"{cfg['epochs']} epochs, batch {cfg['batch_size']}, culture-balanced batches, no model selection. "
          f"Seeds {seeds}; every variant paired with BSL by seed (same initialisation seed, data order and "
          f"batches); {total / 60:.0f} min of run time on 2 shared CPU cores. Mean ± std (ddof=1) over seeds.", "",
@@ -353,15 +363,16 @@ def markdown(results: dict, command: str | None = None) -> str:
 
 def main(argv=None) -> int:
     from emozoo.errors import EmozooError
-    from emozoo.models.adv_culture import adv_culture_experiments as E
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--directions", nargs="*", default=[direction_name(a, b) for a, b in DIRECTIONS],
                     choices=[direction_name(a, b) for a, b in DIRECTIONS])
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=E.EPOCHS["speech"])
+    ap.add_argument("--seeds", type=int, default=STUDY_SEEDS)
+    ap.add_argument("--epochs", type=int, help="override trainer.epochs (default: the CPU preset's 10; another "
+                                               "value needs another --runs-dir: a run folder holds one config)")
     ap.add_argument("--root", default=str(ROOT), help="folder the store paths (tfrecords/...) resolve against")
+    ap.add_argument("--runs-dir", default=str(ROOT / "runs"), help="parent of the trainer's run folders")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/adv_culture_study.json"))
     ap.add_argument("--doc", default=str(ROOT / "docs/methods/adv_culture_study.md"))
     ap.add_argument("--summary-only", action="store_true", help="only rewrite the doc from the JSON")
@@ -374,14 +385,13 @@ def main(argv=None) -> int:
             results = json.loads(out.read_text())
             results["summary"] = summarise(results)
         else:
-            dirs = [tuple(d.split("_to_")) for d in args.directions]
-            folds = load_folds(dirs, epochs=args.epochs, root=Path(args.root))
             t0 = time.time()
-            command = COMMAND + (f" --seeds {args.seeds}" if args.seeds != 3 else "") + \
-                (f" --epochs {args.epochs}" if args.epochs != E.EPOCHS["speech"] else "") + \
-                (" --variants " + " ".join(args.variants) if args.variants != list(VARIANTS) else "")
-            results = study(folds, args.variants, range(args.seeds), out=out, epochs=args.epochs,
-                            batch_size=E.CPU_PRESET["batch_size"], learning_rate=E.LEARNING_RATE,
+            command = COMMAND + (f" --seeds {args.seeds}" if args.seeds != STUDY_SEEDS else "") + \
+                (f" --epochs {args.epochs}" if args.epochs else "") + \
+                (" --variants " + " ".join(args.variants) if args.variants != list(VARIANTS) else "") + \
+                (" --directions " + " ".join(args.directions) if len(args.directions) != len(DIRECTIONS) else "")
+            results = study(args.directions, args.variants, args.seeds, out=out, runs_dir=Path(args.runs_dir),
+                            root=Path(args.root), overrides=[f"trainer.epochs={args.epochs}"] if args.epochs else [],
                             log=lambda m: print(f"[{time.time() - t0:6.0f}s] {m}", flush=True))
             results["command"] = command
             _atomic_json(out, results)

@@ -186,6 +186,10 @@ def train_fold(cfg: ExperimentConfig, fold: Fold, fold_index: int, classes, seed
     before_backup, after_backup = FaultInjection.from_env()
     # order matters: an epoch the backup marks as done must already be in selection.json
     callbacks = [c for c in (selection, before_backup, backup, after_backup) if c is not None]
+    if hasattr(model, "training_callbacks"):
+        # a model's own per-step callbacks (e.g. adv_culture's Ganin ramp of alpha, model.params.alpha_schedule),
+        # made after the backup is restored so they can start where the restored optimizer state is
+        callbacks += list(model.training_callbacks(steps_per_epoch=steps, epochs=tr.epochs))
     if tr.tensorboard and is_chief:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, update_freq="epoch"))
         if valid_ds is not None:

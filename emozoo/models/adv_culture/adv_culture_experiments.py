@@ -12,6 +12,10 @@ experiments with ``egemaps`` in place of ``is10``); 4 classes
   ones upsampled, k = 4 speaker folds inside every corpus, tested per culture (Table 4).
 * ``.../adv_confusion`` (cross and multi): ablation, not in the paper: G minimises
   ``L_emo + alpha * L_conf`` (C pushed to the uniform culture distribution) instead of eq. 5.
+* ``adv_culture/study/<A>_to_<B>/is10/<variant>`` (the group ``adv_culture/study``, kind study,
+  ``pipelines/adv_culture_study.py``): the "then better" study, the cross-culture IS10 experiment of
+  the pair with the model changes of :data:`STUDY_VARIANTS` (``bsl``, ``adv``, ``adv_a0.1``,
+  ``adv_sc5``, ``adv_ramp``), 3 seeds, no TensorBoard.
 
 Face cultures (the paper's facial modality): JAFFE (Japanese posers) and CK+48 (American
 posers), Dface embeddings (``tfrecords/{jaffe,ckplus}_dface``, the DenseNet trained here on
@@ -154,3 +158,44 @@ for _f in FEATURES + FACE_FEATURES:
     register_group(f"adv_culture/ablation_confusion/{_f}", [f"adv_culture/*/*/{_f}/adv_confusion"],
                    f"ablation (not in the paper): G against the uniform culture distribution ({_f})",
                    doc="docs/methods/adv_culture.md", kind="study")
+
+
+# The "then better" study (pipelines/adv_culture_study.py, docs/methods/adv_culture_study.md): on the
+# cross-culture IS10 folds, the usual remedies for an adversary that does not help, paired with BSL by seed.
+STUDY_VARIANTS = {
+    "bsl": {"mode": "bsl"},
+    "adv": {"mode": "adv"},
+    "adv_a0.1": {"mode": "adv", "alpha": 0.1},                                # a weaker adversary
+    "adv_sc5": {"mode": "adv", "culture_steps": 5},                           # a stronger culture classifier
+    "adv_ramp": {"mode": "adv", "alpha": 1.0, "alpha_schedule": "ganin"},     # Ganin et al. 2016: alpha 0 -> 1
+}
+STUDY_SEEDS = 3
+
+
+def study_name(src: str, tgt: str, variant: str) -> str:
+    return f"adv_culture/study/{src}_to_{tgt}/is10/{variant}"
+
+
+def _register_study(src, tgt, variant):
+    name = study_name(src, tgt, variant)
+
+    @register_experiment(name)
+    def factory():
+        from emozoo.experiments import get_experiment
+        base = get_experiment(experiment_name("cross", "adv", source=src, target=tgt))
+        return ExperimentConfig(
+            name=name, model=ModelConfig("adv_culture", {**base.model.params, **STUDY_VARIANTS[variant]}),
+            data=base.data, optimizer=base.optimizer,
+            trainer=dataclasses.replace(base.trainer, seeds=STUDY_SEEDS, tensorboard=False),
+            description=f"then-better study, cross-culture {src} -> {tgt} (IS10): {variant} {STUDY_VARIANTS[variant]}")
+
+
+for _c in CORPORA:
+    for _t in CORPORA:
+        if _t != _c:
+            for _v in STUDY_VARIANTS:
+                _register_study(_c, _t, _v)
+register_group("adv_culture/study", [f"adv_culture/study/*/is10/{v}" for v in STUDY_VARIANTS],
+               "ADV then better: alpha 0.1, S_C 5 and Ganin's ramp of alpha vs BSL and the paper's ADV, "
+               "cross-culture IS10 (every ordered pair), with a linear culture probe on z",
+               doc="docs/methods/adv_culture_study.md", kind="study")

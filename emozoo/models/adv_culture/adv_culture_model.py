@@ -16,6 +16,7 @@ from emozoo.train.strategies import global_sum, step_logs
 
 MODES = ("adv", "bsl")
 GENERATOR_OBJECTIVES = ("paper", "confusion")
+ALPHA_SCHEDULES = ("ganin",)
 
 
 def _mlp(units, dropout, activation, name):
@@ -100,6 +101,9 @@ class AdversarialCultureModel(keras.Model):
             confusion loss of Tzeng et al., the paper's ref. [12]): G is rewarded for making C
             *uncertain*, not confidently wrong (eq. 5 is unbounded: a G that flips the cultures
             maximises it while z still carries culture).
+        alpha_schedule: ``None`` (alpha fixed) or ``"ganin"`` (not in the paper): alpha ramped from 0
+            to ``alpha`` over the run with Ganin et al. 2016's schedule (:class:`CultureAlphaSchedule`),
+            applied by the callback :meth:`training_callbacks` gives the trainer.
         labelled_cultures: culture indices whose emotion labels may be used (``None`` = all);
             labels of other cultures are masked out of L_emo even when present (a second guard,
             beside ``y = -1``, that the target culture's labels never train E or G).
@@ -125,7 +129,7 @@ class AdversarialCultureModel(keras.Model):
                  generator_units: Sequence[int] = (512, 256), emotion_units: Sequence[int] = (500,),
                  culture_units: Sequence[int] = (500,), dropout: float = 0.5, alpha: float = 1.0,
                  culture_steps: int = 1, generator_steps: int = 2, learning_rate: float = 1e-4,
-                 generator_objective: str = "paper",
+                 generator_objective: str = "paper", alpha_schedule: str | None = None,
                  labelled_cultures: Sequence[int] | None = None, feature_names: Sequence[str] = ("features",),
                  input_dims: Sequence[int] | None = None, culture_names: Sequence[str] | None = None,
                  activation: str = "relu", **kwargs):
@@ -143,6 +147,7 @@ class AdversarialCultureModel(keras.Model):
         self.generator_steps = int(generator_steps)
         self.learning_rate = float(learning_rate)
         self.generator_objective = str(generator_objective).lower()
+        self.alpha_schedule = None if alpha_schedule in (None, "", "none") else str(alpha_schedule).lower()
         self.labelled_cultures = None if labelled_cultures is None else tuple(int(c) for c in labelled_cultures)
         self.feature_names = tuple(str(n) for n in feature_names)
         self.input_dims = None if input_dims is None else tuple(int(d) for d in input_dims)
@@ -179,6 +184,8 @@ class AdversarialCultureModel(keras.Model):
         self.build((None, self.input_dim))
 
     def _validate(self):
+        if self.alpha_schedule is not None and self.alpha_schedule not in ALPHA_SCHEDULES:
+            raise ExperimentError(f"alpha_schedule must be one of {ALPHA_SCHEDULES} or None, got {self.alpha_schedule!r}")
         if self.generator_objective not in GENERATOR_OBJECTIVES:
             raise ExperimentError(f"generator_objective must be one of {GENERATOR_OBJECTIVES}, "
                                   f"got {self.generator_objective!r}")
@@ -481,6 +488,21 @@ class AdversarialCultureModel(keras.Model):
         return out
 
     # -- hooks for the training driver (python -m emozoo.train; docs/methods/adv_culture.md) --
+    def training_callbacks(self, steps_per_epoch: int, epochs: int) -> list:
+        """Callbacks :func:`emozoo.train.trainer.train_fold` adds to ``fit``: with ``alpha_schedule="ganin"``
+        a :class:`CultureAlphaSchedule` over ``epochs * steps_per_epoch`` steps, ending at ``alpha``.
+
+        Called after a backup is restored: the schedule starts at the step the restored G optimiser
+        has reached (``iterations // generator_steps``), so a resumed run gets the alphas of the
+        uninterrupted one. ``[]`` without a schedule.
+        """
+        if self.alpha_schedule is None:
+            return []
+        sched = CultureAlphaSchedule(total_steps=int(epochs) * int(steps_per_epoch), max_alpha=self.alpha)
+        if self.optimizer is not None and self.optimizer.built:
+            sched.step = int(keras.ops.convert_to_numpy(self.optimizer.iterations)) // self.generator_steps
+        return [sched]
+
     def culture_index(self, corpora) -> np.ndarray:
         """Culture labels of examples from their corpus names, by position in ``culture_names``."""
         if self.culture_names is None:
@@ -567,6 +589,7 @@ class AdversarialCultureModel(keras.Model):
                 "culture_units": list(self.culture_units), "dropout": self.dropout, "alpha": self.alpha,
                 "culture_steps": self.culture_steps, "generator_steps": self.generator_steps,
                 "learning_rate": self.learning_rate, "generator_objective": self.generator_objective,
+                "alpha_schedule": self.alpha_schedule,
                 "labelled_cultures": None if self.labelled_cultures is None else list(self.labelled_cultures),
                 "feature_names": list(self.feature_names),
                 "input_dims": None if self.input_dims is None else list(self.input_dims),

@@ -1,5 +1,6 @@
-"""The alpha of eq. 5 as a variable (set_alpha, CultureAlphaSchedule) and the "then better" study
-pipeline (pipelines/adv_culture_study.py) on a tiny synthetic cross-culture fold."""
+"""The alpha of eq. 5 as a variable (set_alpha, CultureAlphaSchedule), the schedule as a model param the one
+trainer applies (training_callbacks), and the "then better" study (the group adv_culture/study,
+pipelines/adv_culture_study.py) through the trainer on tiny synthetic stores."""
 import json
 import math
 
@@ -12,8 +13,8 @@ from emozoo.errors import ExperimentError
 from emozoo.layers.gradient_reversal import ganin_lambda
 from emozoo.models.adv_culture import AdversarialCultureModel
 from emozoo.models.adv_culture.adv_culture_model import CultureAlphaSchedule
-from emozoo.models.adv_culture.adv_culture_task import CultureFold, Part
 from tests.models.adv_culture.test_adv_culture_model import TINY, separable_problem
+from tests.models.adv_culture.test_adv_culture_task import stores  # noqa: F401 (fixture)
 
 SGD = keras.optimizers.SGD
 
@@ -87,65 +88,108 @@ def test_alpha_errors():
         plain.fit(np.zeros((4, 3)), np.zeros((4, 2)), epochs=1, verbose=0, callbacks=[CultureAlphaSchedule(4)])
 
 
-def _synthetic_fold(n=48, dim=6, seed=0):
-    x, c, _, y_true = separable_problem(n=2 * n, dim=dim, seed=seed, shift=1.0)
-    src, tgt = c == 0, c == 1
-    train = Part(x[src], y_true[src], c[src], np.full(src.sum(), "aa"))
-    unl = Part(x[tgt], np.full(tgt.sum(), -1, np.int32), c[tgt], np.full(tgt.sum(), "bb"))
-    test = Part(x[tgt], y_true[tgt], c[tgt], np.full(tgt.sum(), "bb"))
-    return CultureFold("cross/aa->bb", ("aa", "bb"), (0,), train, unl, {"bb": test})
+TINY_OVERRIDES = ["trainer.epochs=2", "trainer.batch_size=16", "model.params.generator_units=[8,4]",
+                  "model.params.emotion_units=[4]", "model.params.culture_units=[4]"]
 
 
-def test_study_runs_variants_writes_resumable_json_and_doc(tmp_path, monkeypatch):
+def _tiny(stores):
+    return TINY_OVERRIDES + [f"data.stores.{c}={p}" for c, p in stores.items()]
+
+
+def test_the_model_gives_the_trainer_its_alpha_schedule():
+    """``alpha_schedule="ganin"``: one CultureAlphaSchedule over epochs x steps, ending at alpha, starting at the
+    step the (restored) G optimiser has reached; none without a schedule; an unknown schedule is an error."""
+    m = AdversarialCultureModel(**TINY, alpha=0.5, alpha_schedule="ganin")
+    m.compile()
+    (sched,) = m.training_callbacks(steps_per_epoch=5, epochs=3)
+    assert isinstance(sched, CultureAlphaSchedule) and sched.total_steps == 15 and sched.max_alpha == 0.5
+    assert sched.step == 0
+    m.optimizer.iterations.assign(6)                   # 3 batches trained (S_G = 2 G updates each): a resumed run
+    assert m.training_callbacks(steps_per_epoch=5, epochs=3)[0].step == 3
+    assert m.get_config()["alpha_schedule"] == "ganin"
+    assert AdversarialCultureModel(**TINY).training_callbacks(steps_per_epoch=5, epochs=3) == []
+    with pytest.raises(ExperimentError, match="alpha_schedule must be one of"):
+        AdversarialCultureModel(**TINY, alpha_schedule="linear")
+
+
+@pytest.mark.parametrize("schedule", ["ganin", None])
+def test_the_trainer_applies_the_models_alpha_schedule(stores, tmp_path, schedule):
+    """trainer.train_fold adds the model's training_callbacks: after a ramped run the trained model's alpha is
+    the schedule's last step (2/(1+exp(-10 (T-1)/T)) - 1 for T steps); without a schedule it stays alpha."""
+    from emozoo.experiments import apply_overrides, get_experiment
+    from emozoo.train.data import make_folds
+    from emozoo.train.trainer import train_fold
+
+    over = _tiny(stores) + ([] if schedule else ["model.params.alpha_schedule=null"])
+    cfg = apply_overrides(get_experiment("adv_culture/study/emodb_to_casia/is10/adv_ramp"), over)
+    assert cfg.model.params.get("alpha_schedule") == schedule
+    (fold,), classes = make_folds(cfg.data)
+    res, model = train_fold(cfg, fold, 0, classes, 0, tmp_path / "fold", tf.distribute.get_strategy(),
+                            return_model=True)
+    steps = -(-len(model.fold_arrays(fold, "train", seed=0)[1]) // 16)
+    total = 2 * steps
+    want = ganin_lambda((total - 1) / total) if schedule else 1.0
+    assert total > 2 and model.current_alpha == pytest.approx(want, abs=1e-6)
+    logs = json.loads((tmp_path / "fold" / "selection.json").read_text())["epochs"][-1]   # the logged L_gen used it
+    assert logs["generator_loss"] == pytest.approx(logs["emotion_loss"] - want * logs["culture_loss"], rel=1e-4)
+
+
+def test_the_study_is_a_registered_group_paired_with_the_cross_experiments():
+    from emozoo.experiments import get_experiment, get_group, group_members
     import pipelines.adv_culture_study as S
 
-    fold = _synthetic_fold()
-    folds = {"aa_to_bb": (fold, ("a", "b", "c", "d"), "bb", None)}
-    base = {k: v for k, v in TINY.items() if k not in ("num_classes", "input_dim")}
-    base.update(alpha=1.0, culture_steps=1, generator_steps=2, learning_rate=1e-3)
-    kw = dict(out=tmp_path / "study.json", epochs=2, batch_size=16, learning_rate=1e-3, base_params=base,
-              log=lambda m: None)
-    res = S.study(folds, ["bsl", "adv_sc5", "adv_ramp"], [0], **kw)
-    runs = res["runs"]["aa_to_bb"]
-    assert set(runs) == {"bsl", "adv_sc5", "adv_ramp"}
-    for v, r in ((v, runs[v]["0"]) for v in runs):
-        assert 0 <= r["accuracy"] <= 1 and 0 <= r["uar"] <= 1 and 0 <= r["macro_f1"] <= 1
-        assert 0.3 <= r["culture_probe"] <= 1 and r["probe_rows_per_culture"] == 48
+    g = get_group("adv_culture/study")
+    assert g.kind == "study" and g.doc == "docs/methods/adv_culture_study.md"
+    assert len(group_members("adv_culture/study")) == 6 * len(S.VARIANTS) == 30
+    base = get_experiment("adv_culture/cross/ravdess_to_casia/is10/adv")
+    for v, change in S.VARIANTS.items():
+        cfg = get_experiment(f"adv_culture/study/ravdess_to_casia/is10/{v}")
+        assert cfg.data == base.data and cfg.optimizer == base.optimizer        # same data, folds and preset
+        assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (base.trainer.epochs, base.trainer.batch_size)
+        assert cfg.model.params == {**base.model.params, **change}
+    assert get_experiment("adv_culture/study/emodb_to_ravdess/is10/adv_sc5").model.params["culture_steps"] == 5
+
+
+def test_study_through_the_trainer_json_probes_and_resume(stores, tmp_path, monkeypatch):
+    import pipelines.adv_culture_study as S
+    from emozoo.train import trainer as T
+
+    out, runs = tmp_path / "study.json", tmp_path / "runs"
+    kw = dict(out=out, runs_dir=runs, root=tmp_path, overrides=_tiny(stores), log=lambda m: None)
+    res = S.study(["emodb_to_casia"], ["bsl", "adv_ramp"], 1, **kw)
+    on_disk = json.loads(out.read_text())
+    runs_d = on_disk["runs"]["emodb_to_casia"]
+    n_target = 5 * 4 * 4
+    for v in ("bsl", "adv_ramp"):
+        r = runs_d[v]["0"]
+        assert r["accuracy"] == r["report"]["accuracy"] and 0 <= r["uar"] <= 1 and 0 <= r["macro_f1"] <= 1
+        assert 0.3 <= r["culture_probe"] <= 1 and r["probe_rows_per_culture"] == min(4 * 3 * 4, n_target)
         assert (r["culture_accuracy"] is None) == (v == "bsl")
-    assert runs["adv_sc5"]["0"]["params"]["culture_steps"] == 5
-    ramp = runs["adv_ramp"]["0"]["alpha_history"]
-    assert ramp["steps"] == 2 * runs["adv_ramp"]["0"]["steps_per_epoch"] and ramp["first"] == 0.0 and ramp["last"] > 0.9
-    # the paired difference to BSL is the per-seed mean over directions of (variant - BSL)
-    vs = res["summary"]["vs_bsl"]["adv_sc5"]
-    assert vs["accuracy"]["mean"] == pytest.approx(runs["adv_sc5"]["0"]["accuracy"] - runs["bsl"]["0"]["accuracy"])
-    assert json.loads((tmp_path / "study.json").read_text())["runs"]["aa_to_bb"]["bsl"]["0"]["seed"] == 0
+        folder = S.seed_fold_dir(runs / f"adv_culture_study_emodb_to_casia_is10_{v}", 0)
+        assert (folder / "probes.json").exists() and (folder / "best.weights.h5").exists()
+        # the model rebuilt from config.json with the saved weights is the trained one: same test predictions
+        from emozoo.experiments import ExperimentConfig
+        cfg = ExperimentConfig.from_json(json.loads((folder.parent.parent / "config.json").read_text()))
+        fold, classes = S.load_fold(cfg, tmp_path)
+        model = S.rebuild_model(cfg, fold, classes, folder / "best.weights.h5")
+        prob = tf.nn.softmax(model({"features": fold.test.x.astype("float32"),
+                                    "culture": model.culture_index(fold.test.meta["corpus"])}), -1).numpy()
+        np.testing.assert_allclose(prob, np.load(folder / "predictions.npz")["prob"], atol=1e-5)
+    ramp = runs_d["adv_ramp"]["0"]
+    assert ramp["schedule"] == "ganin" and ramp["alpha_history"]["steps"] == 2 * ramp["steps_per_epoch"]
+    assert ramp["alpha_history"]["first"] == 0.0
+    assert ramp["alpha_after"] == pytest.approx(ramp["alpha_history"]["last"], abs=1e-4)   # read from the run's logs
+    assert on_disk["summary"]["vs_bsl"]["adv_ramp"]["accuracy"]["mean"] == pytest.approx(
+        ramp["accuracy"] - runs_d["bsl"]["0"]["accuracy"])
     md = S.markdown(res, command="cmd")
-    assert "| `adv_sc5` | 1 |" in md and "aa -> bb | `adv_ramp`" in md and "Ganin schedule as run" in md
+    assert "| `adv_ramp` | 1 |" in md and "EmoDB -> CASIA | `adv_ramp`" in md and "Ganin schedule as run" in md
 
-    # a re-run trains only what is missing
-    calls = []
-    real = S.run_one
-    monkeypatch.setattr(S, "run_one", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
-    S.study(folds, ["bsl", "adv_sc5", "adv_ramp", "adv"], [0], **kw)
-    assert calls == ["adv"]
+    # resumable: finished runs are neither retrained nor re-probed
+    def boom(*a, **k):
+        raise AssertionError("a finished run was retrained or re-probed")
+    monkeypatch.setattr(T, "train_fold", boom)
+    monkeypatch.setattr(S, "rebuild_model", boom)
+    again = S.study(["emodb_to_casia"], ["bsl", "adv_ramp"], 1, **kw)
+    assert again["runs"]["emodb_to_casia"]["bsl"]["0"]["culture_probe"] == runs_d["bsl"]["0"]["culture_probe"]
     with pytest.raises(ExperimentError, match="unknown variants"):
-        S.study(folds, ["adv_alpha9"], [0], **kw)
-
-
-def test_run_does_not_depend_on_the_runs_before_it():
-    """A (variant, seed) gives the same result on a fresh model and on one reused after another seed
-    (weights, optimiser states and dropout streams all restart from the seed): a resumed study
-    reproduces an uninterrupted one."""
-    import pipelines.adv_culture_study as S
-
-    fold = _synthetic_fold(n=32)
-    classes = ("a", "b", "c", "d")
-    base = {k: v for k, v in TINY.items() if k not in ("num_classes", "input_dim")}
-    base.update(dropout=0.3, learning_rate=1e-3)
-    kw = dict(base_params=base, epochs=2, batch_size=16, learning_rate=1e-2)
-    fresh, _ = S.run_one(fold, classes, "bb", "adv", 1, **kw)
-    _, used = S.run_one(fold, classes, "bb", "adv", 0, **kw)
-    again, _ = S.run_one(fold, classes, "bb", "adv", 1, model=used, **kw)
-    for k in ("accuracy", "macro_f1", "culture_probe"):
-        assert again[k] == pytest.approx(fresh[k], abs=1e-6)
-    assert again["final"]["culture_loss"] == pytest.approx(fresh["final"]["culture_loss"], rel=1e-4)
+        S.study(["emodb_to_casia"], ["adv_alpha9"], 1, **kw)
