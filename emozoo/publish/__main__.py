@@ -9,7 +9,7 @@ Examples::
     python -m emozoo.publish --list
     python -m emozoo.publish dann_speech                     # retrain on the IS10 stores, publish to saved_models/
     python -m emozoo.publish dann_iemocap --from-run          # publish the Table 2 run's seed-0 model
-    python -m emozoo.publish face_cnn_jaffe face_cnn_ckplus face_cnn_fer2013 --runs runs/face_cnn
+    python -m emozoo.publish face_cnn_jaffe face_cnn_ckplus face_cnn_fer2013 --runs runs   # the runs of face_cnn/tables/cpu
 """
 from __future__ import annotations
 
