@@ -222,9 +222,11 @@ def zoo_config(setting: str):
     from emozoo.models.ssgan.ssgan_experiments import experiment_name
     if setting not in ZOO_NAMES:
         raise ExportError(f"no zoo model for setting {setting!r}; published settings: {sorted(ZOO_NAMES)}")
-    return apply_overrides(get_experiment(experiment_name(setting, FRACTION)),
-                           [f"model.params.run.{k}={json.dumps(v)}" for k, v in ZOO_RUNS[setting].items()]
-                           + ['model.params.run.models=["ssgan"]', "data.folds=[0]"])
+    cfg = apply_overrides(get_experiment(experiment_name(setting, FRACTION)),
+                          [f"model.params.run.{k}={json.dumps(v)}" for k, v in ZOO_RUNS[setting].items()]
+                          + ['model.params.run.models=["ssgan"]', "data.folds=[0]"])
+    return dataclasses.replace(cfg, name=f"ssgan/zoo/{setting}",
+                               description=f"the zoo model {ZOO_NAMES[setting]}: {cfg.description}, {ZOO_RUNS[setting]}")
 
 
 def load_trained(result: dict, weights, spec):

@@ -119,6 +119,25 @@ def test_a_finished_fold_is_read_back_not_retrained(finished, monkeypatch):
         run_experiment(tiny("data.folds=[1]", "trainer.seed=2", "model.params.run.steps=8"), model_dir, **QUIET)
 
 
+def test_zoo_trains_one_fold_through_the_task_and_reloads_its_selected_weights(finished):
+    """The zoo recipe is one fold (fold/seed 0) of the 50 % experiment on the trainer; a fold's saved
+    SSGAN weights rebuild the selected model (its test report is the fold's)."""
+    from emozoo.models.ssgan import ssgan_zoo as Z
+    cfg = Z.zoo_config("face_dface")
+    spec = T.spec_of(cfg)
+    assert cfg.name == "ssgan/zoo/face_dface" and cfg.data.folds == (0,) and spec.models == ("ssgan",)
+    assert (spec.fraction, spec.normalisation, spec.setting) == (1.0, "combine", "face_dface")
+    assert T.spec_of(Z.zoo_config("speech")).fraction == 0.5
+    model_dir, _ = finished
+    fold_dir = model_dir / "seed_2" / "fold1"
+    r = json.loads((fold_dir / "result.json").read_text())
+    spec = T.RunSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in r["spec"].items()})
+    model = Z.load_trained(r, fold_dir / "ssgan.weights.h5", spec)
+    labelled, unl, valid, test, classes, mods, axes = T.assemble(spec)
+    _, _, (_, test), _ = T.normalise(labelled, unl, [valid, test], spec.normalisation, axes)
+    assert T.score(model, test, classes) == r["models"]["ssgan"]["test"]
+
+
 def test_table_script_maps_overrides_and_run_folders():
     table = _table_module()
     assert table.trainer_overrides(["steps=600"]) == ["model.params.run.steps=600"]
