@@ -85,30 +85,6 @@ def run_dir(runs_dir: Path, direction: str, variant: str) -> Path:
     return Path(runs_dir) / study_name(src, tgt, variant).replace("/", "_")
 
 
-def seed_fold_dir(model_dir: Path, seed: int) -> Path:
-    """The one fold folder of seed ``seed`` in a finished cross-culture run (``result.json``,
-    ``best.weights.h5``, ``selection.json``)."""
-    found = sorted(p.parent for p in (Path(model_dir) / f"seed_{seed}").glob("*/result.json"))
-    if len(found) != 1:
-        raise ExperimentError(f"{model_dir} has {len(found)} finished fold(s) for seed {seed}, expected one "
-                              "(the transductive cross-culture setting): run python -m emozoo.train --experiment "
-                              f"<its experiment> --model-dir {model_dir} --seeds {seed + 1}")
-    return found[0]
-
-
-def rebuild_model(cfg, fold, classes, weights: Path):
-    """The model of a finished fold: built from ``cfg`` (the run's ``config.json``) as
-    :func:`emozoo.train.trainer.train_fold` builds it, with the fold's saved weights loaded."""
-    from emozoo.models import build_model, discover
-
-    discover()
-    model = build_model(cfg.model.name, num_classes=len(classes), input_dim=int(fold.train.x.shape[1]),
-                        **cfg.model.params)
-    model.prepare_fold(fold)
-    model.load_weights(str(weights))
-    return model
-
-
 def culture_probe(model, fold, seed: int) -> tuple[float, int]:
     """Linear culture probe on z of the source (``fold.train``) and target (``fold.test``) rows, each
     culture subsampled to the smaller count (chance 0.5); returns ``(accuracy, rows per culture)``."""
@@ -138,8 +114,10 @@ def measure(model_dir: Path, direction: str, variant: str, seed: int, fold=None,
     the last epoch's training logs (``selection.json``) and the culture probe on z (computed once from the
     fold's ``best.weights.h5`` and kept beside it as ``probes.json``)."""
     from emozoo.experiments import ExperimentConfig
+    from emozoo.models.adv_culture.adv_culture_runs import load_fold, rebuild_model, seed_fold_dir
 
-    folder = seed_fold_dir(model_dir, seed)
+    src, tgt = direction.split("_to_", 1)
+    folder = seed_fold_dir(model_dir, seed, study_name(src, tgt, variant))
     res = json.loads((folder / "result.json").read_text())
     cfg = ExperimentConfig.from_json(json.loads((Path(model_dir) / "config.json").read_text()))
     epochs = json.loads((folder / "selection.json").read_text())["epochs"]
@@ -173,18 +151,6 @@ def measure(model_dir: Path, direction: str, variant: str, seed: int, fold=None,
         out["alpha_history"] = alpha_history(float(params.get("alpha", 1.0)), out["steps_per_epoch"],
                                              cfg.trainer.epochs)
     return out
-
-
-def load_fold(cfg, root: Path):
-    """``(fold, classes)`` of a cross-culture experiment (the transductive setting: one fold), as the
-    trainer's :class:`~emozoo.train.task.FeatureVectorTask` makes it (in memory)."""
-    from emozoo.train.data import make_folds
-
-    folds, classes = make_folds(cfg.data, root=root)
-    if len(folds) != 1:
-        raise ExperimentError(f"{cfg.name}: expected the transductive cross-culture setting (one fold), "
-                              f"got {len(folds)} folds")
-    return folds[0], classes
 
 
 def _stat(vals):
@@ -244,6 +210,7 @@ def study(directions, variants, seeds: int, *, out: Path, runs_dir: Path, root: 
     experiment (tests: tiny networks and stores)."""
     from emozoo.experiments import apply_overrides, get_experiment
     from emozoo.models import discover
+    from emozoo.models.adv_culture.adv_culture_runs import load_fold
     from emozoo.train.trainer import run_experiment
 
     unknown = [v for v in variants if v not in VARIANTS]

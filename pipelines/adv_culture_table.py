@@ -19,7 +19,8 @@ the multi-culture setting). This script only lays them out and writes
   numbers (CHEAVD 2.0 / AFEW: other corpora, for reference only);
 * ``docs/methods/adv_culture_tsne.png`` (Fig. 2): t-SNE of G's output, BSL vs ADV, coloured by
   culture, plus a linear-probe culture accuracy on z, and TensorBoard projector logs under
-  ``runs/adv_culture_tsne/``.
+  ``runs/adv_culture_tsne/``; the models are the cross-culture runs' own (seed 0, the fold's
+  ``best.weights.h5`` in the run folders above), not retrained.
 """
 from __future__ import annotations
 
@@ -195,9 +196,15 @@ def markdown(summary: dict, meta: dict, features: str = "is10") -> str:
     return "\n".join(L) + "\n"
 
 
-def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path, projector_dir: Path | None,
+def tsne_figure(source: str, target: str, out_png: Path, runs_dir: Path, root: Path, projector_dir: Path | None,
                 max_points: int = 600, seed: int = 0, variants=("bsl", "adv"), features: str = "is10") -> dict:
-    """Fig. 2: G's output of the cross-culture setting ``source -> target``, BSL vs ADV, by culture."""
+    """Fig. 2: G's output of the cross-culture setting ``source -> target``, BSL vs ADV, by culture.
+
+    Nothing is retrained: each variant's model is the table's own run of
+    ``adv_culture/cross/<source>_to_<target>/<features>/<variant>`` (``<runs_dir>/<experiment with / as _>``,
+    seed ``seed``), rebuilt from its ``config.json`` with the fold's ``best.weights.h5``
+    (:func:`emozoo.models.adv_culture.adv_culture_runs.load_trained`); a missing run is an error naming the
+    command that trains it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -206,35 +213,41 @@ def tsne_figure(source: str, target: str, out_png: Path, epochs: int, root: Path
     from sklearn.manifold import TSNE
     from sklearn.model_selection import cross_val_score
 
-    from emozoo.models.adv_culture.adv_culture_task import Part, make_culture_folds, train_fold
+    from emozoo.models.adv_culture.adv_culture_runs import load_trained
 
-    info = {"source": source, "target": target, "epochs": epochs, "seed": seed, "features": features}
+    info = {"source": source, "target": target, "seed": seed, "features": features, "runs": {}}
+    loaded = {}
+    for mode in variants:          # every run first: a missing one fails before any figure work
+        name = E.experiment_name("cross", mode, source=source, target=target, features=features)
+        model_dir = Path(runs_dir) / name.replace("/", "_")
+        loaded[mode] = load_trained(model_dir, seed, root=root, experiment=name)
+        info["runs"][mode] = os.path.relpath(loaded[mode][4] / "best.weights.h5", REPO)
+    info["epochs"] = loaded[variants[0]][3].trainer.epochs
     fig, axes = plt.subplots(1, len(variants), figsize=(4 * len(variants), 3.6), dpi=72)
     for ax, mode in zip(axes, variants):
-        cfg = get_experiment(E.experiment_name("cross", mode, source=source, target=target, features=features))
-        (fold,), classes = make_culture_folds(cfg.data, root=root)
-        params = {k: v for k, v in cfg.model.params.items() if k != "balance_cultures"}
-        model, _ = train_fold(fold, classes, params, epochs=epochs, batch_size=cfg.trainer.batch_size,
-                              learning_rate=cfg.optimizer.learning_rate, seed=seed)
-        test = fold.test[target]
-        both = Part.concat([fold.train, Part(test.x, test.y, test.c, test.corpus)])
+        model, fold, classes, cfg, _ = loaded[mode]
+        cultures = list(model.culture_names)
+        x = np.concatenate([fold.train.x, fold.test.x]).astype(np.float32)       # source rows, then the target's
+        y = np.concatenate([fold.train.y, fold.test.y])
+        corpus = np.concatenate([fold.train.meta["corpus"], fold.test.meta["corpus"]]).astype(str)
+        c = model.culture_index(corpus)
         rng = np.random.default_rng(seed)
-        idx = np.concatenate([rng.permutation(np.flatnonzero(both.c == c))[:max_points // 2] for c in (0, 1)])
-        z = np.asarray(model.embed({"features": both.x[idx], "culture": both.c[idx]}))
-        probe = float(cross_val_score(LogisticRegression(max_iter=2000), z, both.c[idx], cv=5).mean())
+        idx = np.concatenate([rng.permutation(np.flatnonzero(c == k))[:max_points // 2] for k in (0, 1)])
+        z = np.asarray(model.embed({"features": x[idx], "culture": c[idx]}))
+        probe = float(cross_val_score(LogisticRegression(max_iter=2000), z, c[idx], cv=5).mean())
         info[mode] = {"culture_probe_accuracy": probe, "points": int(len(idx))}
         emb = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(z)
-        for c, colour in ((0, "tab:blue"), (1, "tab:orange")):
-            sel = both.c[idx] == c
-            ax.scatter(emb[sel, 0], emb[sel, 1], s=5, c=colour, alpha=0.6, label=NAMES[fold.cultures[c]])
+        for k, colour in ((0, "tab:blue"), (1, "tab:orange")):
+            sel = c[idx] == k
+            ax.scatter(emb[sel, 0], emb[sel, 1], s=5, c=colour, alpha=0.6, label=NAMES[cultures[k]])
         ax.set_title(f"{LABEL[mode]}: linear culture probe on z {100 * probe:.0f}%", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
         if projector_dir is not None:
             from emozoo.train.tensorboard_utils import write_projector
             write_projector(projector_dir / mode, z, {
-                "culture": [fold.cultures[c] for c in both.c[idx]], "corpus": list(both.corpus[idx]),
-                "label": [classes[y] for y in both.y[idx]]})
+                "culture": [cultures[k] for k in c[idx]], "corpus": list(corpus[idx]),
+                "label": [classes[v] for v in y[idx]]})
     axes[0].legend(fontsize=8, markerscale=3, loc="best")
     fig.suptitle(f"t-SNE of G's output, cross-culture {NAMES[source]} -> {NAMES[target]}", fontsize=10)
     fig.tight_layout()
@@ -321,7 +334,7 @@ def run(args, default_settings: str) -> int:
         if args.tsne:
             src, tgt = args.tsne_pair.split(",")
             variants = ("bsl", "adv") + (("adv_confusion",) if "ablation" in args.settings else ())
-            results["tsne"] = tsne_figure(src, tgt, Path(args.tsne), args.epochs, Path(args.root),
+            results["tsne"] = tsne_figure(src, tgt, Path(args.tsne), runs_dir, Path(args.root),
                                           REPO / "runs" / f"adv_culture_tsne{suffix}", variants=variants,
                                           features=args.features)
             print("Fig. 2:", json.dumps(results["tsne"]))

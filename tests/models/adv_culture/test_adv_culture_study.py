@@ -152,6 +152,7 @@ def test_the_study_is_a_registered_group_paired_with_the_cross_experiments():
 
 def test_study_through_the_trainer_json_probes_and_resume(stores, tmp_path, monkeypatch):
     import pipelines.adv_culture_study as S
+    from emozoo.models.adv_culture import adv_culture_runs as R
     from emozoo.train import trainer as T
 
     out, runs = tmp_path / "study.json", tmp_path / "runs"
@@ -165,13 +166,13 @@ def test_study_through_the_trainer_json_probes_and_resume(stores, tmp_path, monk
         assert r["accuracy"] == r["report"]["accuracy"] and 0 <= r["uar"] <= 1 and 0 <= r["macro_f1"] <= 1
         assert 0.3 <= r["culture_probe"] <= 1 and r["probe_rows_per_culture"] == min(4 * 3 * 4, n_target)
         assert (r["culture_accuracy"] is None) == (v == "bsl")
-        folder = S.seed_fold_dir(runs / f"adv_culture_study_emodb_to_casia_is10_{v}", 0)
+        folder = R.seed_fold_dir(runs / f"adv_culture_study_emodb_to_casia_is10_{v}", 0)
         assert (folder / "probes.json").exists() and (folder / "best.weights.h5").exists()
         # the model rebuilt from config.json with the saved weights is the trained one: same test predictions
         from emozoo.experiments import ExperimentConfig
         cfg = ExperimentConfig.from_json(json.loads((folder.parent.parent / "config.json").read_text()))
-        fold, classes = S.load_fold(cfg, tmp_path)
-        model = S.rebuild_model(cfg, fold, classes, folder / "best.weights.h5")
+        fold, classes = R.load_fold(cfg, tmp_path)
+        model = R.rebuild_model(cfg, fold, classes, folder / "best.weights.h5")
         prob = tf.nn.softmax(model({"features": fold.test.x.astype("float32"),
                                     "culture": model.culture_index(fold.test.meta["corpus"])}), -1).numpy()
         np.testing.assert_allclose(prob, np.load(folder / "predictions.npz")["prob"], atol=1e-5)
@@ -188,7 +189,7 @@ def test_study_through_the_trainer_json_probes_and_resume(stores, tmp_path, monk
     def boom(*a, **k):
         raise AssertionError("a finished run was retrained or re-probed")
     monkeypatch.setattr(T, "train_fold", boom)
-    monkeypatch.setattr(S, "rebuild_model", boom)
+    monkeypatch.setattr(R, "rebuild_model", boom)
     again = S.study(["emodb_to_casia"], ["bsl", "adv_ramp"], 1, **kw)
     assert again["runs"]["emodb_to_casia"]["bsl"]["0"]["culture_probe"] == runs_d["bsl"]["0"]["culture_probe"]
     with pytest.raises(ExperimentError, match="unknown variants"):
