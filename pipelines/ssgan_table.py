@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emozoo.experiments import apply_overrides, get_experiment, get_group  # noqa: E402
+from emozoo.experiments import apply_overrides, get_experiment, group_members  # noqa: E402
 from emozoo.experiments.config import parse_value  # noqa: E402
 from emozoo.models.ssgan import ssgan_task as T  # noqa: E402
 from emozoo.models.ssgan.ssgan_experiments import CPU_PRESETS, FOLDS, FRACTIONS, NORMALISATION_FRACTION, \
@@ -102,7 +102,8 @@ def _fmt(m) -> str:
 
 
 def _command(base: str, overrides, folds: int) -> str:
-    return " ".join([base] + [f"--override {o}" for o in overrides or ()] + ([f"--folds {folds}"] if folds != FOLDS else []))
+    return " ".join([base] + [f"--override {o}" for o in overrides or ()]
+                    + ([f"--folds {folds}"] if folds != FOLDS else []))
 
 
 def table(setting: str, fractions, folds: int, overrides, log=print, runs_dir: Path = RUNS) -> dict:
@@ -158,16 +159,11 @@ def _plot(path, xs, series, xlabel, title, xticks=None):
     plt.close(fig)
 
 
-def _group(name: str) -> list[str]:
-    from emozoo.experiments.registry import _expand
-    return _expand(get_group(name))
-
-
 def ablation_unlabelled(folds: int, overrides, log=print, runs_dir: Path = RUNS) -> dict:
     """Sec. V-A / Fig. 6: MSSGAN with 0x .. 3x the labelled count of unlabelled pairs (MFSBase
     beside): the group ``ssgan/ablation/unlabelled``."""
     ov = trainer_overrides(overrides, folds)
-    names = _group("ssgan/ablation/unlabelled")
+    names = group_members("ssgan/ablation/unlabelled")
     runs = run_cells(names, ov, runs_dir, log)
     fs_cfg, fs = runs["ssgan/ablation/unlabelled/mfsbase"]
     pts = []
@@ -200,7 +196,7 @@ def ablation_normalisation(folds: int, overrides, log=print, runs_dir: Path = RU
     """Sec. V-B / Fig. 7: the four normalisation strategies of the unlabelled data (SSGAN, dense,
     eGeMAPS): the group ``ssgan/ablation/normalisation``."""
     ov = trainer_overrides(overrides, folds)
-    names = _group("ssgan/ablation/normalisation")
+    names = group_members("ssgan/ablation/normalisation")
     runs = run_cells(names, ov, runs_dir, log)
     pts = [{"normalisation": T.spec_of(cfg).normalisation, **cell(run, "ssgan")} for cfg, run in runs.values()]
     fraction = NORMALISATION_FRACTION

@@ -225,8 +225,8 @@ def zoo_config(setting: str):
     cfg = apply_overrides(get_experiment(experiment_name(setting, FRACTION)),
                           [f"model.params.run.{k}={json.dumps(v)}" for k, v in ZOO_RUNS[setting].items()]
                           + ['model.params.run.models=["ssgan"]', "data.folds=[0]"])
-    return dataclasses.replace(cfg, name=f"ssgan/zoo/{setting}",
-                               description=f"the zoo model {ZOO_NAMES[setting]}: {cfg.description}, {ZOO_RUNS[setting]}")
+    return dataclasses.replace(cfg, name=f"ssgan/zoo/{setting}", description=f"the zoo model {ZOO_NAMES[setting]}: "
+                                                                             f"{cfg.description}, {ZOO_RUNS[setting]}")
 
 
 def load_trained(result: dict, weights, spec):

@@ -145,7 +145,8 @@ def test_table_script_maps_overrides_and_run_folders():
     with pytest.raises(SystemExit, match="stepz"):
         table.trainer_overrides(["stepz=1"])
     runs = Path("runs")
-    assert table.run_dir("ssgan/face_dface/frac10", [], runs) == runs / "ssgan_face_dface_frac10"  # python -m emozoo.train's
+    # the folder python -m emozoo.train --experiment uses
+    assert table.run_dir("ssgan/face_dface/frac10", [], runs) == runs / "ssgan_face_dface_frac10"
     assert table.run_dir("ssgan/face_dface/frac10", ["model.params.run.steps=600"], runs) == \
         runs / "ssgan_face_dface_frac10__steps=600"
     names = ("ssgan/functionals/frac20", "ssgan/speech_whisper/frac20", "ssgan/face_dface/frac20",
