@@ -63,26 +63,23 @@ def measured_tables(features: str, results: Path) -> dict:
 
 
 def all_labelled_fold(features: str, root: Path):
-    """``(cfg, fold, classes, counts)``: one CultureFold whose training side is every labelled clip
-    of the multi-culture experiment's stores (culture ``j`` = its ``j``-th corpus)."""
-    from emozoo.errors import SchemaError
+    """``(cfg, fold, classes, counts)``: the multi-culture ADV experiment of ``features`` with protocol
+    ``"all"`` (every labelled clip of its corpora on the training side; no validation or test side, so the
+    last epoch is kept) and that one fold, a :class:`emozoo.train.data.Fold` as the one trainer's
+    feature-vector folds are (the model's ``fold_arrays`` gives culture ``j`` to the ``j``-th corpus and
+    upsamples the smaller cultures to the largest)."""
+    import dataclasses
+
     from emozoo.experiments import get_experiment
     from emozoo.models.adv_culture import adv_culture_experiments as E
-    from emozoo.models.adv_culture.adv_culture_task import CultureFold, Part, load_culture_table
+    from emozoo.train.data import make_folds
 
     cfg = get_experiment(E.experiment_name("multi", "adv", features=features))
-    corpora = list(cfg.data.corpora)
-    tables = {c: load_culture_table(cfg.data, c, root) for c in corpora}
-    classes = tables[corpora[0]].classes
-    parts = []
-    for j, c in enumerate(corpora):
-        t = tables[c]
-        if t.classes != classes:
-            raise SchemaError(f"{c} has classes {t.classes}, {corpora[0]} has {classes}")
-        parts.append(Part(t.x.astype("float32"), t.y.astype("int32"), np.full(len(t), j, np.int32), t.meta["corpus"]))
-    train = Part.concat(parts)
-    fold = CultureFold("multi/all", tuple(corpora), tuple(range(len(corpora))), train, Part.concat([]), {})
-    return cfg, fold, tuple(classes), {c: len(tables[c]) for c in corpora}
+    data = dataclasses.replace(cfg.data, protocol="all", protocol_kwargs={}, valid_speakers=0)
+    cfg = dataclasses.replace(cfg, data=data, trainer=dataclasses.replace(cfg.trainer, tensorboard=False))
+    (fold,), classes = make_folds(data, root=str(root))
+    corpus = fold.train.meta["corpus"].astype(str)
+    return cfg, fold, tuple(classes), {c: int((corpus == c).sum()) for c in data.corpora}
 
 
 def _heads(model):
@@ -175,8 +172,10 @@ def train_and_publish(name: str, features: str, *, repo: Path, zoo_dir=None, com
     (the recipe of the presets ``adv_culture_speech`` / ``adv_culture_face``).
 
     Trains :class:`AdversarialCultureModel` in ADV mode (S_C=1, S_G=2, alpha=1, Adam 1e-4) with the
-    CPU preset of the table runner (batch 64, no model selection) on every labelled clip of the
-    multi-culture experiment's stores (smaller cultures upsampled to the largest), then exports the
+    CPU preset of the tables (batch 64, no model selection) on every labelled clip of the
+    multi-culture experiment's stores (smaller cultures upsampled to the largest) through the one
+    trainer (:func:`emozoo.train.trainer.train_fold` with ``return_model=True`` on the fold of
+    :func:`all_labelled_fold`, in a temporary folder), then exports the
     inference path (culture z-normalisation + G + E, plus Dface for faces; C is not exported).
     The card is ``adv_culture_presets.PRESETS[name]`` plus the exact ``command``, the measured
     tables (:func:`measured_tables`) and the training facts.
@@ -193,10 +192,15 @@ def train_and_publish(name: str, features: str, *, repo: Path, zoo_dir=None, com
         >>> train_and_publish("adv_culture_speech", "is10", repo=Path("."),
         ...                   command="python -m emozoo.publish adv_culture_speech")  # doctest: +SKIP
     """
+    import tempfile
+
+    import tensorflow as tf
+
+    from emozoo.errors import ExportError
     from emozoo.models import discover
     from emozoo.models.adv_culture import adv_culture_experiments as E
     from emozoo.models.adv_culture.adv_culture_presets import PRESETS
-    from emozoo.models.adv_culture.adv_culture_task import train_fold
+    from emozoo.train.trainer import train_fold
     from emozoo.zoo import publish
 
     discover()
@@ -205,18 +209,23 @@ def train_and_publish(name: str, features: str, *, repo: Path, zoo_dir=None, com
     epochs, batch = cfg.trainer.epochs, cfg.trainer.batch_size
     print(f"training {cfg.name} on all labelled clips {counts}, {epochs} epochs, batch {batch}, seed {seed}",
           flush=True)
-    model, hist = train_fold(fold, classes, dict(cfg.model.params), epochs=epochs, batch_size=batch,
-                             learning_rate=cfg.optimizer.learning_rate, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="adv_culture_zoo_") as tmp:   # the one trainer's fold (no validation side:
+        res, model = train_fold(cfg, fold, 0, classes, seed, Path(tmp) / "fold",   # the last epoch is kept)
+                                tf.distribute.get_strategy(), return_model=True)
+        final = json.loads((Path(tmp) / "fold" / "selection.json").read_text())["epochs"][-1]
     # the pooled row must be the statistics of all training clips together (used when the culture is unknown)
     pooled = np.asarray(model.standardization.mean)[-1]
     if not np.allclose(pooled, fold.train.x.mean(0), atol=1e-3 * (1 + np.abs(fold.train.x).max())):
-        raise AssertionError("the pooled normalisation row is not the mean of all training clips")
+        raise ExportError("the pooled normalisation row is not the mean of all training clips")
+    cultures = list(model.culture_names)
 
     card = dict(PRESETS[name])
     card.update(command=command, metrics=metrics,
                 training={"clips": counts, "epochs": epochs, "batch_size": batch, "seed": seed,
+                          "trainer": "emozoo.train.trainer.train_fold (fold 0, seed * 1009 initialisation)",
+                          "epochs_run": res["epochs_run"], "kept_epoch": res["best_epoch"],
                           "upsampling": "each culture upsampled to the largest",
-                          "final": {k: round(float(v[-1]), 4) for k, v in hist.items()}},
+                          "final": {k: round(float(v), 4) for k, v in final.items() if k != "epoch" and v is not None}},
                 experiment_config=cfg.to_json())
     if E.modality_of(features) == "face":
         from emozoo.models.dface.dface_export import load_dface
@@ -226,11 +235,11 @@ def train_and_publish(name: str, features: str, *, repo: Path, zoo_dir=None, com
         card["backbone"] = {"name": "dface_fer2013", "version": dentry["path"].split("/")[-1]}
 
         def build(d):
-            export_face(model, dface, Path(d), classes, fold.cultures, size=size,
+            export_face(model, dface, Path(d), classes, cultures, size=size,
                         dface_version=dentry["path"].split("/")[-1])
     else:
         def build(d):
-            export_features(model, Path(d), classes, fold.cultures, feature=features)
+            export_features(model, Path(d), classes, cultures, feature=features)
     entry = publish(name, build, card, zoo_dir)
     return entry
 

@@ -112,3 +112,67 @@ def test_face_real_files(face_model, data_dir):
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
     # images the model was trained on: their (clear, posed) expressions come out right
     assert face_model.predict_labels([str(f) for f in files]) == ["happy", "surprise", "happy", "surprise"]
+
+
+def test_the_recipe_trains_through_the_one_trainer(tmp_path, monkeypatch):
+    """``train_and_publish`` on tiny stores: the all-labelled fold (protocol "all": every clip of every culture,
+    no test side), trained by trainer.train_fold (return_model=True); the exported model is that trained
+    model (same probabilities), its pooled row is the mean of all training clips, the card says so."""
+    import json
+
+    import emozoo.experiments as X
+    from emozoo.models.adv_culture import adv_culture_zoo as Z
+    from emozoo.train import trainer
+    from tests.helpers import write_feature_store
+
+    stores = {"emodb": str(write_feature_store(tmp_path / "a", corpus="emodb", culture="german", speakers=4,
+                                               per_class=3, dim=8, seed=1)),
+              "casia": str(write_feature_store(tmp_path / "b", corpus="casia", culture="mandarin", speakers=5,
+                                               per_class=4, dim=8, seed=2))}
+    real = X.get_experiment
+    multi = "adv_culture/multi/emodb+casia+ravdess/is10/adv"
+
+    def tiny(name):
+        cfg = real(name)
+        if name != multi:
+            return cfg
+        cfg = X.apply_overrides(cfg, ["trainer.epochs=2", "trainer.batch_size=16", "model.params.generator_units=[8,4]",
+                                      "model.params.emotion_units=[4]", "model.params.culture_units=[4]",
+                                      "model.params.num_cultures=2", "model.params.culture_names=['emodb','casia']",
+                                      "model.params.labelled_cultures=[0,1]"])
+        cfg.data.corpora, cfg.data.stores = ("emodb", "casia"), stores
+        return cfg
+    monkeypatch.setattr(X, "get_experiment", tiny)
+    cells = {"emodb": {m: {"mean": 0.5, "std": 0.1} for m in ("accuracy", "uar", "macro_f1")} | {"num_runs": 1}}
+    results = tmp_path / "benchmarks" / "results" / "adv_culture.json"
+    results.parent.mkdir(parents=True)
+    results.write_text(json.dumps({"config": {"seeds": 1}, "summary": {
+        multi: cells, multi.replace("/adv", "/bsl"): cells}}))
+
+    cfg, fold, classes, counts = Z.all_labelled_fold("is10", tmp_path)
+    assert counts == {"emodb": 4 * 3 * 4, "casia": 5 * 4 * 4} and len(fold.train) == sum(counts.values())
+    assert fold.test is None and fold.valid is None and cfg.data.protocol == "all"
+
+    trained = []
+    real_train = trainer.train_fold
+
+    def spy(*a, **k):
+        out = real_train(*a, **k)
+        trained.append(out[1])
+        return out
+    monkeypatch.setattr(trainer, "train_fold", spy)
+    entry = Z.train_and_publish("adv_culture_speech", "is10", repo=tmp_path, zoo_dir=tmp_path / "zoo",
+                                command="cmd")
+    (model,) = trained
+    card = entry                                       # the registry entry carries the card
+    assert card["training"]["clips"] == counts and card["training"]["epochs_run"] == 2
+    assert card["training"]["kept_epoch"] == 1 and "culture_loss" in card["training"]["final"]
+    assert card["training"]["trainer"].startswith("emozoo.train.trainer.train_fold")
+    pooled = np.asarray(model.standardization.mean)[-1]
+    np.testing.assert_allclose(pooled, fold.train.x.mean(0), atol=1e-4)
+    import tensorflow as tf
+
+    saved = tf.saved_model.load(str(tmp_path / "zoo" / entry["path"]))
+    x = fold.train.x[:5].astype("float32")
+    want = tf.nn.softmax(model(x), -1).numpy()
+    np.testing.assert_allclose(saved.serve_features(features=tf.constant(x))["probabilities"].numpy(), want, atol=1e-5)
