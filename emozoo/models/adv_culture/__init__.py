@@ -2,8 +2,10 @@
 
 * :mod:`.adv_culture_model`: :class:`AdversarialCultureModel` (G, E, C; Algorithm 1 in ``train_step``).
 * :mod:`.culture_standardization`: culture-specific z-normalisation (sec. 3.1).
-* :mod:`.adv_culture_task`: the paper's three settings (mono-, cross-, multi-culture) on feature
-  stores: data assembly, training, scoring; used by ``pipelines/adv_culture_table.py``.
+* :mod:`.adv_culture_task`: the paper's three settings (mono-, cross-, multi-culture) as culture folds
+  (data roles); ``train_fold`` only for the LOCO learner (the tables, the study, Fig. 2 and the zoo
+  train through the one trainer, ``emozoo.train.trainer``).
+* :mod:`.adv_culture_runs`: a finished trainer run read back as a model (config + ``best.weights.h5``).
 * :mod:`.adv_culture_experiments`: registered experiments ``adv_culture/<setting>/...``.
 * :mod:`.adv_culture_presets`: zoo entries.
 """

@@ -1,4 +1,10 @@
-"""The paper's three settings (sec. 4.2) on feature stores: data assembly, training and scoring.
+"""The paper's three settings (sec. 4.2) on feature stores as culture folds (data roles).
+
+The one trainer (``python -m emozoo.train --experiment adv_culture/...``) makes its folds with
+:func:`emozoo.train.data.make_folds` and the model's ``prepare_fold`` / ``fold_arrays`` hooks
+(:class:`~emozoo.models.adv_culture.adv_culture_model.AdversarialCultureModel`); this module states
+the same roles as :class:`CultureFold` objects (:func:`make_culture_folds`, :func:`training_arrays`),
+which the leave-one-corpus-out learner builds and trains with :func:`train_fold`.
 
 A *setting* is a registered :class:`emozoo.experiments.ExperimentConfig` whose ``data`` says
 which cultures (corpora) play which role:
@@ -29,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -39,7 +44,6 @@ from emozoo.data import protocols
 from emozoo.data.manifest import Manifest
 from emozoo.errors import SchemaError, SplitError
 from emozoo.models.adv_culture.cross_culture_split import TRANSDUCTIVE_DEFAULT, target_splits
-from emozoo.evaluation.metrics import classification_report
 from emozoo.train.data import FeatureTable, load_table, table_manifest
 
 SETTINGS = ("mono", "cross", "multi")
@@ -225,56 +229,26 @@ def build_model(fold: CultureFold, classes, model_params: dict, *, learning_rate
     return model
 
 
-def reinitialize(model, seed: int) -> None:
-    """Fresh initial weights and optimiser states for ``model`` (same architecture), so the
-    folds and seeds of one experiment reuse its traced train function instead of re-tracing."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-
-    def draw(init, var, k):
-        # a fresh initializer with an explicit seed: an unseeded Keras 3 initializer keeps the seed
-        # it drew at construction and would give the same values on every call
-        cfg = init.get_config()
-        if "seed" in cfg:
-            init = type(init).from_config({**cfg, "seed": seed * 7919 + k})
-        var.assign(init(var.shape, var.dtype))
-
-    dense = [l for l in model._flatten_layers() if isinstance(l, keras.layers.Dense)]
-    for k, layer in enumerate(dense):
-        draw(layer.kernel_initializer, layer.kernel, 2 * k)
-        if layer.bias is not None:
-            draw(layer.bias_initializer, layer.bias, 2 * k + 1)
-    for opt in (model.optimizer, model.emotion_optimizer, model.culture_optimizer):
-        if opt is None:
-            continue
-        for v in opt.variables:
-            if "learning_rate" not in v.path:
-                v.assign(np.zeros(v.shape, v.dtype))
-
-
 def train_fold(fold: CultureFold, classes, model_params: dict, *, epochs: int, batch_size: int,
                learning_rate: float, seed: int, balance: bool = True, jit_compile=False, callbacks=(),
-               verbose: int = 0, model=None):
-    """Train on one fold; returns ``(model, history)``. Passing the ``model`` of an earlier fold of
-    the same experiment re-initialises and reuses it (no re-tracing)."""
+               verbose: int = 0):
+    """Train a fresh model on one fold; returns ``(model, history)``.
+
+    Only the leave-one-corpus-out learner (:class:`emozoo.evaluation.loco.AdvCultureLearner`) still
+    trains this way: its committed ADV/BSL rows (``runs/loco_speech_*_{adv,bsl}``) were measured with
+    it, and moving it onto :func:`emozoo.train.trainer.train_fold` (other initialisation seed and batch
+    order) means re-running those rows (about 37 min of CPU here). Every table, the study, Fig. 2 and
+    the zoo recipe train through the one trainer.
+    """
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     data = training_arrays(fold, balance=balance, seed=seed)
-    if model is None:
-        model = build_model(fold, classes, model_params, learning_rate=learning_rate, jit_compile=jit_compile)
-    else:
-        reinitialize(model, seed)
-        model.fit_normalization(*fold.normalisation_data())
+    model = build_model(fold, classes, model_params, learning_rate=learning_rate, jit_compile=jit_compile)
     ds = (tf.data.Dataset.from_tensor_slices((inputs_of(data), data.y))
           .shuffle(len(data), seed=seed, reshuffle_each_iteration=True).batch(batch_size))
     from emozoo.train.data import finalize
     ds = finalize(ds)   # fixed prefetch, tf.data autotuning off: no stall when fit ends (issue 21)
     hist = model.fit(ds, epochs=epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False)
     return model, hist.history
-
-
-def predict(model, part: Part, batch_size: int = 1024) -> np.ndarray:
-    return np.asarray(model.predict(inputs_of(part), batch_size=batch_size, verbose=0))
