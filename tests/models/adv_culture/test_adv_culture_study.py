@@ -194,3 +194,28 @@ def test_study_through_the_trainer_json_probes_and_resume(stores, tmp_path, monk
     assert again["runs"]["emodb_to_casia"]["bsl"]["0"]["culture_probe"] == runs_d["bsl"]["0"]["culture_probe"]
     with pytest.raises(ExperimentError, match="unknown variants"):
         S.study(["emodb_to_casia"], ["adv_alpha9"], 1, **kw)
+
+
+def test_a_killed_ramped_run_resumes_to_the_uninterrupted_one(stores, tmp_path):
+    """Killed mid-epoch (os._exit after 15 steps, a backup at step 4 of epoch 1) and re-run, the ramped run
+    equals the uninterrupted one: the schedule restarts at the restored optimizer's step, so every step
+    gets the alpha it had (the logged L_gen and the test probabilities match)."""
+    from emozoo.train.__main__ import main
+    from tests.train.conftest import run_train
+
+    def args(d):
+        return ["--experiment", "adv_culture/study/emodb_to_casia/is10/adv_ramp", "--seeds", "1", "--model-dir",
+                str(d), "--override", *_tiny(stores), "trainer.epochs=3", "trainer.backup_every_steps=2"]
+
+    killed = run_train(args(tmp_path / "killed"), env_extra={"EMOZOO_FAULT_AFTER_STEPS": "15"})
+    assert killed.returncode == 17, killed.stdout + killed.stderr      # 160 balanced rows / 16: 10 steps per epoch
+    fold = tmp_path / "killed" / "seed_0" / "emodb_to_casia"
+    meta = json.loads((fold / "backup" / "training_metadata.json").read_text())
+    assert (meta["epoch"], meta["step"]) == (1, 4)
+    assert main(args(tmp_path / "killed")) == 0
+    assert main(args(tmp_path / "whole")) == 0
+    ref = tmp_path / "whole" / "seed_0" / "emodb_to_casia"
+    sel = [json.loads((f / "selection.json").read_text())["epochs"] for f in (fold, ref)]
+    assert [e["generator_loss"] for e in sel[0]] == pytest.approx([e["generator_loss"] for e in sel[1]], abs=1e-6)
+    np.testing.assert_allclose(np.load(fold / "predictions.npz")["prob"], np.load(ref / "predictions.npz")["prob"],
+                               atol=1e-6)
