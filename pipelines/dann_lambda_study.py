@@ -5,7 +5,7 @@
 
 The Table-2 pipeline showed that on IEMOCAP TS_1234 the paper's fixed ``lambda = 1`` gradient
 reversal (Lian et al. 2019, eq. 5) does not remove speaker identity from ``r_i`` (linear speaker
-probe 0.218 for DANN vs 0.141 for CI, ``pipelines/dann_tsne.py``). This study trains, on the same
+probe 0.212 for DANN vs 0.145 for CI, ``pipelines/dann_tsne.py``). This study trains, on the same
 fold (store ``tfrecords/iemocap_text_minilm``, speaker domain, test session 5) and with the
 experiments' CPU preset (Adam 1e-3, 20 epochs, batches of 20 conversations, the paper's network
 ``E.MODEL``), the variants

@@ -61,24 +61,32 @@ class ExperimentGroup:
         doc: where the published table lives (``docs/methods/adv_culture_table.md``).
         kind: ``table`` (a paper's table), ``study`` (an ablation / "then better" study) or
             ``benchmark``.
+        layout: ``"module:function"`` that lays the finished runs out in the paper's shape:
+            ``function(group, runs_root) -> {"markdown": str, "data": dict}``; ``python -m
+            emozoo.report GROUP`` prints it above the one-row-per-experiment table (and the table
+            scripts of ``pipelines/`` write it into the docs).
     """
     name: str
     members: tuple
     title: str
     doc: str = ""
     kind: str = "table"
+    layout: str = ""
 
 
 GROUP_KINDS = ("table", "study", "benchmark")
 
 
-def register_group(name: str, members, title: str, *, doc: str = "", kind: str = "table") -> ExperimentGroup:
+def register_group(name: str, members, title: str, *, doc: str = "", kind: str = "table",
+                   layout: str = "") -> ExperimentGroup:
     """Register the experiment group ``name`` (see :class:`ExperimentGroup`); returns it."""
     if kind not in GROUP_KINDS:
         raise ExperimentError(f"group {name!r}: kind must be one of {GROUP_KINDS}, got {kind!r}")
     if isinstance(members, str) or not members:
         raise ExperimentError(f"group {name!r}: members must be a non-empty list of name patterns")
-    group = ExperimentGroup(name.strip("/"), tuple(members), title, doc, kind)
+    if layout and (":" not in layout or not all(layout.split(":", 1))):
+        raise ExperimentError(f"group {name!r}: layout must be 'module:function', got {layout!r}")
+    group = ExperimentGroup(name.strip("/"), tuple(members), title, doc, kind, layout)
     if _GROUPS.get(group.name, group) != group:
         raise ExperimentError(f"experiment group {group.name!r} is registered twice")
     _GROUPS[group.name] = group

@@ -8,7 +8,9 @@ emozoo.train`` writes it). Members without a finished run are listed as missing,
   UAR per target corpus, mean UAR / WA / macro-F1 over targets (mean +- std over seeds), and a
   grouped-bar figure (mean LOCO UAR per row, one bar per condition, std as error bars);
 * any other group: one row per member with the pooled test accuracy / UAR / macro-F1
-  (``summary["test"]``, mean +- std over seeds) and a bar figure of the UAR.
+  (``summary["test"]``, mean +- std over seeds) and a bar figure of the UAR;
+* a group registered with a ``layout`` (e.g. ``dann/table2/text``: Lian et al.'s Table 2 with the
+  paper's numbers beside ours) also gets its table in the paper's shape, above those rows.
 
 Example::
 
@@ -192,12 +194,32 @@ def figure(group: str, found: dict, out: Path) -> Path:
     return out
 
 
+def paper_layout(group: str, runs_root: str | os.PathLike = "runs") -> dict | None:
+    """The group's table in the paper's shape (its registered ``layout``), or ``None`` if it has none:
+    ``{"markdown": str, "data": dict}`` from the finished runs under ``runs_root``."""
+    import importlib
+
+    from emozoo.experiments import get_group
+
+    g = get_group(group)
+    if g is None or not g.layout:
+        return None
+    module, function = g.layout.split(":", 1)
+    out = getattr(importlib.import_module(module), function)(g.name, Path(runs_root))
+    if not (isinstance(out, dict) and isinstance(out.get("markdown"), str) and isinstance(out.get("data"), dict)):
+        raise ExperimentError(f"the layout {g.layout} of {group!r} must return {{'markdown': str, 'data': dict}}")
+    return out
+
+
 def report(group: str, *, runs_root: str | os.PathLike = "runs", out_dir: str | os.PathLike | None = None,
            docs=(), figure_path: str | os.PathLike | None = None) -> dict:
     """Write ``<out_dir>/<group>.{md,json,png}`` (and the ``--doc`` sections); returns the paths and text."""
     found, missing = collect(group, runs_root)
     loco = all("loco" in s for s in found.values())
     text = loco_markdown(group, found, missing) if loco else generic_markdown(group, found, missing)
+    paper = paper_layout(group, runs_root)
+    if paper is not None:        # the paper-shaped table first, then one row per experiment
+        text = f"{paper['markdown'].rstrip()}\n\nPer experiment:\n\n{text}"
     stem = group.strip("/").replace("/", "_")
     out_dir = Path(out_dir or Path(runs_root) / "reports")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -205,7 +227,8 @@ def report(group: str, *, runs_root: str | os.PathLike = "runs", out_dir: str | 
     md = out_dir / f"{stem}.md"
     md.write_text(f"# {group}\n\n{text}\n\n![{group}]({os.path.relpath(png, out_dir)})\n", encoding="utf-8")
     js = out_dir / f"{stem}.json"
-    js.write_text(json.dumps({"group": group, "members": found, "missing": missing}, indent=1), encoding="utf-8")
+    js.write_text(json.dumps({"group": group, "members": found, "missing": missing,
+                              **({"paper": paper["data"]} if paper is not None else {})}, indent=1), encoding="utf-8")
     from emozoo.utils import replace_marked_section
     for doc in docs:
         doc = Path(doc)

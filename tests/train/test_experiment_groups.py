@@ -3,6 +3,7 @@ shows, whose members are registered experiments, and that ``python -m emozoo.rep
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -183,3 +184,23 @@ def test_report_rows_for_each_test_corpus_and_extra_side(tmp_path):
                                               "extra_tests": {"dev": {k: _cell(0.3) for k in ("accuracy", "uar")}}})
     text = report("dann/meld_table", runs_root=runs, out_dir=tmp_path / "o")["text"]
     assert "| dann/meld/text/7class/ci · dev | 1 | 30.0 ± 1.0 | 30.0 ± 1.0 | - |" in text
+
+
+def test_by_seed_runs_seed_one_of_every_member_first_into_runs_dir(monkeypatch, tmp_path):
+    """``--by-seed``: a group interrupted part way still covers every cell (the table scripts rely on it);
+    ``--runs-dir`` is the parent of the default run folders, where ``python -m emozoo.report`` reads them."""
+    import emozoo.train.trainer as trainer
+    from emozoo.experiments import group_members
+    from emozoo.train.__main__ import main
+
+    calls = []
+    monkeypatch.setattr(trainer, "run_experiment",
+                        lambda cfg, model_dir, **kw: calls.append((cfg.name, kw["seeds"], str(model_dir))))
+    members = group_members("dann/table2/text")
+    assert main(["--experiment", "dann/table2/text", "--by-seed", "--seeds", "2", "--runs-dir", str(tmp_path)]) == 0
+    assert [(n, s) for n, s, _ in calls] == [(m, 1) for m in members] + [(m, 2) for m in members]
+    assert {d for _, _, d in calls} == {str(tmp_path / m.replace("/", "_")) for m in members}
+    calls.clear()
+    assert main(["--experiment", "dann/table2/text", "--seeds", "2"]) == 0     # default: member by member
+    assert [(n, s) for n, s, _ in calls] == [(m, 2) for m in members]
+    assert calls[0][2] == os.path.join("runs", members[0].replace("/", "_"))

@@ -140,7 +140,8 @@ for _c in SPEECH_CORPORA:
 for _kind in TEXT_FEATURES:
     register_group(f"dann/table2/{_kind}", [f"dann/iemocap/{_kind}/*/ci", f"dann/iemocap/{_kind}/*/dann"],
                    f"Lian et al. 2019, Table 2: CI (lambda 0) vs DANN over the IEMOCAP TS settings, session 5 "
-                   f"tested ({_kind} sentence embeddings)", doc="docs/methods/dann_iemocap_table.md")
+                   f"tested ({_kind} sentence embeddings)", doc="docs/methods/dann_iemocap_table.md",
+                   layout="emozoo.models.dann.dann_tables:iemocap_table2")
 for _v in LAMBDA_STUDY:
     _register_lambda_study(_v)
 register_group("dann/lambda_study", [f"dann/lambda_study/{v}" for v in LAMBDA_STUDY],
@@ -149,7 +150,7 @@ register_group("dann/lambda_study", [f"dann/lambda_study/{v}" for v in LAMBDA_ST
                kind="study")
 register_group("dann/meld_table", ["dann/meld/text/7class/*", "dann/meld/text/4class/*"],
                "CI vs DANN on MELD (text), 7 and 4 classes, official splits (not in the paper: its second "
-               "corpus here)", doc="docs/methods/dann_meld.md")
+               "corpus here)", doc="docs/methods/dann_meld.md", layout="emozoo.models.dann.dann_tables:meld_table")
 register_group("dann/speech_table", ["dann/speech/*/is10/ci", "dann/speech/*/is10/dann"],
                "CI vs DANN, utterance-level speech variant (IS10, leave-one-speaker-out) on EmoDB, CASIA, RAVDESS",
                doc="docs/methods/dann_speech.md")

@@ -1,6 +1,7 @@
-"""pipelines/dann_iemocap_table.py: the table is read from the one trainer's run folders (the group
-``dann/table2/text``): the header prints the counted test turns, a missing run is "n/a", and runs that
-count different test turns are refused."""
+"""Table 2 in the paper's shape from the one trainer's run folders (the layout of the group
+``dann/table2/text``, written by pipelines/dann_iemocap_table.py and printed by ``python -m emozoo.report``):
+the header prints the counted test turns, a missing run is "n/a", runs that count different test turns
+are refused."""
 import importlib.util
 import json
 from pathlib import Path
@@ -24,9 +25,12 @@ META = {"command": "python pipelines/dann_iemocap_table.py", "epochs": 3, "learn
         "seconds": 1.0, "cpus": 2}
 
 
-def test_header_prints_the_counted_test_turns():
-    text = _module().markdown({}, {**META, "test_labelled": 1000})
-    assert "the 1000 labelled turns" in text and "{meta" not in text
+def test_without_runs_every_cell_is_missing_and_the_command_is_named(tmp_path):
+    from emozoo.models.dann.dann_tables import iemocap_table2
+
+    text = iemocap_table2("dann/table2/text", tmp_path)["markdown"]
+    assert "No finished runs" in text and "python -m emozoo.train --experiment dann/table2/text --by-seed" in text
+    assert text.count("n/a") == 20 and "{meta" not in text
 
 
 def _fake_run(folder: Path, name: str, accs, test_labelled=8):
@@ -61,6 +65,10 @@ def test_merge_reads_the_trainer_runs(tmp_path):
     text = table.read_text()
     assert "the 8 labelled turns" in text and "| TS_123 | 80.82 | 62.50 ± 17.68 (n=2) |" in text
     assert "| TS_1234 | 81.06 | n/a |" in text
+    from emozoo.errors import ExperimentError
+    from emozoo.report import report
+    shown = report("dann/table2/text", runs_root=tmp_path, out_dir=tmp_path / "rep")["text"]
+    assert "| TS_123 | 80.82 | 62.50 ± 17.68 (n=2) |" in shown and "Per experiment:" in shown
     _fake_run(tmp_path / "dann_iemocap_text_ts_23_ci", "dann/iemocap/text/ts_23/ci", [0.5], test_labelled=12)
-    with pytest.raises(SystemExit, match="test turns"):
+    with pytest.raises(ExperimentError, match="test turns"):
         mod.main(argv)
