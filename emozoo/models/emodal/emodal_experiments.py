@@ -86,4 +86,5 @@ for _k in ("4class", "8class"):
     register_group(f"emodal/table1/{_k}", [f"emodal/ravdess_av/{_k}/{v}" for v in
                                            ("audio", "visual", "both", "both_nocommon")],
                    f"Zhang et al. 2018, Table 1: audio-only / visual-only / both / both without the common loss "
-                   f"(RAVDESS AV, {_k}, actor-independent 6-fold)", doc="docs/methods/emodal.md")
+                   f"(RAVDESS AV, {_k}, actor-independent 6-fold)", doc="docs/methods/emodal.md",
+                   layout="emozoo.models.emodal.emodal_tables:table1")

@@ -182,13 +182,8 @@ def test_experiments_are_registered_and_run_through_the_trainer(tmp_path):
     # every loss of the paper is a TensorBoard scalar
     assert {"epoch_common_loss", "epoch_hgr_score", "epoch_classify_loss", "epoch_audio_specific_loss",
             "epoch_visual_specific_loss", "epoch_loss", "epoch_uar"} <= tags, tags
-    # the table script's entry is read from this run folder (pipelines/emodal_table.py runs the trainer)
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location(
-        "emodal_table_for_test", Path(__file__).resolve().parents[3] / "pipelines" / "emodal_table.py")
-    table_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(table_script)
+    # the table's entry is read from this run folder (the layout of emodal/table1/*, pipelines/emodal_table.py)
+    from emozoo.models.emodal import emodal_tables as table_script
     table = table_script.table_entry(tmp_path / "run")
     assert table["summary"] == summary["test"] and np.sum(table["confusion_sum"]) == 64   # every clip tested once
     folds = table["per_seed"][0]["folds"]
