@@ -52,6 +52,17 @@ def _command(group: str, config: dict | None, seeds: int) -> str:
     return cmd
 
 
+def _finished(runs_root, names):
+    """``(name, folder, run, config)`` of each finished run among ``names``, in order (``run`` as
+    :func:`emozoo.train.trainer.load_run` reads it; ``config`` its ``config.json`` or ``None``)."""
+    from emozoo.train.trainer import load_run
+
+    for name in names:
+        folder = _run_dir(runs_root, name)
+        if (folder / "summary.json").exists():
+            yield name, folder, load_run(folder), _config(folder)
+
+
 def _config(folder: Path) -> dict | None:
     path = Path(folder) / "config.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -83,29 +94,22 @@ def _summary_cells(summary: dict, side: dict, keys) -> dict:
 def iemocap_table2(group: str, runs_root: str | os.PathLike = "runs") -> dict:
     """Table 2 from the runs of ``group`` (``dann/table2/text``): ``{"markdown", "data"}``; ``data`` holds
     the summaries (mean +- std over seeds), every seed's test report and the run folders."""
-    from emozoo.train.trainer import load_run
-
     kind = group.rstrip("/").split("/")[-1]
     data = {"summary": {}, "runs": {}, "run_dirs": {}, "paper_table2_wa": PAPER_TABLE2}
     seconds, test_labelled, config = 0.0, set(), None
-    for ts in IEMOCAP_TS:
-        for v in VARIANTS:
-            name = f"dann/iemocap/{kind}/{ts.lower()}/{v}"
-            folder = _run_dir(runs_root, name)
-            if not (folder / "summary.json").exists():
-                continue
-            config = config or _config(folder)
-            run = load_run(folder)
-            data["summary"][name] = _summary_cells(run["summary"], run["summary"]["test"], KEYS)
-            data["run_dirs"][name] = _shown(folder)
-            data["runs"][name] = {}
-            for seed in run["seeds"]:
-                (res,) = seed["folds"]
-                seconds += float(res.get("seconds", 0))
-                test_labelled.add(int(res["sizes"]["test_labelled"]))
-                data["runs"][name][str(seed["seed"])] = {
-                    "report": {k: res["test"][k] for k in KEYS + ("confusion_matrix",)},
-                    "final": res.get("final", {}), "seconds": res.get("seconds")}
+    names = [f"dann/iemocap/{kind}/{ts.lower()}/{v}" for ts in IEMOCAP_TS for v in VARIANTS]
+    for name, folder, run, cfg in _finished(runs_root, names):
+        config = config or cfg
+        data["summary"][name] = _summary_cells(run["summary"], run["summary"]["test"], KEYS)
+        data["run_dirs"][name] = _shown(folder)
+        data["runs"][name] = {}
+        for seed in run["seeds"]:
+            (res,) = seed["folds"]
+            seconds += float(res.get("seconds", 0))
+            test_labelled.add(int(res["sizes"]["test_labelled"]))
+            data["runs"][name][str(seed["seed"])] = {
+                "report": {k: res["test"][k] for k in KEYS + ("confusion_matrix",)},
+                "final": res.get("final", {}), "seconds": res.get("seconds")}
     if len(test_labelled) > 1:
         from emozoo.errors import ExperimentError
         raise ExperimentError(f"the runs of {group} under {runs_root} count {sorted(test_labelled)} test turns; "
@@ -140,29 +144,23 @@ def iemocap_table2(group: str, runs_root: str | os.PathLike = "runs") -> dict:
 def meld_table(group: str = "dann/meld_table", runs_root: str | os.PathLike = "runs") -> dict:
     """CI vs DANN on MELD from the runs of ``dann/meld/text/{7class,4class}/{ci,dann}``: ``{"markdown", "data"}``
     (test and official-dev cells over seeds; fold sizes and speaker domains as the runs recorded them)."""
-    from emozoo.train.trainer import load_run
-
     data = {"summary": {}, "run_dirs": {}}
     seconds, config, sizes, dev, domains = 0.0, None, {}, {}, []
-    for sub in SUBSETS:
-        for v in VARIANTS:
-            name = f"dann/meld/text/{sub}/{v}"
-            folder = _run_dir(runs_root, name)
-            if not (folder / "summary.json").exists():
-                continue
-            config = config or _config(folder)
-            run = load_run(folder)
-            s = run["summary"]
-            data["summary"][name] = {**_summary_cells(s, s["test"], MELD_KEYS),
-                                     "dev": _summary_cells(s, s.get("extra_tests", {}).get("dev", {}), MELD_KEYS)}
-            data["run_dirs"][name] = _shown(folder)
-            for sd in run["seeds"]:
-                for f in sd["folds"]:
-                    seconds += float(f.get("seconds", 0))
-                    sizes[sub] = f.get("sizes", sizes.get(sub, {}))
-                    if "dev" in f.get("extra_tests", {}):
-                        dev[sub] = int(f["extra_tests"]["dev"]["num_examples"])
-                    domains = f.get("domains", domains)
+    names = [f"dann/meld/text/{sub}/{v}" for sub in SUBSETS for v in VARIANTS]
+    for name, folder, run, cfg in _finished(runs_root, names):
+        sub = name.split("/")[3]
+        config = config or cfg
+        s = run["summary"]
+        data["summary"][name] = {**_summary_cells(s, s["test"], MELD_KEYS),
+                                 "dev": _summary_cells(s, s.get("extra_tests", {}).get("dev", {}), MELD_KEYS)}
+        data["run_dirs"][name] = _shown(folder)
+        for sd in run["seeds"]:
+            for f in sd["folds"]:
+                seconds += float(f.get("seconds", 0))
+                sizes[sub] = f.get("sizes", sizes.get(sub, {}))
+                if "dev" in f.get("extra_tests", {}):
+                    dev[sub] = int(f["extra_tests"]["dev"]["num_examples"])
+                domains = f.get("domains", domains)
     seeds = min((s["num_runs"] for s in data["summary"].values()), default=0)
     tr = config["trainer"] if config else {}
     meta = {"command": _command(group, config, max(seeds, 1)), "seeds": seeds, "epochs": tr.get("epochs"),
