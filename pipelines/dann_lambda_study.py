@@ -168,7 +168,8 @@ def markdown(results: dict, command: str | None = None) -> str:
          f"{cfg['sizes']['domain_rows']} turns of sessions 1-5 in the speaker-domain loss ({cfg['domains']} "
          f"speakers), test = the {cfg['sizes']['test_labelled']} labelled turns of session 5. Network "
          f"`E.MODEL` (the paper's), CPU preset: Adam {cfg['learning_rate']:g}, {cfg['epochs']} epochs, batches of "
-         f"{cfg['batch_size']} conversations; seeds {seeds}; {total / 60:.0f} min of run time on 2 shared CPU "
+         f"{cfg['batch_size']} conversations; seeds {seeds}; {total / 60:.0f} min of training time (the probes "
+         "not counted) on 2 shared CPU "
          "cores. Mean ± std (ddof=1) over seeds (n per row).", "",
          "* WA / UAR: session-5 test, % (`classification_report`);",
          "* dom acc: the domain (speaker) classifier's training accuracy over all turns in the last epoch "
