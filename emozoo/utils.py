@@ -30,6 +30,15 @@ def balanced_sample_weights(y, num_classes: int):
     return (len(y) / (num_classes * np.maximum(counts, 1.0)))[y].astype(np.float32)
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the working directory when it lies inside it, else as given: what a results JSON
+    records, so that it reads the same on every clone."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def replace_marked_section(path: str | os.PathLike, name: str, text: str) -> Path:
     """Replace what lies between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in a Markdown file
     (the markers stay) with ``text``, atomically; generated sections of ``benchmarks/RESULTS.md``

@@ -76,19 +76,16 @@ def measure(runs_dir: Path, variant: str, seed: int, fold=None) -> dict:
     epoch's domain accuracy and lambda, and the speaker / emotion probes on ``r_i`` of every turn
     (computed once from ``seed_<s>/<fold>/model.weights.h5`` and kept beside it as ``probes.json``)."""
     from emozoo.models.dann import dann_task as T
-    from emozoo.experiments import ExperimentConfig
+    from emozoo.train.trainer import seed_fold_dir
     from pipelines.dann_tsne import probe
 
-    folder = T.seed_fold_dir(seed_dir(runs_dir, variant, seed).parent, seed)
+    folder = seed_fold_dir(seed_dir(runs_dir, variant, seed).parent, seed)
     res = json.loads((folder / "result.json").read_text())
     probes_path = folder / "probes.json"
     if probes_path.exists():
         probes = json.loads(probes_path.read_text())
     else:
-        cfg = ExperimentConfig.from_json(json.loads((folder.parent.parent / "config.json").read_text()))
-        fold = fold if fold is not None else T.experiment_fold(cfg, ROOT)
-        model = T.build_conversation_model(fold, {**cfg.model.params, "learning_rate": cfg.optimizer.learning_rate})
-        model.load_weights(str(folder / "model.weights.h5"))
+        model, fold, _ = T.load_trained(folder.parent.parent, seed, root=ROOT, fold=fold)
         emb = T.embeddings(model, fold.train)
         lab = emb["y"] >= 0
         probes = {"speaker_probe": probe(emb["r"], emb["speaker"]), "emotion_probe": probe(emb["r"][lab], emb["y"][lab]),

@@ -43,17 +43,13 @@ def probe(x, labels, seed=0) -> float:
 def seed0_embeddings(runs_dir: Path, setting: str, variant: str) -> dict:
     """``r_i`` of every turn (sessions 1-5) of the seed-0 model of ``dann/iemocap/text/<setting>/<variant>``,
     rebuilt from its run folder (config + ``seed_0/model.weights.h5``)."""
-    from emozoo.experiments import ExperimentConfig
     from emozoo.models.dann import dann_task as T
+    from emozoo.report import run_dir
 
-    folder = runs_dir / f"dann/iemocap/text/{setting}/{variant}".replace("/", "_")
+    folder = run_dir(f"dann/iemocap/text/{setting}/{variant}", runs_dir)
     if not (folder / "config.json").exists():
         raise SystemExit(f"{folder} is missing: run python pipelines/dann_iemocap_table.py first")
-    weights = T.seed_fold_dir(folder, 0) / "model.weights.h5"
-    cfg = ExperimentConfig.from_json(json.loads((folder / "config.json").read_text()))
-    fold = T.experiment_fold(cfg, ROOT)
-    model = T.build_conversation_model(fold, {**cfg.model.params, "learning_rate": cfg.optimizer.learning_rate})
-    model.load_weights(str(weights))
+    model, fold, _ = T.load_trained(folder, 0, root=ROOT)
     return T.embeddings(model, fold.train)
 
 

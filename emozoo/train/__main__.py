@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         configs = {name: apply_overrides(get_experiment(name), args.override) for name in members or [args.experiment]}
         total = {name: int(args.seeds or cfg.trainer.seeds) for name, cfg in configs.items()}
         # --by-seed: the members are run with 1, 2, ... seeds in turn (run_experiment resumes the finished ones)
-        passes = [[(name, min(n, total[name])) for name in configs if n <= total[name]]
+        passes = [[(name, n) for name in configs if n <= total[name]]
                   for n in range(1, max(total.values()) + 1)] if args.by_seed else [list(total.items())]
         for name, n_seeds in (item for p in passes for item in p):
             cfg = configs[name]

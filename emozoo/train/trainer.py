@@ -406,6 +406,20 @@ def run_experiment(cfg: ExperimentConfig, model_dir: str | os.PathLike, *, strat
     return summary
 
 
+def seed_fold_dir(model_dir: str | os.PathLike, seed: int, experiment: str = "<its experiment>") -> Path:
+    """The folder of the one fold of seed ``seed`` in a finished single-fold run of :func:`run_experiment`
+    (``<model_dir>/seed_<seed>/<fold slug>/``: ``result.json`` and the fold's weights). Anything else is an
+    :class:`~emozoo.errors.ExperimentError` naming the command that trains it."""
+    from emozoo.errors import ExperimentError
+
+    found = sorted(p.parent for p in (Path(model_dir) / f"seed_{seed}").glob("*/result.json"))
+    if len(found) != 1:
+        raise ExperimentError(f"{model_dir} has {len(found)} finished fold(s) for seed {seed}, expected one: run "
+                              f"python -m emozoo.train --experiment {experiment} --model-dir {model_dir} "
+                              f"--seeds {seed + 1}")
+    return found[0]
+
+
 def load_run(model_dir: str | os.PathLike) -> dict:
     """A finished run folder of :func:`run_experiment`, read back for the table scripts:
     ``{"summary": summary.json, "seeds": [{"seed", "test" (pooled over folds: seed_<s>/test.json),

@@ -26,16 +26,14 @@ def seed_fold_dir(model_dir: str | os.PathLike, seed: int, experiment: str = "<i
     """The one fold folder of seed ``seed`` in a finished single-fold run (the transductive cross-culture
     setting): ``<model_dir>/seed_<seed>/<fold>/`` with ``result.json`` and ``best.weights.h5``. A missing
     run is an :class:`~emozoo.errors.ExperimentError` naming the command that trains it."""
-    found = sorted(p.parent for p in (Path(model_dir) / f"seed_{seed}").glob("*/result.json"))
-    if len(found) != 1:
-        raise ExperimentError(f"{model_dir} has {len(found)} finished fold(s) for seed {seed}, expected one: run "
-                              f"python -m emozoo.train --experiment {experiment} --model-dir {model_dir} "
-                              f"--seeds {seed + 1}")
-    if not (found[0] / "best.weights.h5").exists():
-        raise ExperimentError(f"{found[0]} has no best.weights.h5 (a run older than the trainer's weight files): "
+    from emozoo.train.trainer import seed_fold_dir as single_fold
+
+    folder = single_fold(model_dir, seed, experiment)
+    if not (folder / "best.weights.h5").exists():
+        raise ExperimentError(f"{folder} has no best.weights.h5 (a run older than the trainer's weight files): "
                               f"train it again with python -m emozoo.train --experiment {experiment} "
                               f"--model-dir <an empty folder>")
-    return found[0]
+    return folder
 
 
 def load_fold(cfg, root: str | os.PathLike = "."):

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 
 from emozoo.data.protocols import IEMOCAP_TS
+from emozoo.report import run_dir
+from emozoo.utils import shown_path
 
 PAPER_TABLE2 = {"ci": {"TS_1234": 81.06, "TS_123": 80.82, "TS_134": 79.85, "TS_234": 78.89, "TS_23": 77.60},
                 "dann": {"TS_1234": 81.14, "TS_123": 82.68, "TS_134": 82.27, "TS_234": 82.43, "TS_23": 81.39}}
@@ -22,18 +24,6 @@ VARIANTS = ("ci", "dann")
 KEYS = ("accuracy", "uar", "macro_f1")
 MELD_KEYS = ("accuracy", "uar", "weighted_f1", "macro_f1")
 SUBSETS = ("7class", "4class")
-
-
-def _run_dir(runs_root: Path, name: str) -> Path:
-    return Path(runs_root) / name.replace("/", "_")
-
-
-def _shown(folder: Path) -> str:
-    """``folder`` relative to the working directory when inside it (the JSON stays the same on every clone)."""
-    try:
-        return str(Path(folder).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(folder)
 
 
 def _command(group: str, config: dict | None, seeds: int) -> str:
@@ -58,7 +48,7 @@ def _finished(runs_root, names):
     from emozoo.train.trainer import load_run
 
     for name in names:
-        folder = _run_dir(runs_root, name)
+        folder = run_dir(name, runs_root)
         if (folder / "summary.json").exists():
             yield name, folder, load_run(folder), _config(folder)
 
@@ -101,7 +91,7 @@ def iemocap_table2(group: str, runs_root: str | os.PathLike = "runs") -> dict:
     for name, folder, run, cfg in _finished(runs_root, names):
         config = config or cfg
         data["summary"][name] = _summary_cells(run["summary"], run["summary"]["test"], KEYS)
-        data["run_dirs"][name] = _shown(folder)
+        data["run_dirs"][name] = shown_path(folder)
         data["runs"][name] = {}
         for seed in run["seeds"]:
             (res,) = seed["folds"]
@@ -153,7 +143,7 @@ def meld_table(group: str = "dann/meld_table", runs_root: str | os.PathLike = "r
         s = run["summary"]
         data["summary"][name] = {**_summary_cells(s, s["test"], MELD_KEYS),
                                  "dev": _summary_cells(s, s.get("extra_tests", {}).get("dev", {}), MELD_KEYS)}
-        data["run_dirs"][name] = _shown(folder)
+        data["run_dirs"][name] = shown_path(folder)
         for sd in run["seeds"]:
             for f in sd["folds"]:
                 seconds += float(f.get("seconds", 0))

@@ -380,14 +380,23 @@ def experiment_fold(cfg, data_root: str | os.PathLike = ".") -> ConvFold:
     raise SplitError(f"protocol {data.protocol!r} is not a conversation protocol (ts_1234 ... ts_23, official)")
 
 
-def seed_fold_dir(run_dir: str | os.PathLike, seed: int) -> Path:
-    """The folder of the one fold of seed ``seed`` in a finished conversation run of the trainer
-    (``<run_dir>/seed_<seed>/<fold slug>/``: ``result.json``, ``model.weights.h5``)."""
-    found = sorted(p.parent for p in (Path(run_dir) / f"seed_{seed}").glob("*/result.json"))
-    if len(found) != 1:
-        raise SplitError(f"{run_dir} has {len(found)} finished fold(s) for seed {seed}, expected one: run "
-                         f"python -m emozoo.train --experiment <its experiment> --model-dir {run_dir} --seeds {seed + 1}")
-    return found[0]
+def load_trained(run_dir: str | os.PathLike, seed: int = 0, *, root: str | os.PathLike = ".", fold=None):
+    """``(model, fold, cfg)`` of seed ``seed`` of a finished conversation run of the trainer: the config from
+    its ``config.json``, the fold rebuilt from the store under ``root`` (or the given ``fold``), the model
+    with the fold's ``model.weights.h5`` (:func:`emozoo.train.trainer.seed_fold_dir`)."""
+    from emozoo.experiments import ExperimentConfig
+    from emozoo.train.trainer import seed_fold_dir
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise SplitError(f"{run_dir} holds no run: train it with python -m emozoo.train --experiment <its experiment> "
+                         f"--model-dir {run_dir}")
+    folder = seed_fold_dir(run_dir, seed)
+    cfg = ExperimentConfig.from_json(json.loads((run_dir / "config.json").read_text()))
+    fold = fold if fold is not None else experiment_fold(cfg, root)
+    model = build_conversation_model(fold, {**cfg.model.params, "learning_rate": cfg.optimizer.learning_rate})
+    model.load_weights(str(folder / "model.weights.h5"))
+    return model, fold, cfg
 
 
 class ConversationTask:

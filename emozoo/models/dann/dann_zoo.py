@@ -94,15 +94,12 @@ def publish_iemocap(*, repo: Path, zoo_dir=None, command: str, seed: int = 0, ep
         run = repo / "runs" / card["experiment"].replace("/", "_")     # the trainer's folder of the Table 2 run
         if not (run / "config.json").exists():
             raise ExportError(f"{run} is missing: run python pipelines/dann_iemocap_table.py (or drop --from-run)")
-        weights = T.seed_fold_dir(run, seed) / "model.weights.h5"
         trained = json.loads((run / "config.json").read_text())
         if trained["model"]["params"] != json.loads(json.dumps(cfg.model.params)):
             raise ExportError(f"{run} was trained with other model parameters than {card['experiment']} has now: "
                               "re-run the table (or drop --from-run)")
         epochs = int(trained["trainer"]["epochs"])
-        params["learning_rate"] = float(trained["optimizer"]["learning_rate"])
-        model = T.build_conversation_model(fold, params)
-        model.load_weights(str(weights))
+        model, _, _ = T.load_trained(run, seed, fold=fold)
     else:
         model, _ = T.train_conversations(fold, params, epochs=epochs, batch_size=E.CPU_PRESET["batch_size"], seed=seed)
     rep = T.score_turns(model, fold.test, fold.classes)

@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from emozoo.utils import shown_path
+
 # Zhang et al. 2018, Table 1 (accuracy %, their TV/film data set, 4 classes, 80/20 split) and Table 2
 PAPER_TABLE1 = {"audio": 52.20, "visual": 63.73, "both": 66.02, "both_nocommon": None}
 PAPER_TABLE2 = {"classes": ["angry", "happy", "neutral", "sad"],
@@ -24,13 +26,6 @@ TRAIN_KEYS = ("loss", "common_loss", "hgr_score", "classify_loss", "audio_specif
 
 def _pm(s, k):
     return f"{100 * s[k]['mean']:.2f} +- {100 * s[k]['std']:.2f}"
-
-
-def _shown(folder: Path) -> str:
-    try:
-        return str(Path(folder).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(folder)
 
 
 def table_entry(model_dir: Path) -> dict:
@@ -61,7 +56,7 @@ def table_entry(model_dir: Path) -> dict:
     summary = run["summary"]
     cfg_path = model_dir / "config.json"
     return {"experiment": summary["experiment"], "classes": summary["classes"], "folds": summary["folds"],
-            "run_dir": _shown(model_dir), "per_seed": per_seed, "summary": summary["test"],
+            "run_dir": shown_path(model_dir), "per_seed": per_seed, "summary": summary["test"],
             "confusion_sum": np.sum([p["test"]["confusion_matrix"] for p in per_seed], axis=0).tolist(),
             **({"config": json.loads(cfg_path.read_text())} if cfg_path.exists() else {}),
             "seconds": round(sum(p["seconds"] for p in per_seed), 1)}
@@ -71,11 +66,12 @@ def table1(group: str, runs_root: str | os.PathLike = "runs") -> dict:
     """``{"markdown", "data"}`` of ``emodal/table1/<classes>``: ``data`` = ``{"experiments": {name: entry}, "config"}``
     (the shape of ``benchmarks/results/emodal_<classes>.json``)."""
     from emozoo.models.emodal import emodal_experiments as E
+    from emozoo.report import run_dir
 
     classes = group.rstrip("/").split("/")[-1]
     data = {"experiments": {}, "config": {}}
     for v in E.VARIANTS:
-        folder = Path(runs_root) / E.experiment_name(classes, v).replace("/", "_")
+        folder = run_dir(E.experiment_name(classes, v), runs_root)
         if (folder / "summary.json").exists():
             entry = table_entry(folder)
             data["experiments"][entry["experiment"]] = entry

@@ -6,10 +6,11 @@ import json
 import pytest
 
 import pipelines.dann_lambda_study as S
-from emozoo.errors import SplitError
+from emozoo.errors import ExperimentError, SplitError
 from emozoo.experiments import apply_overrides, get_experiment, get_group
 from emozoo.layers.gradient_reversal import ganin_lambda
 from emozoo.models.dann import dann_task as T
+from emozoo.train.trainer import seed_fold_dir
 from tests.models.dann.test_dann_task import _write_store
 
 
@@ -40,7 +41,7 @@ def test_study_json_ganin_lambda_and_resume(store, tmp_path, monkeypatch):
         assert on_disk["summary"][v]["num_runs"] == 1 and on_disk["summary"][v]["seeds"] == [0]
         # the trainer's run folder: its summary, the seed's weights and the probes kept beside them
         assert (runs / f"dann_lambda_study_{v}" / "summary.json").exists()
-        assert T.seed_fold_dir(runs / f"dann_lambda_study_{v}", 0).joinpath("probes.json").exists()
+        assert seed_fold_dir(runs / f"dann_lambda_study_{v}", 0).joinpath("probes.json").exists()
     steps = len(T.LengthBucketBatches(fold.train, 4, 0))          # 10 conversations / 4 = 3 steps
     g = on_disk["runs"]["dann_ganin"]["0"]
     assert g["steps_per_epoch"] == steps == 3 and g["lambda_history"]["steps"] == steps  # one call per real step
@@ -52,6 +53,15 @@ def test_study_json_ganin_lambda_and_resume(store, tmp_path, monkeypatch):
     assert on_disk["runs"]["ci"]["0"]["final_lambda"] == 0.0 and "lambda_history" not in on_disk["runs"]["ci"]["0"]
     md = S.markdown(res)
     assert "| `dann_ganin` |" in md and "| `ci` |" in md and "Ganin schedule as run (3 steps" in md
+
+    # a run folder read back for the probes: the seed's one fold, the model rebuilt from config + weights;
+    # a seed never trained and a folder without a run are clear errors naming the command
+    model, _, cfg = T.load_trained(runs / "dann_lambda_study_ci", 0, fold=fold)
+    assert cfg.name == "dann/lambda_study/ci" and float(model.grl.hp_lambda.numpy()) == 0.0
+    with pytest.raises(ExperimentError, match="0 finished fold.*--seeds 6"):
+        seed_fold_dir(runs / "dann_lambda_study_ci", 5)
+    with pytest.raises(SplitError, match="holds no run"):
+        T.load_trained(tmp_path / "nothing", 0)
 
     # resumable: finished (variant, seed) runs are neither retrained nor re-probed
     def boom(*a, **k):
