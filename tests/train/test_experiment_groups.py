@@ -64,6 +64,10 @@ def test_group_registration_errors(monkeypatch):
     R.register_group("baseline/emodb/is10/loso", ["baseline/*"], "t")
     with pytest.raises(ExperimentError, match="has the name of a registered experiment"):
         R._expand(get_group("baseline/emodb/is10/loso"))
+    with pytest.raises(ExperimentError, match="layout must be 'module:function'"):
+        R.register_group("x/layout", ["baseline/*"], "t", layout="emozoo.models.dann.dann_tables")
+    with pytest.raises(ExperimentError, match="layout must be 'module:function'"):
+        R.register_group("x/layout", ["baseline/*"], "t", layout=":iemocap_table2")
     R.register_group("dann/meld", ["dann/meld/text/7class/*"], "only part of the prefix")
     with pytest.raises(ExperimentError, match="members are not exactly the experiments under it"):
         group_members("dann/meld")
@@ -204,3 +208,19 @@ def test_by_seed_runs_seed_one_of_every_member_first_into_runs_dir(monkeypatch, 
     assert main(["--experiment", "dann/table2/text", "--seeds", "2"]) == 0     # default: member by member
     assert [(n, s) for n, s, _ in calls] == [(m, 2) for m in members]
     assert calls[0][2] == os.path.join("runs", members[0].replace("/", "_"))
+
+
+def test_a_layout_that_returns_the_wrong_shape_is_a_clear_error(monkeypatch, tmp_path):
+    """``python -m emozoo.report`` calls a group's registered layout; one that does not return
+    ``{"markdown": str, "data": dict}`` is refused with the layout's name, never written half."""
+    from emozoo.report import paper_layout
+
+    monkeypatch.setattr(R, "_GROUPS", dict(R._GROUPS))
+    R.register_group("x/bad_layout", ["baseline/*"], "t", layout="tests.train.test_experiment_groups:_bad_layout")
+    with pytest.raises(ExperimentError, match="tests.train.test_experiment_groups:_bad_layout .* must return"):
+        paper_layout("x/bad_layout", tmp_path)
+    assert paper_layout("baseline/table/loso", tmp_path) is None        # a group without a layout
+
+
+def _bad_layout(group, runs_root):
+    return {"markdown": ["not", "a", "string"], "data": {}}
